@@ -1,0 +1,221 @@
+"""The ``rag`` command: a thin layer that parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from .config import Settings
+from .errors import RagError
+from .types import Filters
+
+DEFAULT_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "articles"
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or embeddings/)")
+    common.add_argument("--model", help="sentence-transformers model name or path (default: the index's model)")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="rag", description=__doc__, parents=[common])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", parents=[common], help="add articles from files or folders")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .html .json .jsonl .pdf files or folders")
+    ingest.add_argument("--chunk-tokens", type=int, help="largest chunk in tokens (new index only)")
+    ingest.add_argument("--overlap-tokens", type=int, help="sentence overlap in tokens (new index only)")
+
+    search = commands.add_parser("search", parents=[common], help="find the passages that match a question")
+    search.add_argument("question")
+    search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    search.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
+    search.add_argument("--article", action="append", default=[], metavar="ID", help="only this article (repeatable)")
+    search.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
+    search.add_argument("--since", metavar="DATE", help="published on or after (YYYY-MM-DD)")
+    search.add_argument("--until", metavar="DATE", help="published on or before (YYYY-MM-DD)")
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+
+    listing = commands.add_parser("list", parents=[common], help="the articles in the index")
+    listing.add_argument("--json", action="store_true")
+    stats = commands.add_parser("stats", parents=[common], help="size, model and type of the index")
+    stats.add_argument("--json", action="store_true")
+    remove = commands.add_parser("remove", parents=[common], help="remove articles by id")
+    remove.add_argument("ids", nargs="+", metavar="ID")
+    commands.add_parser("check", parents=[common], help="check that vectors, rows and keyword index agree")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        index_dir=args.index,
+        model=args.model,
+        chunk_tokens=getattr(args, "chunk_tokens", None),
+        overlap_tokens=getattr(args, "overlap_tokens", None),
+    )
+
+
+def _date(value: str | None, flag: str) -> str | None:
+    from .parse import normalize_date
+
+    if value is None:
+        return None
+    parsed = normalize_date(value)
+    if parsed is None:
+        raise RagError(f"{flag} {value!r} is not a date; use YYYY-MM-DD")
+    return parsed[:10]
+
+
+def _progress_bars(quiet: bool):
+    """A progress callback drawing file and chunk bars on a terminal, or None."""
+    if quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    files = tqdm(desc="files", unit="file", position=0, leave=True)
+    chunks = tqdm(desc="chunks embedded", unit="chunk", position=1, leave=True)
+
+    def update(progress) -> None:
+        files.total = progress.files_total
+        files.n = progress.files_done
+        files.set_postfix_str(progress.current[-40:], refresh=False)
+        files.refresh()
+        chunks.n = progress.chunks_done
+        chunks.refresh()
+
+    def close() -> None:
+        files.close()
+        chunks.close()
+
+    return update, close
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    with Index(_settings(args), create=True) as index:
+        update, close = _progress_bars(args.quiet)
+        try:
+            report = index.ingest(args.paths, progress=update)
+        finally:
+            close()
+        print(report.summary())
+        stats = index.stats()
+        print(f"index {stats.folder}: {stats.articles} articles, {stats.chunks} chunks")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    filters = Filters(
+        article_ids=tuple(args.article),
+        sources=tuple(args.source),
+        date_from=_date(args.since, "--since"),
+        date_to=_date(args.until, "--until"),
+    )
+    with Index(_settings(args)) as index:
+        passages = index.search(args.question, k=args.k, filters=filters, mode=args.mode)
+    if args.json:
+        print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=2))
+        return 0
+    if not passages:
+        print("no matching passages")
+    for rank, p in enumerate(passages, 1):
+        where = ", ".join(x for x in (p.published and p.published[:10], p.source or p.url) if x)
+        print(f"[{rank}] {p.title}" + (f" ({where})" if where else ""))
+        print(f"    article {p.article_id}, characters {p.start}-{p.end}, score {p.score:.4f}")
+        print("    " + " ".join(p.text.split()))
+        print()
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    with Index(_settings(args)) as index:
+        articles = index.articles()
+    if args.json:
+        print(json.dumps([asdict(a) for a in articles], ensure_ascii=False, indent=2))
+        return 0
+    for a in articles:
+        date = (a.published or "")[:10] or "-"
+        print(f"{a.id}  {date:10}  {a.chunks:4d} chunks  {a.title}")
+    print(f"{len(articles)} articles")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    with Index(_settings(args)) as index:
+        stats = index.stats()
+    if args.json:
+        print(json.dumps(asdict(stats), indent=2))
+        return 0
+    print(f"index:        {stats.folder}")
+    print(f"articles:     {stats.articles}")
+    print(f"chunks:       {stats.chunks}")
+    print(f"model:        {stats.model} ({stats.dimension} dimensions)")
+    print(f"search:       {'exact (flat)' if stats.index_type == 'flat' else 'approximate (IVF)'}")
+    print(f"chunking:     up to {stats.chunk_tokens} tokens, {stats.overlap_tokens} tokens overlap")
+    print(f"size on disk: {stats.size_bytes / 2**20:.1f} MB")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    with Index(_settings(args)) as index:
+        removed = index.remove(args.ids)
+    for article_id in args.ids:
+        print(f"{'removed' if article_id in removed else 'not found'}: {article_id}")
+    return 0 if len(removed) == len(set(args.ids)) else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    with Index(_settings(args)) as index:
+        problems = index.check()
+        stats = index.stats()
+    if problems:
+        for problem in problems:
+            print(f"problem: {problem}")
+        print("the index is inconsistent; rebuild it: move the folder aside and run `rag ingest` again")
+        return 1
+    print(f"ok: {stats.articles} articles, {stats.chunks} chunks; vectors, rows and keyword index agree")
+    return 0
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "list": cmd_list,
+    "stats": cmd_stats,
+    "remove": cmd_remove,
+    "check": cmd_check,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; everything committed so far is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

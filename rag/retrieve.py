@@ -1,0 +1,103 @@
+"""Hybrid retrieval: dense (FAISS) and keyword (BM25 over FTS5) results, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+from .embed import Embedder
+from .store import Store
+from .types import Filters, Passage
+
+Mode = Literal["hybrid", "dense", "keyword"]
+RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009)
+
+# Function words carry no evidence for BM25 and make FTS5 walk huge posting lists.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not now of off on once only or other our ours ourselves out over
+    own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself yourselves s t d ll m re ve""".split()
+)
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def keyword_query(text: str) -> str:
+    """An FTS5 query that ORs the distinct content words of ``text``, each quoted (so no syntax leaks)."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
+    if not words:
+        words = _TOKEN.findall(text.lower())
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+
+
+def fuse(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of ranked id lists: ``[(id, score)]``, best first."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, 1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+class Retriever:
+    """Finds the passages that best match a question in one index."""
+
+    def __init__(self, store: Store, embedder: Embedder, candidates: int = 50):
+        self.store = store
+        self.embedder = embedder
+        self.candidates = candidates
+
+    def search(
+        self,
+        question: str,
+        k: int = 5,
+        filters: Filters | None = None,
+        mode: Mode = "hybrid",
+    ) -> list[Passage]:
+        """The ``k`` best passages for ``question``, best first."""
+        if k < 1:
+            return []
+        depth = max(self.candidates, 2 * k)
+        allowed = self.store.chunk_ids_matching(filters) if filters else None
+        dense: list[tuple[int, float]] = []
+        keyword: list[tuple[int, float]] = []
+        if mode in ("hybrid", "dense"):
+            query = self.embedder.embed([question])[0]
+            dense = self.store.dense_search(query, depth, allowed)
+        if mode in ("hybrid", "keyword"):
+            keyword = self.store.keyword_search(keyword_query(question), depth, filters)
+        if mode == "hybrid":
+            ranked = fuse([[i for i, _ in dense], [i for i, _ in keyword]])
+        else:
+            ranked = dense or keyword
+        ranked = ranked[:k]
+        dense_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
+        keyword_rank = {i: r for r, (i, _) in enumerate(keyword, 1)}
+        rows = self.store.chunks([i for i, _ in ranked])
+        passages = []
+        for chunk_id, score in ranked:
+            row = rows.get(chunk_id)
+            if row is None:  # removed between the search and the lookup
+                continue
+            passages.append(
+                Passage(
+                    chunk_id=chunk_id,
+                    article_id=row.article_id,
+                    text=row.text,
+                    start=row.start,
+                    end=row.end,
+                    score=score,
+                    title=row.title,
+                    source=row.source,
+                    url=row.url,
+                    published=row.published,
+                    sentences=row.sentences,
+                    dense_rank=dense_rank.get(chunk_id),
+                    keyword_rank=keyword_rank.get(chunk_id),
+                )
+            )
+        return passages

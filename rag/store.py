@@ -1,0 +1,644 @@
+"""The index folder on disk: SQLite (the source of truth) + a FAISS index + a manifest.
+
+Layout of an index folder::
+
+    manifest.json   model name, dimension, normalisation, format version, chunking settings
+    store.sqlite    articles, chunks with offsets, each chunk's vector, an FTS5 keyword index,
+                    and the files already ingested (WAL journal, so readers never see a torn write)
+    vectors.faiss   the vector index, a cache of the vectors in store.sqlite, replaced atomically
+
+Crash safety: every batch of articles is committed to SQLite in one transaction, together with its
+vectors. The FAISS file is written to a temporary name and renamed over the old one. On open, the
+FAISS ids are compared with the chunk ids in SQLite and any difference is repaired from the stored
+vectors, so an index killed at any moment opens consistent: every vector has its row and every row
+its vector.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import IndexError_
+from .types import Article, Chunk, Filters
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DATABASE = "store.sqlite"
+VECTORS = "vectors.faiss"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    published TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    origin TEXT NOT NULL DEFAULT '',
+    added_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    ord INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    sentences TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS vectors (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id),
+    vector BLOB NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    article_ids TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: str
+    dimension: int
+    normalized: bool = True
+    metric: str = "inner_product"
+    format_version: int = FORMAT_VERSION
+    chunk_tokens: int = 0
+    overlap_tokens: int = 0
+    created: str = ""
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifest:
+        path = folder / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+            return cls(**known)
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexError_(
+                f"the index manifest {path} is unreadable ({exc}); rebuild the index: "
+                f"move {folder} aside and run `rag ingest` again"
+            ) from exc
+
+    def save(self, folder: Path) -> None:
+        _atomic_write(folder / MANIFEST, json.dumps(self.__dict__, indent=2).encode())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """A row of the article table, with its chunk count."""
+
+    id: str
+    title: str
+    source: str
+    url: str
+    published: str | None
+    chunks: int
+    origin: str
+    added_at: str
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    id: int
+    article_id: str
+    start: int
+    end: int
+    text: str
+    sentences: tuple[tuple[int, int], ...]
+    title: str
+    source: str
+    url: str
+    published: str | None
+
+
+class Store:
+    """One index folder. Thread-safe; writes are serialised, reads see committed data only."""
+
+    def __init__(self, folder: Path, manifest: Manifest, ann_threshold: int = 100_000, nprobe: int = 48):
+        self.folder = folder
+        self.manifest = manifest
+        self.ann_threshold = ann_threshold
+        self.nprobe = nprobe
+        self._lock = threading.RLock()
+        self._db = self._connect()
+        self._faiss = self._load_vectors()
+
+    # --- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        folder: str | Path,
+        *,
+        model: str | None = None,
+        dimension: int | None = None,
+        create: bool = False,
+        chunk_tokens: int = 0,
+        overlap_tokens: int = 0,
+        **options: Any,
+    ) -> Store:
+        """Open the index in ``folder``; with ``create=True`` make a new one there if there is none.
+
+        ``model`` is checked against the manifest: an index is only ever searched with the
+        model that built it.
+        """
+        folder = Path(folder)
+        if (folder / MANIFEST).exists():
+            manifest = Manifest.load(folder)
+            if manifest.format_version > FORMAT_VERSION:
+                raise IndexError_(
+                    f"the index in {folder} has format version {manifest.format_version}, newer than "
+                    f"this program understands ({FORMAT_VERSION}); upgrade the program"
+                )
+            if model is not None and model != manifest.model:
+                raise IndexError_(
+                    f"the index in {folder} was built with the model {manifest.model!r}, not {model!r}. "
+                    f"Search it with --model {manifest.model} (or RAG_MODEL), or build a new index "
+                    "for the other model in another folder with --index"
+                )
+            if not (folder / DATABASE).exists():
+                raise IndexError_(
+                    f"the index in {folder} has a manifest but no {DATABASE}; rebuild it: move "
+                    f"{folder} aside and run `rag ingest` again"
+                )
+        elif create:
+            if model is None or dimension is None:
+                raise ValueError("creating an index needs the model name and its dimension")
+            folder.mkdir(parents=True, exist_ok=True)
+            manifest = Manifest(
+                model=model,
+                dimension=dimension,
+                chunk_tokens=chunk_tokens,
+                overlap_tokens=overlap_tokens,
+                created=_now(),
+            )
+            manifest.save(folder)
+        else:
+            raise IndexError_(
+                f"no index in {folder}; build one with `rag ingest PATH --index {folder}`"
+            )
+        return cls(folder, manifest, **options)
+
+    def _connect(self) -> sqlite3.Connection:
+        path = self.folder / DATABASE
+        try:
+            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.executescript(_SCHEMA)
+            db.execute("SELECT count(*) FROM chunks").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise IndexError_(
+                f"the index database {path} is damaged ({exc}); rebuild the index: move "
+                f"{self.folder} aside and run `rag ingest` again"
+            ) from exc
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- the FAISS side ----------------------------------------------------------------------
+
+    def _new_flat(self):
+        import faiss
+
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.manifest.dimension))
+
+    def _load_vectors(self):
+        """Load vectors.faiss and repair it against SQLite, or build it from SQLite if missing."""
+        import faiss
+
+        path = self.folder / VECTORS
+        index = None
+        if path.exists():
+            try:
+                index = faiss.read_index(str(path))
+            except RuntimeError:
+                index = None  # unreadable cache: rebuilt below from the vectors in SQLite
+            if index is not None and index.d != self.manifest.dimension:
+                index = None
+        if index is None:
+            index = self._new_flat()
+        self._faiss = index
+        self._sync_vectors()
+        return self._faiss
+
+    def _faiss_ids(self) -> np.ndarray:
+        import faiss
+
+        index = self._faiss
+        if isinstance(index, faiss.IndexIDMap2 | faiss.IndexIDMap):
+            return faiss.vector_to_array(index.id_map).astype(np.int64)
+        ivf = faiss.extract_index_ivf(index)
+        lists = ivf.invlists
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+            for i in range(ivf.nlist)
+            if lists.list_size(i)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+    def _sync_vectors(self) -> bool:
+        """Make the FAISS index hold exactly the chunk ids in SQLite. Returns True if it changed."""
+        in_faiss = self._faiss_ids()
+        rows = self._db.execute("SELECT chunk_id FROM vectors").fetchall()
+        in_db = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        extra = np.setdiff1d(in_faiss, in_db, assume_unique=False)
+        missing = np.setdiff1d(in_db, in_faiss, assume_unique=False)
+        if len(extra):
+            self._faiss.remove_ids(extra)
+        if len(missing):
+            for start in range(0, len(missing), 10_000):
+                ids = missing[start : start + 10_000]
+                self._faiss_add(ids, self._vectors_for(ids))
+        return bool(len(extra) or len(missing))
+
+    def _vectors_for(self, ids: Sequence[int]) -> np.ndarray:
+        dim = self.manifest.dimension
+        found: dict[int, bytes] = {}
+        for start in range(0, len(ids), 900):
+            part = [int(i) for i in ids[start : start + 900]]
+            marks = ",".join("?" * len(part))
+            found.update(
+                self._db.execute(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part)
+            )
+        return np.stack([np.frombuffer(found[int(i)], dtype=np.float32, count=dim) for i in ids])
+
+    def _faiss_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids):
+            self._faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
+
+    @property
+    def index_type(self) -> str:
+        import faiss
+
+        return "flat" if isinstance(self._faiss, faiss.IndexIDMap2 | faiss.IndexIDMap) else "ivf"
+
+    def _rebuild_vectors(self) -> None:
+        """Choose exact or approximate search by size and rebuild the FAISS index from SQLite."""
+        import faiss
+
+        count = self.chunk_count()
+        rows = self._db.execute("SELECT chunk_id, vector FROM vectors ORDER BY chunk_id").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        dim = self.manifest.dimension
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
+        if count >= self.ann_threshold:
+            nlist = max(64, int(4 * np.sqrt(count)))
+            quantizer = faiss.IndexFlatIP(dim)
+            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            rng = np.random.default_rng(0)
+            sample = vectors[rng.choice(len(vectors), min(len(vectors), nlist * 64), replace=False)]
+            index.train(sample)
+            index.nprobe = self.nprobe
+        else:
+            index = self._new_flat()
+        self._faiss = index
+        self._faiss_add(ids, vectors)
+
+    def save_vectors(self) -> None:
+        """Write the FAISS index atomically; switch between exact and approximate when due."""
+        import faiss
+
+        with self._lock:
+            count = self.chunk_count()
+            want_ann = count >= self.ann_threshold
+            trained_for = getattr(self, "_trained_for", None)
+            if want_ann != (self.index_type == "ivf") or (
+                want_ann and trained_for and count > 4 * trained_for
+            ):
+                self._rebuild_vectors()
+                self._trained_for = count
+            tmp = self.folder / (VECTORS + ".tmp")
+            faiss.write_index(self._faiss, str(tmp))
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.folder / VECTORS)
+            _fsync_dir(self.folder)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def add(
+        self,
+        items: Sequence[tuple[Article, Sequence[Chunk], str]],
+        vectors: np.ndarray,
+        files: Iterable[tuple[str, str, Sequence[str]]] = (),
+    ) -> int:
+        """Store articles with their chunks and chunk vectors, and file records, in one transaction.
+
+        ``items`` are ``(article, chunks, origin)``; ``vectors`` has one row per chunk, in order.
+        ``files`` are ``(path, sha256, article_ids)`` records of fully ingested files.
+        Articles already stored are skipped. Returns the number of articles added.
+        """
+        total = sum(len(chunks) for _, chunks, _ in items)
+        if vectors.shape != (total, self.manifest.dimension):
+            raise ValueError(f"expected {total} vectors of dimension {self.manifest.dimension}, got {vectors.shape}")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        added = 0
+        new_ids: list[int] = []
+        new_rows: list[int] = []
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = 0
+                now = _now()
+                for article, chunks, origin in items:
+                    cursor = db.execute(
+                        "INSERT OR IGNORE INTO articles (id, title, text, source, url, published, metadata,"
+                        " origin, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            article.id, article.title, article.text, article.source, article.url,
+                            article.published, json.dumps(dict(article.metadata), ensure_ascii=False),
+                            origin, now,
+                        ),
+                    )
+                    if cursor.rowcount == 0:  # already stored
+                        row += len(chunks)
+                        continue
+                    added += 1
+                    for chunk in chunks:
+                        chunk_id = db.execute(
+                            'INSERT INTO chunks (article_id, ord, start, "end", text, sentences)'
+                            " VALUES (?, ?, ?, ?, ?, ?)",
+                            (
+                                article.id, chunk.index, chunk.start, chunk.end, chunk.text,
+                                json.dumps(chunk.sentences),
+                            ),
+                        ).lastrowid
+                        db.execute(
+                            "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
+                            (chunk_id, vectors[row].tobytes()),
+                        )
+                        new_ids.append(chunk_id)
+                        new_rows.append(row)
+                        row += 1
+                for path, sha256, article_ids in files:
+                    db.execute(
+                        "INSERT OR REPLACE INTO files (path, sha256, article_ids, ingested_at) VALUES (?, ?, ?, ?)",
+                        (path, sha256, json.dumps(list(article_ids)), now),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._faiss_add(np.array(new_ids, dtype=np.int64), vectors[new_rows])
+        return added
+
+    def remove(self, article_ids: Sequence[str]) -> list[str]:
+        """Delete articles, their chunks, vectors and keyword entries. Returns the ids that existed."""
+        removed: list[str] = []
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                chunk_ids: list[int] = []
+                for article_id in article_ids:
+                    ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
+                    chunk_ids.extend(ids)
+                    for chunk_id in ids:
+                        db.execute("DELETE FROM vectors WHERE chunk_id = ?", (chunk_id,))
+                    db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+                    if db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount:
+                        removed.append(article_id)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if chunk_ids:
+                self._faiss.remove_ids(np.array(chunk_ids, dtype=np.int64))
+        return removed
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def known_file(self, sha256: str) -> list[tuple[str, list[str]]]:
+        """Files ingested before with these exact bytes: ``[(path, article_ids)]``."""
+        rows = self._db.execute("SELECT path, article_ids FROM files WHERE sha256 = ?", (sha256,))
+        return [(path, json.loads(ids)) for path, ids in rows]
+
+    def existing_articles(self, article_ids: Iterable[str]) -> set[str]:
+        ids = list(dict.fromkeys(article_ids))
+        found: set[str] = set()
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            found.update(r[0] for r in self._db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", part))
+        return found
+
+    def origins(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """The file each article was first ingested from."""
+        ids = list(article_ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            found.update(self._db.execute(f"SELECT id, origin FROM articles WHERE id IN ({marks})", part))
+        return found
+
+    def article(self, article_id: str) -> Article | None:
+        row = self._db.execute(
+            "SELECT id, title, text, source, url, published, metadata FROM articles WHERE id = ?",
+            (article_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Article(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+
+    def articles(self) -> list[StoredArticle]:
+        rows = self._db.execute(
+            "SELECT a.id, a.title, a.source, a.url, a.published, count(c.id), a.origin, a.added_at"
+            " FROM articles a LEFT JOIN chunks c ON c.article_id = a.id"
+            " GROUP BY a.id ORDER BY a.published DESC, a.title"
+        ).fetchall()
+        return [StoredArticle(*row) for row in rows]
+
+    def article_count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def chunk_count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        """The chunks with these ids, joined with their article's title, source, url and date."""
+        found: dict[int, ChunkRow] = {}
+        ids = [int(i) for i in chunk_ids]
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                'SELECT c.id, c.article_id, c.start, c."end", c.text, c.sentences,'
+                " a.title, a.source, a.url, a.published"
+                f" FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
+                part,
+            )
+            for r in rows:
+                sentences = tuple(tuple(s) for s in json.loads(r[5]))
+                found[r[0]] = ChunkRow(r[0], r[1], r[2], r[3], r[4], sentences, r[6], r[7], r[8], r[9])
+        return found
+
+    @staticmethod
+    def _filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
+        if not filters:
+            return "", []
+        clauses, params = [], []
+        if filters.article_ids:
+            clauses.append(f"a.id IN ({','.join('?' * len(filters.article_ids))})")
+            params.extend(filters.article_ids)
+        if filters.sources:
+            clauses.append(f"a.source IN ({','.join('?' * len(filters.sources))})")
+            params.extend(filters.sources)
+        if filters.date_from:
+            clauses.append("substr(a.published, 1, 10) >= ?")
+            params.append(filters.date_from[:10])
+        if filters.date_to:
+            clauses.append("substr(a.published, 1, 10) <= ?")
+            params.append(filters.date_to[:10])
+        return " AND " + " AND ".join(clauses), params
+
+    def chunk_ids_matching(self, filters: Filters) -> np.ndarray:
+        where, params = self._filter_sql(filters)
+        rows = self._db.execute(
+            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1{where}", params
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def dense_search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Nearest chunks by inner product (cosine, as vectors are unit length): ``[(chunk_id, score)]``."""
+        import faiss
+
+        if allowed is not None and len(allowed) == 0:
+            return []
+        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        with self._lock:
+            if self._faiss.ntotal == 0:
+                return []
+            selector = faiss.IDSelectorBatch(allowed) if allowed is not None else None
+            if self.index_type == "ivf":
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
+            else:
+                params = faiss.SearchParameters(sel=selector) if selector is not None else None
+            scores, ids = self._faiss.search(query, min(k, self._faiss.ntotal), params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+
+    def keyword_search(self, match: str, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
+        """BM25 over the FTS5 keyword index: ``[(chunk_id, score)]``, higher is better.
+
+        ``match`` is an FTS5 query; build it with :func:`rag.retrieve.keyword_query`.
+        """
+        if not match:
+            return []
+        where, params = self._filter_sql(filters)
+        join = " JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
+        rows = self._db.execute(
+            f"SELECT f.rowid, bm25(chunks_fts) AS rank FROM chunks_fts f{join}"
+            f" WHERE chunks_fts MATCH ?{where} ORDER BY rank LIMIT ?",
+            [match, *params, k],
+        ).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    # --- health ------------------------------------------------------------------------------
+
+    def size_on_disk(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
+
+    def check(self) -> list[str]:
+        """Problems found by a full integrity check; an empty list means the index is consistent."""
+        problems: list[str] = []
+        db = self._db
+        with self._lock:
+            if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                problems.append("SQLite integrity check failed")
+            try:
+                db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+            except sqlite3.DatabaseError as exc:
+                problems.append(f"keyword index disagrees with the chunks: {exc}")
+            chunk_ids = {r[0] for r in db.execute("SELECT id FROM chunks")}
+            vector_ids = {r[0] for r in db.execute("SELECT chunk_id FROM vectors")}
+            faiss_ids = set(self._faiss_ids().tolist())
+            if chunk_ids != vector_ids:
+                problems.append(f"{len(chunk_ids ^ vector_ids)} chunks and stored vectors do not match")
+            if faiss_ids != chunk_ids:
+                problems.append(f"{len(faiss_ids ^ chunk_ids)} chunk ids differ between FAISS and SQLite")
+            if len(faiss_ids) != self._faiss.ntotal:
+                problems.append("the FAISS index holds duplicate ids")
+            orphans = db.execute(
+                "SELECT count(*) FROM chunks c LEFT JOIN articles a ON a.id = c.article_id WHERE a.id IS NULL"
+            ).fetchone()[0]
+            if orphans:
+                problems.append(f"{orphans} chunks belong to no article")
+            bad_offsets = db.execute(
+                'SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id'
+                ' WHERE substr(a.text, c.start + 1, c."end" - c.start) != c.text'
+            ).fetchone()[0]
+            if bad_offsets:
+                problems.append(f"{bad_offsets} chunks whose offsets do not match their article text")
+            if self._faiss.d != self.manifest.dimension:
+                problems.append(
+                    f"FAISS dimension {self._faiss.d} differs from the manifest's {self.manifest.dimension}"
+                )
+        return problems
