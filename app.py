@@ -40,7 +40,9 @@ def render(passages) -> str:
 def build(index: Index) -> gr.Blocks:
     with gr.Blocks(title="News articles") as demo:
         gr.Markdown("## Search the news articles")
-        question = gr.Textbox(label="Question", placeholder="How many North Korean troops were being trained?")
+        question = gr.Textbox(
+            label="Question", placeholder="How many North Korean troops were being trained?"
+        )
         results = gr.HTML()
         question.submit(lambda q: render(index.search(q, k=5)) if q.strip() else "", question, results)
     return demo

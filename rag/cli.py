@@ -18,7 +18,9 @@ DEFAULT_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "articles"
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or embeddings/)")
-    common.add_argument("--model", help="sentence-transformers model name or path (default: the index's model)")
+    common.add_argument(
+        "--model", help="sentence-transformers model name or path (default: the index's model)"
+    )
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return common
 
@@ -29,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", parents=[common], help="add articles from files or folders")
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .html .json .jsonl .pdf files or folders")
+    ingest.add_argument(
+        "paths", nargs="+", metavar="PATH", help=".txt .md .html .json .jsonl .pdf files or folders"
+    )
     ingest.add_argument("--chunk-tokens", type=int, help="largest chunk in tokens (new index only)")
     ingest.add_argument("--overlap-tokens", type=int, help="sentence overlap in tokens (new index only)")
 
@@ -37,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("question")
     search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
     search.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
-    search.add_argument("--article", action="append", default=[], metavar="ID", help="only this article (repeatable)")
+    search.add_argument(
+        "--article", action="append", default=[], metavar="ID", help="only this article (repeatable)"
+    )
     search.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
     search.add_argument("--since", metavar="DATE", help="published on or after (YYYY-MM-DD)")
     search.add_argument("--until", metavar="DATE", help="published on or before (YYYY-MM-DD)")

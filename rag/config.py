@@ -30,20 +30,34 @@ class Settings:
     )
     chunk_tokens: int = field(
         default=160,
-        metadata={"env": "RAG_CHUNK_TOKENS", "help": "largest chunk, in model tokens (capped at the model's limit)"},
+        metadata={
+            "env": "RAG_CHUNK_TOKENS",
+            "help": "largest chunk, in model tokens (capped at the model's limit)",
+        },
     )
     overlap_tokens: int = field(
         default=48,
-        metadata={"env": "RAG_OVERLAP_TOKENS", "help": "whole sentences repeated between neighbouring chunks, up to this many tokens"},
+        metadata={
+            "env": "RAG_OVERLAP_TOKENS",
+            "help": "whole sentences repeated between neighbouring chunks, up to this many tokens",
+        },
     )
-    batch_size: int = field(default=32, metadata={"env": "RAG_BATCH_SIZE", "help": "texts per model forward pass"})
+    batch_size: int = field(
+        default=32, metadata={"env": "RAG_BATCH_SIZE", "help": "texts per model forward pass"}
+    )
     flush_chunks: int = field(
         default=1024,
-        metadata={"env": "RAG_FLUSH_CHUNKS", "help": "chunks embedded and committed together during ingestion"},
+        metadata={
+            "env": "RAG_FLUSH_CHUNKS",
+            "help": "chunks embedded and committed together during ingestion",
+        },
     )
     ann_threshold: int = field(
         default=100_000,
-        metadata={"env": "RAG_ANN_THRESHOLD", "help": "from this many chunks on, search an approximate (IVF) index"},
+        metadata={
+            "env": "RAG_ANN_THRESHOLD",
+            "help": "from this many chunks on, search an approximate (IVF) index",
+        },
     )
     nprobe: int = field(
         default=48, metadata={"env": "RAG_NPROBE", "help": "IVF lists visited per query (recall vs. speed)"}

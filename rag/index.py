@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
-from .embed import Embedder, canonical_model_name, DEFAULT_MODEL
+from .embed import DEFAULT_MODEL, Embedder, canonical_model_name
 from .ingest import Ingester, IngestReport, Progress
 from .retrieve import Mode, Retriever
 from .store import Store, StoredArticle

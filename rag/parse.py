@@ -65,7 +65,9 @@ def decode(data: bytes) -> str:
             try:
                 text = data.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise RejectedFile(f"declares {encoding} with a byte-order mark but is not valid {encoding}") from exc
+                raise RejectedFile(
+                    f"declares {encoding} with a byte-order mark but is not valid {encoding}"
+                ) from exc
             break
     if text is None:
         for magic, kind in _MAGIC.items():
@@ -93,9 +95,7 @@ def _detect(data: bytes) -> str:
     try:
         return data.decode(best.encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise RejectedFile(
-            f"not UTF-8 and not decodable as {best.encoding}; save the file as UTF-8"
-        ) from exc
+        raise RejectedFile(f"not UTF-8 and not decodable as {best.encoding}; save the file as UTF-8") from exc
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -308,8 +308,17 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "text": ("text", "body", "content", "article", "article_text", "full_text", "maintext"),
     "url": ("url", "link", "uri", "permalink", "canonical_url"),
     "published": (
-        "published", "published_at", "publishedat", "date", "publish_date", "pubdate",
-        "date_published", "datetime", "created_at", "date_publish", "time",
+        "published",
+        "published_at",
+        "publishedat",
+        "date",
+        "publish_date",
+        "pubdate",
+        "date_published",
+        "datetime",
+        "created_at",
+        "date_publish",
+        "time",
     ),
     "source": ("source", "publisher", "site", "sitename", "site_name", "outlet", "source_name"),
 }
@@ -482,7 +491,7 @@ SUPPORTED_SUFFIXES = frozenset(TEXT_READERS) | {".pdf"}
 
 
 def parse_bytes(data: bytes, suffix: str) -> Parsed:
-    """Parse file contents by their extension (``.txt``, ``.md``, ``.html``, ``.json``, ``.jsonl``, ``.pdf``)."""
+    """Parse file contents by their extension: .txt .md .html .json .jsonl .pdf (and aliases)."""
     suffix = suffix.lower()
     if suffix == ".pdf":
         return parse_pdf(data)

@@ -229,9 +229,7 @@ class Store:
             )
             manifest.save(folder)
         else:
-            raise IndexError_(
-                f"no index in {folder}; build one with `rag ingest PATH --index {folder}`"
-            )
+            raise IndexError_(f"no index in {folder}; build one with `rag ingest PATH --index {folder}`")
         return cls(folder, manifest, **options)
 
     def _connect(self) -> sqlite3.Connection:
@@ -347,7 +345,7 @@ class Store:
         dim = self.manifest.dimension
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
         if count >= self.ann_threshold:
-            nlist = max(64, int(4 * np.sqrt(count)))
+            nlist = max(1, min(int(4 * np.sqrt(count)), count // 39))  # FAISS wants >= 39 points a list
             quantizer = faiss.IndexFlatIP(dim)
             index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
             rng = np.random.default_rng(0)
@@ -395,7 +393,9 @@ class Store:
         """
         total = sum(len(chunks) for _, chunks, _ in items)
         if vectors.shape != (total, self.manifest.dimension):
-            raise ValueError(f"expected {total} vectors of dimension {self.manifest.dimension}, got {vectors.shape}")
+            raise ValueError(
+                f"expected {total} vectors of dimension {self.manifest.dimension}, got {vectors.shape}"
+            )
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         added = 0
         new_ids: list[int] = []
@@ -411,9 +411,15 @@ class Store:
                         "INSERT OR IGNORE INTO articles (id, title, text, source, url, published, metadata,"
                         " origin, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
-                            article.id, article.title, article.text, article.source, article.url,
-                            article.published, json.dumps(dict(article.metadata), ensure_ascii=False),
-                            origin, now,
+                            article.id,
+                            article.title,
+                            article.text,
+                            article.source,
+                            article.url,
+                            article.published,
+                            json.dumps(dict(article.metadata), ensure_ascii=False),
+                            origin,
+                            now,
                         ),
                     )
                     if cursor.rowcount == 0:  # already stored
@@ -425,7 +431,11 @@ class Store:
                             'INSERT INTO chunks (article_id, ord, start, "end", text, sentences)'
                             " VALUES (?, ?, ?, ?, ?, ?)",
                             (
-                                article.id, chunk.index, chunk.start, chunk.end, chunk.text,
+                                article.id,
+                                chunk.index,
+                                chunk.start,
+                                chunk.end,
+                                chunk.text,
                                 json.dumps(chunk.sentences),
                             ),
                         ).lastrowid
@@ -438,7 +448,8 @@ class Store:
                         row += 1
                 for path, sha256, article_ids in files:
                     db.execute(
-                        "INSERT OR REPLACE INTO files (path, sha256, article_ids, ingested_at) VALUES (?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO files (path, sha256, article_ids, ingested_at)"
+                        " VALUES (?, ?, ?, ?)",
                         (path, sha256, json.dumps(list(article_ids)), now),
                     )
                 db.execute("COMMIT")
@@ -457,7 +468,9 @@ class Store:
             try:
                 chunk_ids: list[int] = []
                 for article_id in article_ids:
-                    ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
+                    ids = [
+                        r[0] for r in db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
+                    ]
                     chunk_ids.extend(ids)
                     for chunk_id in ids:
                         db.execute("DELETE FROM vectors WHERE chunk_id = ?", (chunk_id,))
@@ -485,7 +498,9 @@ class Store:
         for start in range(0, len(ids), 900):
             part = ids[start : start + 900]
             marks = ",".join("?" * len(part))
-            found.update(r[0] for r in self._db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", part))
+            found.update(
+                r[0] for r in self._db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", part)
+            )
         return found
 
     def origins(self, article_ids: Iterable[str]) -> dict[str, str]:
@@ -632,7 +647,7 @@ class Store:
             if orphans:
                 problems.append(f"{orphans} chunks belong to no article")
             bad_offsets = db.execute(
-                'SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id'
+                "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id"
                 ' WHERE substr(a.text, c.start + 1, c."end" - c.start) != c.text'
             ).fetchone()[0]
             if bad_offsets:

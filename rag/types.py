@@ -15,6 +15,7 @@ def article_id(title: str, text: str) -> str:
     Whitespace runs and Unicode composition are normalised first, so re-wrapping a file
     or saving it with other line endings does not make a "new" article.
     """
+
     def canon(s: str) -> str:
         return " ".join(unicodedata.normalize("NFC", s).split())
 

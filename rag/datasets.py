@@ -1,0 +1,106 @@
+"""Readers for question-answering evaluation sets (SQuAD JSON and CLAPNQ JSONL).
+
+Each returns the passages as Articles and the questions with their gold evidence expressed as
+character spans in those articles, so retrieval and answers can be scored by offsets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import RagError
+from .types import Article
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    article_id: str
+    answers: tuple[str, ...]  # gold answer strings (SQuAD), or the long answer (CLAPNQ)
+    spans: tuple[tuple[int, int], ...]  # gold evidence spans in the article text
+    answerable: bool = True
+
+
+def load_squad(path: str | Path) -> tuple[list[Article], list[Question]]:
+    """SQuAD v1.1 layout: each entry of ``data`` becomes one article of its paragraphs."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RagError(f"{path} is not a SQuAD-format JSON file ({exc})") from exc
+    articles: list[Article] = []
+    questions: list[Question] = []
+    for entry in data:
+        texts, offsets, position = [], [], 0
+        for paragraph in entry["paragraphs"]:
+            offsets.append(position)
+            texts.append(paragraph["context"])
+            position += len(paragraph["context"]) + 2
+        title = entry.get("title", "").replace("_", " ")
+        article = Article.create(title, "\n\n".join(texts), source=Path(path).name)
+        articles.append(article)
+        for paragraph, base in zip(entry["paragraphs"], offsets):
+            for qa in paragraph["qas"]:
+                spans = tuple(
+                    (base + a["answer_start"], base + a["answer_start"] + len(a["text"]))
+                    for a in qa["answers"]
+                )
+                questions.append(
+                    Question(
+                        id=str(qa["id"]),
+                        question=qa["question"],
+                        article_id=article.id,
+                        answers=tuple(a["text"] for a in qa["answers"]),
+                        spans=spans,
+                    )
+                )
+    return articles, questions
+
+
+def load_clapnq(*paths: str | Path) -> tuple[list[Article], list[Question]]:
+    """CLAPNQ JSONL: one passage per line; gold spans are the ``selected_sentences``."""
+    articles: dict[str, Article] = {}
+    questions: list[Question] = []
+    for path in paths:
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                passage = record["passages"][0]
+                output = record["output"][0]
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                raise RagError(f"{path} line {number} is not a CLAPNQ record ({exc})") from exc
+            text = passage["text"].strip()
+            article = Article.create(passage["title"], text, source=Path(path).name)
+            articles.setdefault(article.id, article)
+            spans = []
+            for sentence in output.get("selected_sentences") or []:
+                at = text.find(sentence.strip())
+                if at >= 0:
+                    spans.append((at, at + len(sentence.strip())))
+            answer = output.get("answer")
+            questions.append(
+                Question(
+                    id=str(record["id"]),
+                    question=record["input"],
+                    article_id=article.id,
+                    answers=(answer,) if answer else (),
+                    spans=tuple(spans),
+                    answerable=bool(answer),
+                )
+            )
+    return list(articles.values()), questions
+
+
+def write_jsonl(articles: list[Article], path: str | Path) -> Path:
+    """Write articles as JSON Lines that ``rag ingest`` reads back to the same ids."""
+    path = Path(path)
+    with path.open("w", encoding="utf-8") as out:
+        for a in articles:
+            out.write(
+                json.dumps({"title": a.title, "text": a.text, "source": a.source}, ensure_ascii=False) + "\n"
+            )
+    return path

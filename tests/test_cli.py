@@ -1,0 +1,74 @@
+import json
+
+import pytest
+
+from rag.cli import main
+
+from .conftest import DATA, SAMPLE
+
+
+@pytest.fixture
+def index_dir(tmp_path, embedder):
+    folder = tmp_path / "index"
+    assert main(["ingest", str(SAMPLE), str(DATA / "good"), "--index", str(folder), "--quiet"]) == 0
+    return folder
+
+
+def test_ingest_prints_the_report(tmp_path, embedder, capsys):
+    folder = tmp_path / "index"
+    assert (
+        main(["ingest", str(DATA / "bad"), str(DATA / "good" / "orchard.txt"), "--index", str(folder)]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "articles: 3 added, 0 unchanged, 0 duplicate; files: 6 rejected, 1 skipped" in out
+    assert "rejected: " in out and "photo.txt: binary file (a PNG image), not text" in out
+    assert "note: " in out and "line 2: malformed JSON" in out
+
+
+def test_search_text_and_json(index_dir, capsys):
+    assert main(["search", "How old is Donald Trump?", "-k", "2", "--index", str(index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("[1] The Unsinkable Donald Trump")
+    assert (
+        main(
+            ["search", "bridge cost", "--json", "--source", "Harbourside Gazette", "--index", str(index_dir)]
+        )
+        == 0
+    )
+    results = json.loads(capsys.readouterr().out)
+    assert results and {r["source"] for r in results} == {"Harbourside Gazette"}
+    assert results[0]["title"] == "Council Approves New Harbour Bridge"
+
+
+def test_list_stats_remove_check(index_dir, capsys):
+    assert main(["list", "--json", "--index", str(index_dir)]) == 0
+    articles = json.loads(capsys.readouterr().out)
+    assert len(articles) == 10 and all(a["chunks"] >= 1 for a in articles)
+    assert main(["stats", "--json", "--index", str(index_dir)]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert (stats["articles"], stats["model"], stats["index_type"]) == (10, "all-MiniLM-L6-v2", "flat")
+    assert stats["size_bytes"] > 0
+    victim = articles[0]["id"]
+    assert main(["remove", victim, "--index", str(index_dir)]) == 0
+    assert f"removed: {victim}" in capsys.readouterr().out
+    assert main(["remove", victim, "--index", str(index_dir)]) == 1
+    assert main(["check", "--index", str(index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"not found: {victim}") and "\nok: 9 articles" in out
+    assert main(["stats", "--index", str(index_dir)]) == 0
+    assert "articles:     9" in capsys.readouterr().out
+
+
+def test_errors_are_one_clear_line(index_dir, tmp_path, capsys):
+    assert main(["search", "x", "--index", str(tmp_path / "none")]) == 1
+    assert capsys.readouterr().err.startswith("error: no index in ")
+    assert main(["search", "x", "--index", str(index_dir), "--model", "another-model"]) == 1
+    assert "was built with the model 'all-MiniLM-L6-v2'" in capsys.readouterr().err
+    assert main(["search", "x", "--index", str(index_dir), "--since", "yesterday-ish"]) == 1
+    assert "--since 'yesterday-ish' is not a date" in capsys.readouterr().err
+
+
+def test_index_from_environment(index_dir, monkeypatch, capsys):
+    monkeypatch.setenv("RAG_INDEX", str(index_dir))
+    assert main(["stats"]) == 0
+    assert str(index_dir) in capsys.readouterr().out

@@ -1,0 +1,122 @@
+import shutil
+
+from rag import Settings
+from rag.index import Index
+
+from .conftest import DATA, SAMPLE
+
+
+def test_folder_of_every_format_is_ingested(make_index, good_files):
+    index = make_index()
+    report = index.ingest([good_files])
+    assert report.added == 8
+    assert report.rejected == [] and report.skipped == []
+    titles = {a.title for a in index.articles()}
+    assert {
+        "Council Approves New Harbour Bridge",
+        "Volunteers Restore Cape Verran Lighthouse",
+        "Airport Gets Second Runway",
+        "Ferry Strike Called Off",
+    } <= titles
+    assert index.check() == []
+
+
+def test_reingesting_an_unchanged_folder_embeds_nothing(make_index, good_files):
+    index = make_index()
+    first = index.ingest([good_files])
+    again = index.ingest([good_files])
+    assert first.chunks_embedded > 0
+    assert again.chunks_embedded == 0
+    assert (again.added, again.unchanged, again.duplicate) == (0, first.added, 0)
+    assert {f.status for f in again.files} == {"unchanged"}
+
+
+def test_same_article_in_two_files_is_stored_once(make_index, tmp_path):
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    shutil.copy(DATA / "good" / "orchard.txt", folder / "a.txt")
+    shutil.copy(DATA / "good" / "orchard.txt", folder / "b.txt")
+    (folder / "c.md").write_text(
+        "# Apple Harvest Falls After Late Frost\n\n"
+        + (DATA / "good" / "orchard.txt").read_text().split("\n", 2)[2]
+    )
+    index = make_index()
+    report = index.ingest([folder])
+    assert (report.added, report.duplicate) == (1, 2)
+    assert len(index.articles()) == 1
+
+
+def test_changed_file_adds_only_the_new_article(make_index, tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text('{"title": "One", "text": "The first story is about a harbour."}\n')
+    index = make_index()
+    index.ingest([feed])
+    feed.write_text(feed.read_text() + '{"title": "Two", "text": "The second story is about a festival."}\n')
+    report = index.ingest([feed])
+    assert (report.added, report.unchanged) == (1, 1)
+
+
+def test_bad_files_are_reported_and_good_ones_still_ingested(make_index, tmp_path):
+    folder = tmp_path / "mixed"
+    shutil.copytree(DATA / "bad", folder)
+    shutil.copy(DATA / "good" / "orchard.txt", folder / "orchard.txt")
+    index = make_index()
+    report = index.ingest([folder, tmp_path / "missing.txt"])
+    by_name = {f.path.rsplit("/", 1)[-1]: f for f in report.files}
+    assert by_name["orchard.txt"].status == "added"
+    assert by_name["mixed.jsonl"].added == 2
+    assert by_name["mixed.jsonl"].notes == [
+        "line 2: malformed JSON (Unterminated string starting at); skipped"
+    ]
+    rejected = {f.path.rsplit("/", 1)[-1]: f.reason for f in report.rejected}
+    assert set(rejected) == {
+        "empty.txt",
+        "blank.md",
+        "photo.txt",
+        "broken.json",
+        "scanned.pdf",
+        "truncated.pdf",
+        "missing.txt",
+    }
+    assert rejected["missing.txt"] == "no such file or folder"
+    assert [f.reason for f in report.skipped] == ["unsupported file type .rtf"]
+    summary = report.summary()
+    assert "articles: 3 added" in summary and "rejected: " in summary and "photo.txt" in summary
+    assert index.check() == []
+
+
+def test_symlink_out_of_the_folder_is_not_followed(make_index, tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Secret Title\n\nThis text lives outside the ingested folder.")
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "link.txt").symlink_to(outside)
+    report = make_index().ingest([folder])
+    assert report.added == 0
+    assert report.skipped[0].reason.startswith("symbolic link to a file outside the folder")
+
+
+def test_oversized_file_is_rejected(make_index, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_text("Title\n\n" + "word " * (300_000))
+    index = make_index(max_file_mb=1)
+    report = index.ingest([big])
+    assert report.rejected[0].reason.startswith("file is 1 MB, over the 1 MB limit")
+
+
+def test_progress_reports_files_and_chunks(make_index):
+    events = []
+    make_index().ingest([SAMPLE], progress=events.append)
+    assert events[-1].files_done == events[-1].files_total == 1
+    assert events[-1].chunks_done == 19
+
+
+def test_index_reopens_with_its_model_and_settings(tmp_path, embedder):
+    folder = tmp_path / "index"
+    with Index(Settings(index_dir=folder, chunk_tokens=100, overlap_tokens=0), create=True) as index:
+        index.ingest([SAMPLE])
+        chunks = index.stats().chunks
+    with Index(Settings(index_dir=folder)) as index:
+        stats = index.stats()
+        assert (stats.chunks, stats.chunk_tokens, stats.overlap_tokens) == (chunks, 100, 0)
+        assert stats.model == "all-MiniLM-L6-v2"
