@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -213,6 +214,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged PDFs are reported, not logged
     try:
         return COMMANDS[args.command](args)
     except RagError as exc:
