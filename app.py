@@ -31,18 +31,14 @@ def render(passages) -> str:
     blocks = []
     for rank, p in enumerate(passages, 1):
         date = (p.published or "")[:10]
-        blocks.append(
-            f"<p><b>[{rank}] {html.escape(p.title)}</b> {html.escape(date)}<br>{html.escape(p.text)}</p>"
-        )
+        blocks.append(f"<p><b>[{rank}] {html.escape(p.title)}</b> {html.escape(date)}<br>{html.escape(p.text)}</p>")
     return "\n".join(blocks)
 
 
 def build(index: Index) -> gr.Blocks:
     with gr.Blocks(title="News articles") as demo:
         gr.Markdown("## Search the news articles")
-        question = gr.Textbox(
-            label="Question", placeholder="How many North Korean troops were being trained?"
-        )
+        question = gr.Textbox(label="Question", placeholder="How many North Korean troops were being trained?")
         results = gr.HTML()
         question.submit(lambda q: render(index.search(q, k=5)) if q.strip() else "", question, results)
     return demo

@@ -78,9 +78,7 @@ def run_child(mode: str, corpus: Path, index_dir: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -109,9 +107,7 @@ def main() -> None:
         model = embedder.model
         model.encode(["warm up"])
         started = time.perf_counter()
-        model.encode(
-            texts, batch_size=embedder.batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
+        model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, show_progress_bar=False)
         floor = time.perf_counter() - started
         print(f"floor: raw encode of the same {len(texts)} chunk texts in {floor:.1f}s")
 

@@ -24,17 +24,13 @@ DEFAULT_DATA = ROOT.parent / "shared" / "bench" / "xquad-r.en.json"
 
 def rank_of_gold(passages, question) -> int | None:
     for rank, p in enumerate(passages, 1):
-        if p.article_id == question.article_id and any(
-            p.start <= a and b <= p.end for a, b in question.spans
-        ):
+        if p.article_id == question.article_id and any(p.start <= a and b <= p.end for a, b in question.spans):
             return rank
     return None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--chunk-tokens", type=int, default=None)
     parser.add_argument("--overlap-tokens", type=int, default=None)

@@ -57,9 +57,7 @@ def build_store(folder: Path, texts: list[str], vectors: np.ndarray, ann_thresho
             text = "\n".join(parts)
             chunks, position = [], 0
             for i, part in enumerate(parts):
-                chunks.append(
-                    Chunk("", i, position, position + len(part), part, ((position, position + len(part)),))
-                )
+                chunks.append(Chunk("", i, position, position + len(part), part, ((position, position + len(part)),)))
                 position += len(part) + 1
             article = Article.create(f"Article {a // CHUNKS_PER_ARTICLE}", text, source="bench")
             chunks = [Chunk(article.id, c.index, c.start, c.end, c.text, c.sentences) for c in chunks]
@@ -135,9 +133,7 @@ def idle_memory(folder: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--ann-threshold", type=int, default=Settings().ann_threshold)

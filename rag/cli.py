@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import RagError
+from .index import Index
 from .types import Filters
 
 DEFAULT_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "articles"
@@ -19,11 +20,25 @@ DEFAULT_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "articles"
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or embeddings/)")
-    common.add_argument(
-        "--model", help="sentence-transformers model name or path (default: the index's model)"
-    )
+    common.add_argument("--model", help="sentence-transformers model name or path (default: the index's model)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return common
+
+
+def _filter_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--article", action="append", default=[], metavar="ID", help="only this article (repeatable)")
+    parser.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
+    parser.add_argument("--since", metavar="DATE", help="published on or after (YYYY-MM-DD)")
+    parser.add_argument("--until", metavar="DATE", help="published on or before (YYYY-MM-DD)")
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters(
+        article_ids=tuple(args.article),
+        sources=tuple(args.source),
+        date_from=_date(args.since, "--since"),
+        date_to=_date(args.until, "--until"),
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,9 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", parents=[common], help="add articles from files or folders")
-    ingest.add_argument(
-        "paths", nargs="+", metavar="PATH", help=".txt .md .html .json .jsonl .pdf files or folders"
-    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .html .json .jsonl .pdf files or folders")
     ingest.add_argument("--chunk-tokens", type=int, help="largest chunk in tokens (new index only)")
     ingest.add_argument("--overlap-tokens", type=int, help="sentence overlap in tokens (new index only)")
 
@@ -42,13 +55,25 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("question")
     search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
     search.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
-    search.add_argument(
-        "--article", action="append", default=[], metavar="ID", help="only this article (repeatable)"
-    )
+    search.add_argument("--article", action="append", default=[], metavar="ID", help="only this article (repeatable)")
     search.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
     search.add_argument("--since", metavar="DATE", help="published on or after (YYYY-MM-DD)")
     search.add_argument("--until", metavar="DATE", help="published on or before (YYYY-MM-DD)")
     search.add_argument("--json", action="store_true", help="machine-readable output")
+
+    ask = commands.add_parser("ask", parents=[common], help="answer a question, quoting and citing the articles")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=None, help="passages retrieved (default 8)")
+    ask.add_argument("--sentences", type=int, default=None, help="most sentences quoted (1-5, default 3)")
+    ask.add_argument("--format", choices=["text", "md", "json", "html"], default="text")
+    ask.add_argument("-o", "--output", metavar="FILE", help="write the answer to FILE instead of printing it")
+    _filter_arguments(ask)
+
+    evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval and answers on a QA set")
+    evaluate.add_argument("files", nargs="+", metavar="FILE", help="SQuAD-format .json or CLAPNQ-format .jsonl")
+    evaluate.add_argument("--against", metavar="DIR", help="ask the questions against this index instead")
+    evaluate.add_argument("--limit", type=int, help="only the first N questions")
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
 
     listing = commands.add_parser("list", parents=[common], help="the articles in the index")
     listing.add_argument("--json", action="store_true")
@@ -105,8 +130,6 @@ def _progress_bars(quiet: bool):
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .index import Index
-
     with Index(_settings(args), create=True) as index:
         update, close = _progress_bars(args.quiet)
         try:
@@ -120,16 +143,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .index import Index
-
-    filters = Filters(
-        article_ids=tuple(args.article),
-        sources=tuple(args.source),
-        date_from=_date(args.since, "--since"),
-        date_to=_date(args.until, "--until"),
-    )
     with Index(_settings(args)) as index:
-        passages = index.search(args.question, k=args.k, filters=filters, mode=args.mode)
+        passages = index.search(args.question, k=args.k, filters=_filters(args), mode=args.mode)
     if args.json:
         print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=2))
         return 0
@@ -144,9 +159,66 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    from .index import Index
+def render_text(answer) -> str:
+    """An answer for the terminal: the text, then the numbered references."""
+    lines = [answer.text, ""]
+    cited = answer.citations or answer.closest
+    if answer.closest:
+        lines.append("Closest matches:")
+    for c in cited:
+        where = ", ".join(x for x in ((c.published or "")[:10], c.source or c.url) if x)
+        lines.append(f"[{c.number}] {c.title}" + (f" ({where})" if where else ""))
+        lines.append(f"    \u201c{' '.join(c.quote.split())}\u201d")
+        lines.append(f"    article {c.article_id}, characters {c.start}-{c.end}")
+    return "\n".join(lines).rstrip() + "\n"
 
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .answer import Assistant
+    from .export import export
+
+    with Index(_settings(args)) as index:
+        answer = Assistant(index).ask(args.question, k=args.k, filters=_filters(args), max_sentences=args.sentences)
+    output = render_text(answer) if args.format == "text" else export(answer, args.format)
+    if args.output:
+        Path(args.output).write_text(output, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+
+    progress = None
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(desc="questions", unit="q")
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        report = evaluate(
+            args.files, against=args.against, limit=args.limit, settings=_settings(args), progress=progress
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            print(f"{key:30} {value:.3f}" if isinstance(value, float) else f"{key:30} {value}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
     with Index(_settings(args)) as index:
         articles = index.articles()
     if args.json:
@@ -160,8 +232,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .index import Index
-
     with Index(_settings(args)) as index:
         stats = index.stats()
     if args.json:
@@ -178,8 +248,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from .index import Index
-
     with Index(_settings(args)) as index:
         removed = index.remove(args.ids)
     for article_id in args.ids:
@@ -188,8 +256,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .index import Index
-
     with Index(_settings(args)) as index:
         problems = index.check()
         stats = index.stats()
@@ -205,6 +271,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 COMMANDS = {
     "ingest": cmd_ingest,
     "search": cmd_search,
+    "ask": cmd_ask,
+    "eval": cmd_eval,
     "list": cmd_list,
     "stats": cmd_stats,
     "remove": cmd_remove,

@@ -42,9 +42,7 @@ class Settings:
             "help": "whole sentences repeated between neighbouring chunks, up to this many tokens",
         },
     )
-    batch_size: int = field(
-        default=32, metadata={"env": "RAG_BATCH_SIZE", "help": "texts per model forward pass"}
-    )
+    batch_size: int = field(default=32, metadata={"env": "RAG_BATCH_SIZE", "help": "texts per model forward pass"})
     flush_chunks: int = field(
         default=1024,
         metadata={

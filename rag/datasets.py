@@ -22,6 +22,9 @@ class Question:
     answers: tuple[str, ...]  # gold answer strings (SQuAD), or the long answer (CLAPNQ)
     spans: tuple[tuple[int, int], ...]  # gold evidence spans in the article text
     answerable: bool = True
+    # how a citation is judged: "answer" = the quote contains a gold answer string (SQuAD);
+    # "sentence" = the quote is, or overlaps, a gold evidence sentence (CLAPNQ)
+    match: str = "answer"
 
 
 def load_squad(path: str | Path) -> tuple[list[Article], list[Question]]:
@@ -44,8 +47,7 @@ def load_squad(path: str | Path) -> tuple[list[Article], list[Question]]:
         for paragraph, base in zip(entry["paragraphs"], offsets):
             for qa in paragraph["qas"]:
                 spans = tuple(
-                    (base + a["answer_start"], base + a["answer_start"] + len(a["text"]))
-                    for a in qa["answers"]
+                    (base + a["answer_start"], base + a["answer_start"] + len(a["text"])) for a in qa["answers"]
                 )
                 questions.append(
                     Question(
@@ -90,6 +92,7 @@ def load_clapnq(*paths: str | Path) -> tuple[list[Article], list[Question]]:
                     answers=(answer,) if answer else (),
                     spans=tuple(spans),
                     answerable=bool(answer),
+                    match="sentence",
                 )
             )
     return list(articles.values()), questions
@@ -100,7 +103,5 @@ def write_jsonl(articles: list[Article], path: str | Path) -> Path:
     path = Path(path)
     with path.open("w", encoding="utf-8") as out:
         for a in articles:
-            out.write(
-                json.dumps({"title": a.title, "text": a.text, "source": a.source}, ensure_ascii=False) + "\n"
-            )
+            out.write(json.dumps({"title": a.title, "text": a.text, "source": a.source}, ensure_ascii=False) + "\n")
     return path

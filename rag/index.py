@@ -77,9 +77,7 @@ class Index:
         )
         return ingester.run(paths, origin_names)
 
-    def search(
-        self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid"
-    ) -> list[Passage]:
+    def search(self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid") -> list[Passage]:
         """The ``k`` passages that best match ``question``, best first."""
         return self.retriever.search(question, k, filters, mode)
 

@@ -165,9 +165,7 @@ class Ingester:
 
     def _notify(self, current: str = "") -> None:
         if self.progress is not None:
-            self.progress(
-                Progress(self._files_done, self._files_total, self._report.chunks_embedded, current)
-            )
+            self.progress(Progress(self._files_done, self._files_total, self._report.chunks_embedded, current))
 
     def _ingest_file(self, path: Path, shown: str) -> FileResult:
         try:
@@ -203,9 +201,7 @@ class Ingester:
                 else:
                     result.duplicate += 1
             else:
-                chunks = chunk_article(
-                    article, self.embedder.count_tokens, self.chunk_tokens, self.overlap_tokens
-                )
+                chunks = chunk_article(article, self.embedder.count_tokens, self.chunk_tokens, self.overlap_tokens)
                 if not chunks:
                     result.notes.append(f"article {article.title[:60]!r} has no text to index; skipped")
                     continue

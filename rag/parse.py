@@ -65,9 +65,7 @@ def decode(data: bytes) -> str:
             try:
                 text = data.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise RejectedFile(
-                    f"declares {encoding} with a byte-order mark but is not valid {encoding}"
-                ) from exc
+                raise RejectedFile(f"declares {encoding} with a byte-order mark but is not valid {encoding}") from exc
             break
     if text is None:
         for magic, kind in _MAGIC.items():
@@ -362,9 +360,7 @@ def _record_to_article(record: Mapping[str, Any]) -> Article:
     raw_date = values.get("published")
     published = normalize_date(raw_date)
     metadata = {
-        str(k): v
-        for k, v in record.items()
-        if k not in used and isinstance(v, str | int | float | bool) and v != ""
+        str(k): v for k, v in record.items() if k not in used and isinstance(v, str | int | float | bool) and v != ""
     }
     if raw_date is not None and published is None:
         metadata["date_unparsed"] = str(raw_date)

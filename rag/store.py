@@ -175,6 +175,7 @@ class Store:
         self.ann_threshold = ann_threshold
         self.nprobe = nprobe
         self._lock = threading.RLock()
+        self.generation = 0  # bumped by every change, so callers can drop derived caches
         self._db = self._connect()
         self._faiss = self._load_vectors()
 
@@ -320,9 +321,7 @@ class Store:
         for start in range(0, len(ids), 900):
             part = [int(i) for i in ids[start : start + 900]]
             marks = ",".join("?" * len(part))
-            found.update(
-                self._db.execute(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part)
-            )
+            found.update(self._db.execute(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part))
         return np.stack([np.frombuffer(found[int(i)], dtype=np.float32, count=dim) for i in ids])
 
     def _faiss_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -365,9 +364,7 @@ class Store:
             count = self.chunk_count()
             want_ann = count >= self.ann_threshold
             trained_for = getattr(self, "_trained_for", None)
-            if want_ann != (self.index_type == "ivf") or (
-                want_ann and trained_for and count > 4 * trained_for
-            ):
+            if want_ann != (self.index_type == "ivf") or (want_ann and trained_for and count > 4 * trained_for):
                 self._rebuild_vectors()
                 self._trained_for = count
             tmp = self.folder / (VECTORS + ".tmp")
@@ -393,9 +390,7 @@ class Store:
         """
         total = sum(len(chunks) for _, chunks, _ in items)
         if vectors.shape != (total, self.manifest.dimension):
-            raise ValueError(
-                f"expected {total} vectors of dimension {self.manifest.dimension}, got {vectors.shape}"
-            )
+            raise ValueError(f"expected {total} vectors of dimension {self.manifest.dimension}, got {vectors.shape}")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         added = 0
         new_ids: list[int] = []
@@ -448,8 +443,7 @@ class Store:
                         row += 1
                 for path, sha256, article_ids in files:
                     db.execute(
-                        "INSERT OR REPLACE INTO files (path, sha256, article_ids, ingested_at)"
-                        " VALUES (?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO files (path, sha256, article_ids, ingested_at) VALUES (?, ?, ?, ?)",
                         (path, sha256, json.dumps(list(article_ids)), now),
                     )
                 db.execute("COMMIT")
@@ -457,6 +451,7 @@ class Store:
                 db.execute("ROLLBACK")
                 raise
             self._faiss_add(np.array(new_ids, dtype=np.int64), vectors[new_rows])
+            self.generation += 1
         return added
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
@@ -468,9 +463,7 @@ class Store:
             try:
                 chunk_ids: list[int] = []
                 for article_id in article_ids:
-                    ids = [
-                        r[0] for r in db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
-                    ]
+                    ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
                     chunk_ids.extend(ids)
                     for chunk_id in ids:
                         db.execute("DELETE FROM vectors WHERE chunk_id = ?", (chunk_id,))
@@ -483,6 +476,7 @@ class Store:
                 raise
             if chunk_ids:
                 self._faiss.remove_ids(np.array(chunk_ids, dtype=np.int64))
+            self.generation += 1
         return removed
 
     # --- reading -----------------------------------------------------------------------------
@@ -498,9 +492,7 @@ class Store:
         for start in range(0, len(ids), 900):
             part = ids[start : start + 900]
             marks = ",".join("?" * len(part))
-            found.update(
-                r[0] for r in self._db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", part)
-            )
+            found.update(r[0] for r in self._db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", part))
         return found
 
     def origins(self, article_ids: Iterable[str]) -> dict[str, str]:
@@ -580,9 +572,7 @@ class Store:
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    def dense_search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
+    def dense_search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Nearest chunks by inner product (cosine, as vectors are unit length): ``[(chunk_id, score)]``."""
         import faiss
 
@@ -615,6 +605,14 @@ class Store:
             [match, *params, k],
         ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def document_frequency(self, term: str) -> int:
+        """How many chunks contain ``term`` (a word, or with five letters a word prefix)."""
+        term = term.replace('"', "")
+        if not term:
+            return 0
+        match = f'"{term}"*' if len(term) >= 5 else f'"{term}"'
+        return self._db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
 
     # --- health ------------------------------------------------------------------------------
 

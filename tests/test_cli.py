@@ -16,9 +16,7 @@ def index_dir(tmp_path, embedder):
 
 def test_ingest_prints_the_report(tmp_path, embedder, capsys):
     folder = tmp_path / "index"
-    assert (
-        main(["ingest", str(DATA / "bad"), str(DATA / "good" / "orchard.txt"), "--index", str(folder)]) == 0
-    )
+    assert main(["ingest", str(DATA / "bad"), str(DATA / "good" / "orchard.txt"), "--index", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "articles: 3 added, 0 unchanged, 0 duplicate; files: 6 rejected, 1 skipped" in out
     assert "rejected: " in out and "photo.txt: binary file (a PNG image), not text" in out
@@ -29,12 +27,7 @@ def test_search_text_and_json(index_dir, capsys):
     assert main(["search", "How old is Donald Trump?", "-k", "2", "--index", str(index_dir)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("[1] The Unsinkable Donald Trump")
-    assert (
-        main(
-            ["search", "bridge cost", "--json", "--source", "Harbourside Gazette", "--index", str(index_dir)]
-        )
-        == 0
-    )
+    assert main(["search", "bridge cost", "--json", "--source", "Harbourside Gazette", "--index", str(index_dir)]) == 0
     results = json.loads(capsys.readouterr().out)
     assert results and {r["source"] for r in results} == {"Harbourside Gazette"}
     assert results[0]["title"] == "Council Approves New Harbour Bridge"

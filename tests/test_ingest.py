@@ -39,8 +39,7 @@ def test_same_article_in_two_files_is_stored_once(make_index, tmp_path):
     shutil.copy(DATA / "good" / "orchard.txt", folder / "a.txt")
     shutil.copy(DATA / "good" / "orchard.txt", folder / "b.txt")
     (folder / "c.md").write_text(
-        "# Apple Harvest Falls After Late Frost\n\n"
-        + (DATA / "good" / "orchard.txt").read_text().split("\n", 2)[2]
+        "# Apple Harvest Falls After Late Frost\n\n" + (DATA / "good" / "orchard.txt").read_text().split("\n", 2)[2]
     )
     index = make_index()
     report = index.ingest([folder])
@@ -67,9 +66,7 @@ def test_bad_files_are_reported_and_good_ones_still_ingested(make_index, tmp_pat
     by_name = {f.path.rsplit("/", 1)[-1]: f for f in report.files}
     assert by_name["orchard.txt"].status == "added"
     assert by_name["mixed.jsonl"].added == 2
-    assert by_name["mixed.jsonl"].notes == [
-        "line 2: malformed JSON (Unterminated string starting at); skipped"
-    ]
+    assert by_name["mixed.jsonl"].notes == ["line 2: malformed JSON (Unterminated string starting at); skipped"]
     rejected = {f.path.rsplit("/", 1)[-1]: f.reason for f in report.rejected}
     assert set(rejected) == {
         "empty.txt",

@@ -8,9 +8,7 @@ from rag.parse import decode, normalize_date, parse_bytes, parse_file, parse_jso
 from .conftest import DATA, SAMPLE
 
 SAMPLE_FILE = SAMPLE / "000_9df642e36ad14cf8.txt"
-NK_TITLE = (
-    "Officials Say North Korea Has Sent Troops to Russia. What Would That Mean for the War With Ukraine?"
-)
+NK_TITLE = "Officials Say North Korea Has Sent Troops to Russia. What Would That Mean for the War With Ukraine?"
 TRUMP_TITLE = "The Unsinkable Donald Trump"
 
 

@@ -48,9 +48,7 @@ def library(tmp_path_factory, embedder):
 def test_filter_by_source(library):
     passages = library.search("news", k=20, filters=Filters(sources=("Wire Service",)))
     assert passages and {p.source for p in passages} == {"Wire Service"}
-    dense_only = library.search(
-        "weather forecast", k=20, mode="dense", filters=Filters(sources=("Wire Service",))
-    )
+    dense_only = library.search("weather forecast", k=20, mode="dense", filters=Filters(sources=("Wire Service",)))
     assert {p.title for p in dense_only} == {"Ferry Strike Called Off", "Heatwave Warning Issued"}
 
 

@@ -141,9 +141,7 @@ def _corpus(folder: Path, articles: int = 48) -> Path:
     folder.mkdir()
     for i in range(articles):
         body = "\n".join(sentences[(i + j) % len(sentences)] for j in range(6))
-        (folder / f"story-{i:03d}.txt").write_text(
-            f"Story number {i}\n\nDispatch {i}. {body}\n", encoding="utf-8"
-        )
+        (folder / f"story-{i:03d}.txt").write_text(f"Story number {i}\n\nDispatch {i}. {body}\n", encoding="utf-8")
     return folder
 
 

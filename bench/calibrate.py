@@ -1,0 +1,101 @@
+"""Calibrates the extractive answerer on CLAPNQ dev, so that XQuAD-R stays a held-out test.
+
+1. Builds an index of all 600 CLAPNQ passages and, for each of the 300 answerable questions,
+   scores the candidate sentences once (dense similarity, IDF-weighted word overlap, passage rank).
+2. Grid-searches the two weights of the combined score for the share of questions whose best
+   sentence is a gold `selected_sentence` (or overlaps one).
+3. Prints the best-sentence score of answerable questions (against their own index) and of the
+   same questions asked against the bundled sample news articles (which cannot answer them), with
+   the threshold that keeps a chosen share of answerable questions answered.
+
+    .venv/bin/python bench/calibrate.py [--keep 0.97]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus import ROOT, SHARED  # noqa: E402
+
+from rag import Index, Settings  # noqa: E402
+from rag.answer import AnswerSettings, Assistant, combined_score  # noqa: E402
+from rag.datasets import load_clapnq, write_jsonl  # noqa: E402
+
+
+def features(assistant: Assistant, questions) -> list[list[tuple[float, float, int, bool]]]:
+    rows = []
+    for q in questions:
+        evidence = assistant.rank_sentences(q.question)
+        rows.append(
+            [
+                (
+                    c.dense,
+                    c.lexical,
+                    c.rank,
+                    c.article_id == q.article_id and any(c.start < b and a < c.end for a, b in q.spans),
+                )
+                for c in evidence.sentences
+            ]
+        )
+    return rows
+
+
+def best_scores(rows, settings: AnswerSettings) -> np.ndarray:
+    return np.array([max((combined_score(d, lex, r, settings) for d, lex, r, _ in row), default=0.0) for row in rows])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", type=float, default=0.97, help="share of answerable questions to answer")
+    args = parser.parse_args()
+    articles, questions = load_clapnq(
+        SHARED / "clapnq_dev_answerable.jsonl", SHARED / "clapnq_dev_unanswerable.jsonl"
+    )
+    answerable = [q for q in questions if q.answerable and q.spans]
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Index(Settings(index_dir=Path(tmp) / "clapnq"), create=True)
+        index.ingest([write_jsonl(articles, Path(tmp) / "clapnq.jsonl")])
+        rows = features(Assistant(index), answerable)
+        news = Index(Settings(index_dir=Path(tmp) / "news"), create=True)
+        news.ingest([ROOT / "data" / "articles"])
+        negative_rows = features(Assistant(news), answerable)
+
+    print(f"{len(answerable)} answerable CLAPNQ questions with gold sentences; index of {len(articles)} passages\n")
+    print("| lexical weight | rank weight | best sentence is gold |")
+    print("|---|---|---|")
+    results = []
+    for lexical, rank in itertools.product((0.0, 0.2, 0.35, 0.5, 0.75, 1.0), (0.0, 0.05, 0.1, 0.2)):
+        settings = AnswerSettings(lexical_weight=lexical, rank_weight=rank)
+        hits = 0
+        for row in rows:
+            if row:
+                best = max(row, key=lambda f: combined_score(f[0], f[1], f[2], settings))
+                hits += best[3]
+        results.append((hits / len(rows), -lexical, -rank))
+        print(f"| {lexical} | {rank} | {hits / len(rows):.3f} |")
+    accuracy, lexical, rank = max(results)
+    chosen = AnswerSettings(lexical_weight=-lexical, rank_weight=-rank)
+    print(f"\nchosen: lexical_weight={chosen.lexical_weight}, rank_weight={chosen.rank_weight} ({accuracy:.3f})")
+
+    positive = best_scores(rows, chosen)
+    negative = best_scores(negative_rows, chosen)
+    threshold = float(np.quantile(positive, 1 - args.keep))
+    print("\nbest-sentence score percentiles:   5%    25%    50%    75%    95%")
+    for name, values in (("answerable (own index)", positive), ("asked of the news sample", negative)):
+        print(f"  {name:30}", "  ".join(f"{v:.3f}" for v in np.percentile(values, [5, 25, 50, 75, 95])))
+    print(
+        f"\nthreshold keeping {args.keep:.0%} of answerable questions answered: {threshold:.3f}; "
+        f"at it, {np.mean(negative < threshold):.1%} of the questions asked of the news sample abstain"
+    )
+
+
+if __name__ == "__main__":
+    main()

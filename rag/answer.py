@@ -1,0 +1,399 @@
+"""Extractive answers: the article sentences that answer a question, each with a numbered citation.
+
+The answer is never written, only quoted: from the retrieved passages, every sentence is scored
+against the question (meaning, shared rare words, and how well its passage ranked), the best one to
+three distinct sentences are quoted verbatim, and each carries a citation back to its exact place
+in its article. When even the best sentence is a weak match, the answer abstains with one fixed
+message and lists the closest passages instead.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import split_sentences
+from .errors import RagError
+from .index import Index, open_index
+from .retrieve import STOPWORDS, fuse
+from .types import Filters, Passage
+
+NO_ANSWER = "The articles don't say: none of the passages found answers this question."
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a quoted sentence comes from. ``article.text[start:end] == quote`` always."""
+
+    number: int
+    article_id: str
+    title: str
+    source: str
+    url: str
+    published: str | None
+    quote: str
+    start: int
+    end: int
+    before: str  # the sentence before the quote in the article ("" at the start)
+    after: str  # the sentence after it ("" at the end)
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer: text with inline ``[n]`` markers and the citations they point to.
+
+    When ``abstained`` is true, ``text`` is the fixed no-answer message, ``citations`` is empty and
+    ``closest`` holds the nearest passages found. ``timings`` are in milliseconds.
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    closest: tuple[Citation, ...] = ()
+    search_query: str = ""  # the question as searched (a follow-up is joined with what it refers to)
+    confidence: float = 0.0  # score of the best sentence; below the threshold the answer abstains
+    mode: str = "extractive"
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    passages: int = 8  # passages retrieved
+    candidate_passages: int = 4  # passages whose sentences are scored
+    max_sentences: int = 3  # sentences quoted in an answer
+    lexical_weight: float = 0.35  # weight of shared-rare-word overlap against the dense similarity
+    rank_weight: float = 0.1  # weight of the passage's retrieval rank
+    threshold: float = 0.45  # below this best-sentence score the answer abstains (bench/calibrate.py)
+    keep_ratio: float = 0.85  # a further sentence is quoted if it scores at least this share of the best
+    duplicate_similarity: float = 0.9  # sentences more similar than this to a quoted one are left out
+
+
+# --- questions -------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_ANAPHORA = frozenset(
+    "he she it they him her them his hers its their theirs this that these those there then such".split()
+)
+
+
+def check_question(question: object) -> str:
+    """The question, stripped; a RagError for empty, non-text or absurdly long questions."""
+    if not isinstance(question, str):
+        raise RagError(f"the question must be text, not {type(question).__name__}")
+    question = " ".join(question.split())
+    if not question:
+        raise RagError("the question is empty; type a question about the articles")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise RagError(
+            f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+            "Ask a shorter question"
+        )
+    if not _WORD.search(question):
+        raise RagError("the question has no words in it; type a question about the articles")
+    return question
+
+
+def previous_questions(history: Sequence[object] | None) -> list[str]:
+    """The user's earlier questions, oldest first, from any usual history shape.
+
+    Accepts Answers, ``(question, answer)`` pairs, or chat messages ``{"role", "content"}``.
+    """
+    questions: list[str] = []
+    for turn in history or ():
+        if isinstance(turn, Answer):
+            questions.append(turn.question)
+        elif isinstance(turn, dict):
+            if turn.get("role") == "user" and isinstance(turn.get("content"), str):
+                questions.append(turn["content"])
+            elif "question" in turn and isinstance(turn["question"], str):
+                questions.append(turn["question"])
+        elif isinstance(turn, list | tuple) and turn and isinstance(turn[0], str):
+            questions.append(turn[0])
+    return [q for q in questions if q.strip()]
+
+
+def is_follow_up(question: str) -> bool:
+    """A question that leans on the conversation: it refers back (they, it, there, ...) or says little."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    content = [w for w in words if w not in STOPWORDS]
+    return any(w in _ANAPHORA for w in words) or len(content) <= 1
+
+
+def search_query(question: str, history: Sequence[object] | None) -> str:
+    """The text to search for: a follow-up question is joined with the question it follows."""
+    earlier = previous_questions(history)
+    if earlier and is_follow_up(question):
+        return f"{question} {earlier[-1]}"
+    return question
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+def _terms(text: str) -> list[str]:
+    """Content words, cut to five letters (a cheap, language-neutral stemmer)."""
+    return [w[:5] for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+@dataclass
+class ScoredSentence:
+    """A candidate sentence with the signals it was scored on."""
+
+    article_id: str
+    start: int
+    end: int
+    text: str
+    passage: Passage
+    rank: int  # best rank of a retrieved passage containing this sentence
+    dense: float = 0.0  # cosine similarity to the question
+    lexical: float = 0.0  # share of the question's (IDF-weighted) content words it contains
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What an answer is chosen from: the query searched, the passages, the sentences best first."""
+
+    query: str
+    passages: list[Passage]
+    sentences: list[ScoredSentence]
+
+
+def combined_score(dense: float, lexical: float, rank: int, settings: AnswerSettings) -> float:
+    return dense + settings.lexical_weight * lexical + settings.rank_weight / rank
+
+
+class Assistant:
+    """Answers questions from one open index; keep it to ask many questions.
+
+    ``Assistant("embeddings/")`` opens the index in that folder; an open :class:`Index` works too.
+    """
+
+    def __init__(self, index: Index | str | Path | None = None, settings: AnswerSettings | None = None):
+        self.index = index if isinstance(index, Index) else open_index(index)
+        self.settings = settings or AnswerSettings()
+        self._sentence_vectors: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+        self._article_sentences: OrderedDict[str, tuple[str, list[tuple[int, int]]]] = OrderedDict()
+        self._idf: dict[str, float] = {}
+        self._idf_generation = -1
+
+    # caches ---------------------------------------------------------------------------------
+
+    def _sentences_of(self, article_id: str) -> tuple[str, list[tuple[int, int]]]:
+        cached = self._article_sentences.get(article_id)
+        if cached is None:
+            article = self.index.store.article(article_id)
+            text = article.text if article else ""
+            cached = (text, split_sentences(text))
+            self._article_sentences[article_id] = cached
+            if len(self._article_sentences) > 256:
+                self._article_sentences.popitem(last=False)
+        return cached
+
+    def _embed_sentences(self, keys: list[tuple[str, int, int]], texts: list[str]) -> np.ndarray:
+        missing = [i for i, key in enumerate(keys) if key not in self._sentence_vectors]
+        if missing:
+            vectors = self.index.embedder.embed([texts[i] for i in missing])
+            for i, vector in zip(missing, vectors):
+                self._sentence_vectors[keys[i]] = vector
+        rows = [self._sentence_vectors[key] for key in keys]
+        for key in keys:
+            self._sentence_vectors.move_to_end(key)
+        while len(self._sentence_vectors) > 20_000:
+            self._sentence_vectors.popitem(last=False)
+        return np.stack(rows) if rows else np.zeros((0, self.index.embedder.dimension), np.float32)
+
+    def _idf_of(self, terms: set[str]) -> dict[str, float]:
+        generation = self.index.store.generation
+        if generation != self._idf_generation:
+            self._idf, self._idf_generation = {}, generation
+        missing = [t for t in terms if t not in self._idf]
+        if missing:
+            total = max(1, self.index.store.chunk_count())
+            for term in missing:
+                df = self.index.store.document_frequency(term)
+                self._idf[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))
+        return {t: self._idf[t] for t in terms}
+
+    # the answer -----------------------------------------------------------------------------
+
+    def _candidates(self, passages: list[Passage]) -> list[ScoredSentence]:
+        found: dict[tuple[str, int, int], ScoredSentence] = {}
+        for rank, passage in enumerate(passages[: self.settings.candidate_passages], 1):
+            for start, end in passage.sentences:
+                text = passage.text[start - passage.start : end - passage.start]
+                if len(_WORD.findall(text)) < 3:  # section headings, bylines, stray fragments
+                    continue
+                if text.rstrip("\"'”’»)] ").endswith("?"):  # a question in the text answers nothing
+                    continue
+                key = (passage.article_id, start, end)
+                if key not in found:
+                    found[key] = ScoredSentence(passage.article_id, start, end, text, passage, rank)
+        return list(found.values())
+
+    def _score(self, query: str, question: str, candidates: list[ScoredSentence]) -> None:
+        texts = [c.text for c in candidates]
+        vectors = self._embed_sentences([(c.article_id, c.start, c.end) for c in candidates], texts)
+        query_vector = self.index.embedder.embed([query])[0]
+        dense = vectors @ query_vector
+        # words of the question itself count fully, words borrowed from earlier turns half
+        weights: dict[str, float] = {}
+        for term in _terms(query):
+            weights[term] = 0.5
+        for term in _terms(question):
+            weights[term] = 1.0
+        idf = self._idf_of(set(weights))
+        total = sum(idf[t] * w for t, w in weights.items()) or 1.0
+        for candidate, text, similarity in zip(candidates, texts, dense):
+            present = set(_terms(text))
+            lexical = sum(idf[t] * w for t, w in weights.items() if t in present) / total
+            candidate.dense = float(similarity)
+            candidate.lexical = lexical
+            candidate.score = combined_score(candidate.dense, lexical, candidate.rank, self.settings)
+
+    def _pick(self, ranked: list[ScoredSentence], s: AnswerSettings) -> list[ScoredSentence]:
+        chosen: list[ScoredSentence] = []
+        chosen_vectors: list[np.ndarray] = []
+        best = ranked[0].score
+        for candidate in ranked:
+            if len(chosen) == s.max_sentences:
+                break
+            if chosen and candidate.score < s.keep_ratio * best:
+                break
+            vector = self._sentence_vectors.get((candidate.article_id, candidate.start, candidate.end))
+            if vector is not None and any(float(vector @ v) > s.duplicate_similarity for v in chosen_vectors):
+                continue
+            if any(
+                c.article_id == candidate.article_id and c.start < candidate.end and candidate.start < c.end
+                for c in chosen
+            ):
+                continue
+            chosen.append(candidate)
+            if vector is not None:
+                chosen_vectors.append(vector)
+        return chosen
+
+    def _citation(self, number: int, candidate: ScoredSentence) -> Citation:
+        text, sentences = self._sentences_of(candidate.article_id)
+        quote = text[candidate.start : candidate.end]
+        position = next((i for i, span in enumerate(sentences) if span[0] >= candidate.start), None)
+        before = after = ""
+        if position is not None:
+            if position > 0:
+                before = text[slice(*sentences[position - 1])]
+            nxt = position + 1 if position < len(sentences) and sentences[position][0] == candidate.start else position
+            if nxt < len(sentences):
+                after = text[slice(*sentences[nxt])]
+        p = candidate.passage
+        return Citation(
+            number=number,
+            article_id=candidate.article_id,
+            title=p.title,
+            source=p.source,
+            url=p.url,
+            published=p.published,
+            quote=quote,
+            start=candidate.start,
+            end=candidate.end,
+            before=before,
+            after=after,
+            score=round(candidate.score, 4),
+        )
+
+    def rank_sentences(
+        self,
+        question: str,
+        *,
+        history: Sequence[object] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Evidence:
+        """Retrieve passages for ``question`` and score their sentences, best first."""
+        question = check_question(question)
+        query = search_query(question, history)
+        depth = max(1, int(k or self.settings.passages))
+        passages = self.index.search(query, k=depth, filters=filters)
+        if query != question:  # a follow-up: also rank by the question alone, and fuse
+            alone = self.index.search(question, k=depth, filters=filters)
+            by_id = {p.chunk_id: p for p in [*passages, *alone]}
+            order = fuse([[p.chunk_id for p in passages], [p.chunk_id for p in alone]])
+            passages = [by_id[i] for i, _ in order[:depth]]
+        candidates = self._candidates(passages)
+        if candidates:
+            self._score(query, question, candidates)
+        return Evidence(query, passages, sorted(candidates, key=lambda c: -c.score))
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[object] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+        max_sentences: int | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the index, quoting and citing the sentences used."""
+        started = time.perf_counter()
+        question = check_question(question)
+        s = self.settings
+        if max_sentences is not None:
+            s = AnswerSettings(**{**s.__dict__, "max_sentences": max(1, min(int(max_sentences), 5))})
+        evidence = self.rank_sentences(question, history=history, k=k, filters=filters)
+        ranked = evidence.sentences
+        confidence = ranked[0].score if ranked else 0.0
+        if confidence < s.threshold:
+            closest = tuple(self._citation(n, c) for n, c in enumerate(ranked[:3], 1))
+            citations: tuple[Citation, ...] = ()
+            text = NO_ANSWER
+        else:
+            citations = tuple(self._citation(n, c) for n, c in enumerate(self._pick(ranked, s), 1))
+            closest = ()
+            text = " ".join(f"{c.quote} [{c.number}]" for c in citations)
+        return Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            abstained=not citations,
+            closest=closest,
+            search_query=evidence.query,
+            confidence=round(confidence, 4),
+            timings={"total_ms": round((time.perf_counter() - started) * 1000, 1)},
+        )
+
+
+_assistants: dict[str, Assistant] = {}
+
+
+def ask(
+    question: str,
+    *,
+    history: Sequence[object] | None = None,
+    k: int | None = None,
+    filters: Filters | None = None,
+    index: Index | str | Path | None = None,
+) -> Answer:
+    """Answer ``question`` from the index in ``index`` (default ``RAG_INDEX`` or ``embeddings/``).
+
+    The index and model are opened on the first call and kept for the next ones.
+    """
+    if isinstance(index, Index):
+        return Assistant(index).ask(question, history=history, k=k, filters=filters)
+    from .config import Settings
+
+    folder = str(Path(Settings.from_env(index_dir=index).index_dir).resolve())
+    if folder not in _assistants:
+        _assistants[folder] = Assistant(folder)
+    return _assistants[folder].ask(question, history=history, k=k, filters=filters)

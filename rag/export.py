@@ -1,0 +1,188 @@
+"""Cited answers out: Markdown, JSON (which loads back into Answers) and a self-contained HTML page.
+
+Article text is untrusted. In HTML every piece of it is escaped; in Markdown the characters
+``< > &`` are escaped too, so a viewer that renders Markdown as HTML shows them literally.
+
+JSON schema (``"schema": "newsrag.answer/1"``): the fields of :class:`rag.answer.Answer`, with
+``citations`` and ``closest`` as lists of objects with the fields of :class:`rag.answer.Citation`.
+A conversation is ``{"schema": "newsrag.conversation/1", "answers": [answer, ...]}``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from typing import Any
+
+from .answer import Answer, Citation
+from .errors import RagError
+
+ANSWER_SCHEMA = "newsrag.answer/1"
+CONVERSATION_SCHEMA = "newsrag.conversation/1"
+_MARKER = re.compile(r"\[(\d+)\]")
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    return {"schema": ANSWER_SCHEMA, **asdict(answer)}
+
+
+def answer_from_dict(data: dict[str, Any]) -> Answer:
+    """An Answer from its JSON form; a RagError names what is missing or wrong."""
+    if not isinstance(data, dict) or data.get("schema") != ANSWER_SCHEMA:
+        raise RagError(f'not an exported answer (expected "schema": "{ANSWER_SCHEMA}")')
+    try:
+        citation_fields = {f.name for f in fields(Citation)}
+
+        def citations(key: str) -> tuple[Citation, ...]:
+            return tuple(Citation(**{k: v for k, v in c.items() if k in citation_fields}) for c in data.get(key, []))
+
+        known = {f.name for f in fields(Answer)} - {"citations", "closest"}
+        values = {k: v for k, v in data.items() if k in known}
+        return Answer(**values, citations=citations("citations"), closest=citations("closest"))
+    except TypeError as exc:
+        raise RagError(f"the exported answer is incomplete: {exc}") from exc
+
+
+def to_json(answers: Answer | Sequence[Answer]) -> str:
+    """One answer, or a conversation (a list of answers), as JSON text."""
+    if isinstance(answers, Answer):
+        return json.dumps(answer_to_dict(answers), ensure_ascii=False, indent=2)
+    payload = {"schema": CONVERSATION_SCHEMA, "answers": [answer_to_dict(a) for a in answers]}
+    return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
+def from_json(text: str) -> Answer | list[Answer]:
+    """Load what :func:`to_json` wrote: an Answer, or a list of them for a conversation."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RagError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    if isinstance(data, dict) and data.get("schema") == CONVERSATION_SCHEMA:
+        return [answer_from_dict(a) for a in data.get("answers", [])]
+    return answer_from_dict(data)
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    return html.escape(" ".join(text.split()), quote=False)
+
+
+def _where(c: Citation) -> str:
+    return ", ".join(x for x in ((c.published or "")[:10], c.source, c.url) if x)
+
+
+def _md_references(citations: Sequence[Citation]) -> list[str]:
+    lines = []
+    for c in citations:
+        where = _where(c)
+        lines.append(f"{c.number}. **{_md(c.title)}**" + (f" ({_md(where)})" if where else ""))
+        lines.append(f"   > {_md(c.quote)}")
+        lines.append(f"   (article {c.article_id}, characters {c.start}-{c.end})")
+    return lines
+
+
+def _md_answer(answer: Answer, heading: str) -> list[str]:
+    lines = [f"{heading} {_md(answer.question)}", "", _md(answer.text), ""]
+    if answer.citations:
+        lines += ["References:", "", *_md_references(answer.citations), ""]
+    if answer.closest:
+        lines += [
+            "Closest matches (they do not answer the question):",
+            "",
+            *_md_references(answer.closest),
+            "",
+        ]
+    return lines
+
+
+def to_markdown(answers: Answer | Sequence[Answer]) -> str:
+    """The answer, then its numbered references: title, date, source and the quoted snippet."""
+    if isinstance(answers, Answer):
+        return "\n".join(_md_answer(answers, "##")).rstrip() + "\n"
+    lines = ["# Conversation", ""]
+    for answer in answers:
+        lines += _md_answer(answer, "##")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+_STYLE = """
+body{font:16px/1.55 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1c1c1c}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2.2rem;border-top:1px solid #ddd;padding-top:1rem}
+.answer{font-size:1.05rem}.answer a{text-decoration:none;font-weight:600}
+.abstained{color:#8a4b00}ol{padding-left:1.4rem}li{margin:.8rem 0}
+.meta{color:#555;font-size:.9rem}.context{color:#666}
+mark{background:#fff1a8;padding:0 .1em}blockquote{margin:.3rem 0 0;padding-left:.8rem;border-left:3px solid #ccc}
+"""
+
+
+def _safe_url(url: str) -> str | None:
+    return url if re.match(r"https?://", url or "", re.I) else None
+
+
+def _html_references(citations: Sequence[Citation], prefix: str) -> str:
+    items = []
+    for c in citations:
+        date = html.escape((c.published or "")[:10])
+        source = html.escape(c.source)
+        url = _safe_url(c.url)
+        link = f' <a href="{html.escape(url)}" rel="noopener noreferrer">{html.escape(url)}</a>' if url else ""
+        meta = " · ".join(x for x in (date, source) if x)
+        quote = (
+            f'<span class="context">{html.escape(c.before)} </span><mark>{html.escape(c.quote)}</mark>'
+            f'<span class="context"> {html.escape(c.after)}</span>'
+        )
+        items.append(
+            f'<li id="{prefix}ref-{c.number}"><strong>{html.escape(c.title)}</strong>'
+            f'<div class="meta">{meta}{link}</div><blockquote>{quote}</blockquote></li>'
+        )
+    return "<ol>" + "".join(items) + "</ol>"
+
+
+def _html_answer(answer: Answer, prefix: str) -> str:
+    text = html.escape(answer.text)
+    text = _MARKER.sub(lambda m: f'<a href="#{prefix}ref-{m.group(1)}">[{m.group(1)}]</a>', text)
+    parts = [
+        f"<h2>{html.escape(answer.question)}</h2>",
+        f'<p class="answer{" abstained" if answer.abstained else ""}">{text}</p>',
+    ]
+    if answer.citations:
+        parts += ["<h3>References</h3>", _html_references(answer.citations, prefix)]
+    if answer.closest:
+        parts += [
+            "<h3>Closest matches (they do not answer the question)</h3>",
+            _html_references(answer.closest, prefix),
+        ]
+    return "\n".join(parts)
+
+
+def to_html(answers: Answer | Sequence[Answer], title: str = "Cited answers") -> str:
+    """A self-contained HTML page (no scripts, no external resources); all article text escaped."""
+    items = [answers] if isinstance(answers, Answer) else list(answers)
+    body = "\n".join(_html_answer(a, f"a{i}-") for i, a in enumerate(items, 1))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
+        f"<body><h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
+    )
+
+
+FORMATS = {"md": to_markdown, "json": to_json, "html": to_html}
+
+
+def export(answers: Answer | Sequence[Answer], fmt: str) -> str:
+    """Export in ``fmt``: ``md``, ``json`` or ``html``."""
+    try:
+        return FORMATS[fmt](answers)
+    except KeyError:
+        raise RagError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}") from None

@@ -1,0 +1,126 @@
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag import RagError
+from rag.answer import NO_ANSWER, Assistant, ask, is_follow_up, previous_questions, search_query
+
+TROOPS = "How many North Korean troops were being trained before being sent to Ukraine?"
+
+
+@pytest.fixture(scope="module")
+def assistant(sample_index):
+    return Assistant(sample_index)
+
+
+def check_answer(answer, index):
+    """Invariants of every answer: verbatim quotes, exact offsets, markers numbered in order."""
+    for citation in (*answer.citations, *answer.closest):
+        article = index.store.article(citation.article_id)
+        assert article.text[citation.start : citation.end] == citation.quote
+        assert citation.title == article.title
+        if citation.before:
+            assert article.text.rfind(citation.before, 0, citation.start) >= 0
+        if citation.after:
+            assert article.text.find(citation.after, citation.end) >= 0
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert markers == [c.number for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert answer.abstained == (not answer.citations)
+    if answer.abstained:
+        assert answer.text == NO_ANSWER
+
+
+def test_troops_question_cites_the_3000_sentence(assistant, sample_index):
+    answer = assistant.ask(TROOPS)
+    check_answer(answer, sample_index)
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert "3,000 North Korean troops were being trained" in first.quote
+    assert first.title.startswith("Officials Say North Korea Has Sent Troops to Russia")
+    assert 1 <= len(answer.citations) <= 3
+
+
+def test_crump_question_cites_his_quote(assistant, sample_index):
+    answer = assistant.ask("What did Justin Crump say about why Russia would need North Korean soldiers?")
+    check_answer(answer, sample_index)
+    assert any("You don’t get thousands of soldiers from North Korea" in c.quote for c in answer.citations)
+
+
+def test_trump_age_cites_the_78_year_old_sentence(assistant, sample_index):
+    answer = assistant.ask("How old is Donald Trump?")
+    check_answer(answer, sample_index)
+    assert any(c.quote.startswith("The 78-year-old") for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the boiling point of mercury?", "Who painted the Mona Lisa?", "What is the capital of Peru?"],
+)
+def test_unanswerable_questions_abstain_and_show_closest_matches(assistant, sample_index, question):
+    answer = assistant.ask(question)
+    check_answer(answer, sample_index)
+    assert answer.abstained and answer.text == NO_ANSWER and answer.citations == ()
+    assert 1 <= len(answer.closest) <= 3
+
+
+def test_follow_up_uses_the_conversation(assistant, sample_index):
+    first = assistant.ask(TROOPS)
+    for history in (
+        [first],
+        [(TROOPS, first.text)],
+        [{"role": "user", "content": TROOPS}, {"role": "assistant", "content": first.text}],
+    ):
+        answer = assistant.ask("Where were they arriving?", history=history)
+        check_answer(answer, sample_index)
+        assert answer.search_query.startswith("Where were they arriving?") and TROOPS in answer.search_query
+        assert "arriving in Russia’s Kursk region" in answer.citations[0].quote
+
+
+def test_a_new_topic_is_not_mixed_with_the_last_one(assistant):
+    first = assistant.ask(TROOPS)
+    answer = assistant.ask("How old is Donald Trump?", history=[first])
+    assert answer.search_query == "How old is Donald Trump?"
+    assert any(c.quote.startswith("The 78-year-old") for c in answer.citations)
+
+
+def test_follow_up_detection():
+    assert is_follow_up("Where were they arriving?")
+    assert is_follow_up("And then?")
+    assert not is_follow_up("How old is Donald Trump?")
+    assert previous_questions([{"role": "assistant", "content": "x"}, {"role": "user", "content": "q1"}]) == ["q1"]
+    assert search_query("Why?", [("What happened in Kursk?", "...")]) == "Why? What happened in Kursk?"
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   \n\t ", "empty"), ("x" * 2001, "limit is 2,000"), ("?!...", "no words"), (None, "text")],
+)
+def test_bad_questions_get_a_clear_error(assistant, question, message):
+    with pytest.raises(RagError, match=message):
+        assistant.ask(question)
+
+
+def test_max_sentences_and_timing(assistant):
+    answer = assistant.ask(TROOPS, max_sentences=1)
+    assert len(answer.citations) == 1
+    assert answer.timings["total_ms"] > 0
+
+
+def test_module_level_ask_keeps_the_index_open(sample_index):
+    folder = sample_index.store.folder
+    first = ask("How old is Donald Trump?", index=folder)
+    second = ask("How old is Donald Trump?", index=folder)
+    assert first.citations == second.citations
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=st.text(min_size=0, max_size=300))
+def test_any_question_gives_an_answer_or_a_clear_error(assistant, sample_index, question):
+    try:
+        answer = assistant.ask(question)
+    except RagError as exc:
+        assert str(exc)
+        return
+    check_answer(answer, sample_index)

@@ -1,0 +1,114 @@
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from rag import RagError
+from rag.answer import Assistant
+from rag.cli import main
+from rag.export import export, from_json, to_html, to_json, to_markdown
+
+from .conftest import SAMPLE
+
+HOSTILE = (
+    "Harbour Council <script>alert('title')</script>\n\n"
+    "The harbour council met on Monday <img src=x onerror=alert(1)> and approved the budget of 12 million "
+    "euros for dredging. <script>document.title='pwned'</script> Residents & traders welcomed the decision.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def answers(sample_index):
+    assistant = Assistant(sample_index)
+    first = assistant.ask("How many North Korean troops were being trained before being sent to Ukraine?")
+    second = assistant.ask("Where were they arriving?", history=[first])
+    unanswered = assistant.ask("What is the boiling point of mercury?")
+    return [first, second, unanswered]
+
+
+def test_json_round_trip(answers):
+    assert from_json(to_json(answers[0])) == answers[0]
+    assert from_json(to_json(answers)) == answers
+    data = json.loads(to_json(answers[0]))
+    assert data["schema"] == "newsrag.answer/1"
+    assert {"number", "article_id", "title", "quote", "start", "end", "before", "after"} <= set(data["citations"][0])
+
+
+def test_json_errors(answers):
+    with pytest.raises(RagError, match="not an exported answer"):
+        from_json('{"question": "q"}')
+    with pytest.raises(RagError, match="malformed JSON"):
+        from_json("{")
+
+
+def test_markdown_lists_numbered_references(answers):
+    text = to_markdown(answers[0])
+    assert text.startswith("## How many North Korean troops")
+    assert "1. **Officials Say North Korea Has Sent Troops to Russia." in text
+    assert "   > South Korea’s spy chief told lawmakers that 3,000 North Korean troops" in text
+    conversation = to_markdown(answers)
+    assert conversation.startswith("# Conversation") and conversation.count("\n## ") == 3
+    assert "Closest matches" in conversation
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, _ in attrs:
+            assert not name.startswith("on"), name
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_html_escapes_hostile_article_text(make_index, tmp_path):
+    path = tmp_path / "hostile.txt"
+    path.write_text(HOSTILE, encoding="utf-8")
+    index = make_index()
+    index.ingest([path])
+    answer = Assistant(index).ask("How much did the harbour council approve for dredging?")
+    assert not answer.abstained and "<img src=x onerror=alert(1)>" in answer.citations[0].quote
+    page = to_html([answer])
+    parser = _Collector()
+    parser.feed(page)
+    assert "script" not in parser.tags and "img" not in parser.tags
+    shown = "".join(parser.text)
+    assert "<img src=x onerror=alert(1)>" in shown  # shown literally
+    assert "<script>alert('title')</script>" in shown
+    assert "default-src 'none'" in page
+    markdown = to_markdown(answer)
+    assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt;" in markdown
+
+
+def test_html_links_markers_to_references(answers):
+    page = to_html(answers)
+    assert '<a href="#a1-ref-1">[1]</a>' in page and 'id="a1-ref-1"' in page
+    assert "<mark>South Korea’s spy chief told lawmakers that 3,000" in page
+
+
+def test_unknown_format(answers):
+    with pytest.raises(RagError, match="unknown export format"):
+        export(answers[0], "docx")
+
+
+def test_cli_ask_writes_every_format(tmp_path, embedder, capsys):
+    folder = tmp_path / "index"
+    assert main(["ingest", str(SAMPLE), "--index", str(folder), "--quiet"]) == 0
+    question = "How old is Donald Trump?"
+    for fmt in ("md", "json", "html"):
+        out = tmp_path / f"answer.{fmt}"
+        assert main(["ask", question, "--format", fmt, "-o", str(out), "--index", str(folder)]) == 0
+        assert out.read_text(encoding="utf-8")
+    answer = from_json((tmp_path / "answer.json").read_text(encoding="utf-8"))
+    assert answer.question == question and any("78-year-old" in c.quote for c in answer.citations)
+    capsys.readouterr()
+    assert main(["ask", question, "--index", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "[1] The Unsinkable Donald Trump" in out and "characters" in out
+    assert main(["ask", "   ", "--index", str(folder)]) == 1
+    assert "the question is empty" in capsys.readouterr().err
