@@ -56,9 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", type=float, default=0.97, help="share of answerable questions to answer")
     args = parser.parse_args()
-    articles, questions = load_clapnq(
-        SHARED / "clapnq_dev_answerable.jsonl", SHARED / "clapnq_dev_unanswerable.jsonl"
-    )
+    articles, questions = load_clapnq(SHARED / "clapnq_dev_answerable.jsonl", SHARED / "clapnq_dev_unanswerable.jsonl")
     answerable = [q for q in questions if q.answerable and q.spans]
     with tempfile.TemporaryDirectory() as tmp:
         index = Index(Settings(index_dir=Path(tmp) / "clapnq"), create=True)

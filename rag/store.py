@@ -176,7 +176,9 @@ class Store:
         self.nprobe = nprobe
         self._lock = threading.RLock()
         self.generation = 0  # bumped by every change, so callers can drop derived caches
-        self._db = self._connect()
+        self._db = self._connect()  # the one writing connection, used under self._lock
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         self._faiss = self._load_vectors()
 
     # --- opening -----------------------------------------------------------------------------
@@ -249,8 +251,24 @@ class Store:
             ) from exc
         return db
 
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection. Each statement sees the last committed state (WAL), so a
+        search running beside an ingestion never sees half of a batch."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.folder / DATABASE, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA query_only=ON")
+            self._local.db = db
+            with self._lock:
+                self._readers.append(db)
+        return db
+
     def close(self) -> None:
         with self._lock:
+            for db in self._readers:
+                db.close()
+            self._readers.clear()
             self._db.close()
 
     def __enter__(self) -> Store:
@@ -483,7 +501,7 @@ class Store:
 
     def known_file(self, sha256: str) -> list[tuple[str, list[str]]]:
         """Files ingested before with these exact bytes: ``[(path, article_ids)]``."""
-        rows = self._db.execute("SELECT path, article_ids FROM files WHERE sha256 = ?", (sha256,))
+        rows = self._reader().execute("SELECT path, article_ids FROM files WHERE sha256 = ?", (sha256,))
         return [(path, json.loads(ids)) for path, ids in rows]
 
     def existing_articles(self, article_ids: Iterable[str]) -> set[str]:
@@ -492,7 +510,7 @@ class Store:
         for start in range(0, len(ids), 900):
             part = ids[start : start + 900]
             marks = ",".join("?" * len(part))
-            found.update(r[0] for r in self._db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", part))
+            found.update(r[0] for r in self._reader().execute(f"SELECT id FROM articles WHERE id IN ({marks})", part))
         return found
 
     def origins(self, article_ids: Iterable[str]) -> dict[str, str]:
@@ -502,11 +520,11 @@ class Store:
         for start in range(0, len(ids), 900):
             part = ids[start : start + 900]
             marks = ",".join("?" * len(part))
-            found.update(self._db.execute(f"SELECT id, origin FROM articles WHERE id IN ({marks})", part))
+            found.update(self._reader().execute(f"SELECT id, origin FROM articles WHERE id IN ({marks})", part))
         return found
 
     def article(self, article_id: str) -> Article | None:
-        row = self._db.execute(
+        row = self._reader().execute(
             "SELECT id, title, text, source, url, published, metadata FROM articles WHERE id = ?",
             (article_id,),
         ).fetchone()
@@ -515,7 +533,7 @@ class Store:
         return Article(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
 
     def articles(self) -> list[StoredArticle]:
-        rows = self._db.execute(
+        rows = self._reader().execute(
             "SELECT a.id, a.title, a.source, a.url, a.published, count(c.id), a.origin, a.added_at"
             " FROM articles a LEFT JOIN chunks c ON c.article_id = a.id"
             " GROUP BY a.id ORDER BY a.published DESC, a.title"
@@ -523,10 +541,10 @@ class Store:
         return [StoredArticle(*row) for row in rows]
 
     def article_count(self) -> int:
-        return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        return self._reader().execute("SELECT count(*) FROM articles").fetchone()[0]
 
     def chunk_count(self) -> int:
-        return self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return self._reader().execute("SELECT count(*) FROM chunks").fetchone()[0]
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         """The chunks with these ids, joined with their article's title, source, url and date."""
@@ -535,7 +553,7 @@ class Store:
         for start in range(0, len(ids), 900):
             part = ids[start : start + 900]
             marks = ",".join("?" * len(part))
-            rows = self._db.execute(
+            rows = self._reader().execute(
                 'SELECT c.id, c.article_id, c.start, c."end", c.text, c.sentences,'
                 " a.title, a.source, a.url, a.published"
                 f" FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
@@ -567,7 +585,7 @@ class Store:
 
     def chunk_ids_matching(self, filters: Filters) -> np.ndarray:
         where, params = self._filter_sql(filters)
-        rows = self._db.execute(
+        rows = self._reader().execute(
             f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1{where}", params
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
@@ -599,7 +617,7 @@ class Store:
             return []
         where, params = self._filter_sql(filters)
         join = " JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
-        rows = self._db.execute(
+        rows = self._reader().execute(
             f"SELECT f.rowid, bm25(chunks_fts) AS rank FROM chunks_fts f{join}"
             f" WHERE chunks_fts MATCH ?{where} ORDER BY rank LIMIT ?",
             [match, *params, k],
@@ -612,7 +630,7 @@ class Store:
         if not term:
             return 0
         match = f'"{term}"*' if len(term) >= 5 else f'"{term}"'
-        return self._db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
+        return self._reader().execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
 
     # --- health ------------------------------------------------------------------------------
 
