@@ -264,6 +264,9 @@ class Store:
                 self._readers.append(db)
         return db
 
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._reader().execute(sql, params)
+
     def close(self) -> None:
         with self._lock:
             for db in self._readers:
@@ -501,7 +504,7 @@ class Store:
 
     def known_file(self, sha256: str) -> list[tuple[str, list[str]]]:
         """Files ingested before with these exact bytes: ``[(path, article_ids)]``."""
-        rows = self._reader().execute("SELECT path, article_ids FROM files WHERE sha256 = ?", (sha256,))
+        rows = self._read("SELECT path, article_ids FROM files WHERE sha256 = ?", (sha256,))
         return [(path, json.loads(ids)) for path, ids in rows]
 
     def existing_articles(self, article_ids: Iterable[str]) -> set[str]:
@@ -510,7 +513,7 @@ class Store:
         for start in range(0, len(ids), 900):
             part = ids[start : start + 900]
             marks = ",".join("?" * len(part))
-            found.update(r[0] for r in self._reader().execute(f"SELECT id FROM articles WHERE id IN ({marks})", part))
+            found.update(r[0] for r in self._read(f"SELECT id FROM articles WHERE id IN ({marks})", part))
         return found
 
     def origins(self, article_ids: Iterable[str]) -> dict[str, str]:
@@ -520,11 +523,11 @@ class Store:
         for start in range(0, len(ids), 900):
             part = ids[start : start + 900]
             marks = ",".join("?" * len(part))
-            found.update(self._reader().execute(f"SELECT id, origin FROM articles WHERE id IN ({marks})", part))
+            found.update(self._read(f"SELECT id, origin FROM articles WHERE id IN ({marks})", part))
         return found
 
     def article(self, article_id: str) -> Article | None:
-        row = self._reader().execute(
+        row = self._read(
             "SELECT id, title, text, source, url, published, metadata FROM articles WHERE id = ?",
             (article_id,),
         ).fetchone()
@@ -533,7 +536,7 @@ class Store:
         return Article(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
 
     def articles(self) -> list[StoredArticle]:
-        rows = self._reader().execute(
+        rows = self._read(
             "SELECT a.id, a.title, a.source, a.url, a.published, count(c.id), a.origin, a.added_at"
             " FROM articles a LEFT JOIN chunks c ON c.article_id = a.id"
             " GROUP BY a.id ORDER BY a.published DESC, a.title"
@@ -541,10 +544,10 @@ class Store:
         return [StoredArticle(*row) for row in rows]
 
     def article_count(self) -> int:
-        return self._reader().execute("SELECT count(*) FROM articles").fetchone()[0]
+        return self._read("SELECT count(*) FROM articles").fetchone()[0]
 
     def chunk_count(self) -> int:
-        return self._reader().execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return self._read("SELECT count(*) FROM chunks").fetchone()[0]
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         """The chunks with these ids, joined with their article's title, source, url and date."""
@@ -553,7 +556,7 @@ class Store:
         for start in range(0, len(ids), 900):
             part = ids[start : start + 900]
             marks = ",".join("?" * len(part))
-            rows = self._reader().execute(
+            rows = self._read(
                 'SELECT c.id, c.article_id, c.start, c."end", c.text, c.sentences,'
                 " a.title, a.source, a.url, a.published"
                 f" FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
@@ -585,7 +588,7 @@ class Store:
 
     def chunk_ids_matching(self, filters: Filters) -> np.ndarray:
         where, params = self._filter_sql(filters)
-        rows = self._reader().execute(
+        rows = self._read(
             f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1{where}", params
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
@@ -617,7 +620,7 @@ class Store:
             return []
         where, params = self._filter_sql(filters)
         join = " JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
-        rows = self._reader().execute(
+        rows = self._read(
             f"SELECT f.rowid, bm25(chunks_fts) AS rank FROM chunks_fts f{join}"
             f" WHERE chunks_fts MATCH ?{where} ORDER BY rank LIMIT ?",
             [match, *params, k],
@@ -630,7 +633,8 @@ class Store:
         if not term:
             return 0
         match = f'"{term}"*' if len(term) >= 5 else f'"{term}"'
-        return self._reader().execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
+        row = self._read("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()
+        return row[0]
 
     # --- health ------------------------------------------------------------------------------
 
