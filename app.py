@@ -1,57 +1,376 @@
-"""Browser UI: `python app.py` serves a search page over the index on http://127.0.0.1:7860.
+"""The browser chat UI: `python app.py` serves http://127.0.0.1:7860.
 
-Thin by design: every piece of logic lives in the `rag` library.
+Thin by design: it maps the `rag` library's Answers and reports to Gradio components and events.
+All retrieval, answering, export and HTML escaping live in the library.
 """
 
-from __future__ import annotations
-
 import argparse
-import html
+import os
+import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
+from gradio import FileData
 
-from rag import Index, Settings
-from rag.cli import DEFAULT_SAMPLE
+from rag import Filters, Index, RagError, Settings
+from rag.answer import Assistant
+from rag.cli import DEFAULT_SAMPLE, progress_bars
+from rag.export import answer_to_dict, export
+from rag.ingest import FileResult
+from rag.parse import SUPPORTED_SUFFIXES, normalize_date
+from rag.render import answer_html, error_html, library_rows, question_html, report_html, sources_html
+
+EXAMPLES = [
+    "How many North Korean troops were being trained before being sent to Ukraine?",
+    "What did Justin Crump say about why Russia would need North Korean soldiers?",
+    "How old is Donald Trump?",
+]
+MAX_UPLOAD_MB = int(os.environ.get("RAG_MAX_UPLOAD_MB", "20"))
+MAX_UPLOAD_FILES = int(os.environ.get("RAG_MAX_UPLOAD_FILES", "50"))
+EXPORT_FORMATS = {"Markdown": "md", "JSON": "json", "HTML": "html"}
+UPLOAD_ROOT = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+
+CSS = """
+#chat .answer a.cite{font-weight:600;text-decoration:none;padding:0 .1em}
+#chat details{margin-top:.5rem;font-size:.9em}
+#chat .abstained{color:#8a4b00}
+#sources mark{background:#fff1a8}
+#sources .context{color:#666}
+#sources li{margin:.6rem 0}
+.report td{vertical-align:top;padding:.2rem .4rem}
+.report tr.rejected td{color:#a00}
+"""
 
 
 def open_or_build(settings: Settings) -> Index:
-    """Open the index; on first start, build it from the bundled sample articles."""
-    if not (Path(settings.index_dir) / "manifest.json").exists():
-        print(f"No index in {settings.index_dir}: building it from {DEFAULT_SAMPLE} ...", flush=True)
-        index = Index(settings, create=True)
-        print(index.ingest([DEFAULT_SAMPLE]).summary(), flush=True)
-        return index
-    return Index(settings)
+    """Open the index; on first start, build it from the bundled sample articles, with progress."""
+    if (Path(settings.index_dir) / "manifest.json").exists():
+        return Index(settings)
+    print(f"No index in {settings.index_dir}: building it from {DEFAULT_SAMPLE} ...", flush=True)
+    index = Index(settings, create=True)
+    update, close = progress_bars(quiet=False)
+    try:
+        print(index.ingest([DEFAULT_SAMPLE], progress=update).summary(), flush=True)
+    finally:
+        close()
+    return index
 
 
-def render(passages) -> str:
-    if not passages:
-        return "No matching passages."
-    blocks = []
-    for rank, p in enumerate(passages, 1):
-        date = (p.published or "")[:10]
-        blocks.append(f"<p><b>[{rank}] {html.escape(p.title)}</b> {html.escape(date)}<br>{html.escape(p.text)}</p>")
-    return "\n".join(blocks)
+class App:
+    """The shared state of the server: one index and one assistant for every session."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+        self.index = assistant.index
+        self.ingest_lock = threading.Lock()
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def filters(self, sources, date_from, date_to) -> Filters:
+        dates = []
+        for label, value in (("From", date_from), ("To", date_to)):
+            value = (value or "").strip()
+            parsed = normalize_date(value) if value else None
+            if value and parsed is None:
+                raise RagError(f"{label} date {value!r} is not a date; use YYYY-MM-DD")
+            dates.append(parsed[:10] if parsed else None)
+        return Filters(sources=tuple(sources or ()), date_from=dates[0], date_to=dates[1])
+
+    def sources(self) -> list[str]:
+        return sorted({a.source for a in self.index.articles() if a.source})
+
+    def library_updates(self):
+        articles = self.index.articles()
+        choices = [(f"{a.title[:80]} ({(a.published or '')[:10] or 'no date'}) · {a.id}", a.id) for a in articles]
+        return (
+            gr.Dataframe(value=library_rows(articles)),
+            gr.Dropdown(choices=self.sources()),
+            gr.Dropdown(choices=choices, value=None),
+        )
+
+    # --- chat -----------------------------------------------------------------------------
+
+    def respond(self, question, chat, answers, k, sentences, sources, date_from, date_to):
+        """Streams: the question and a working note first, then the answer with its sources."""
+        question = question or ""
+        chat = [*chat, {"role": "user", "content": question_html(question)}]
+        pending = [*chat, {"role": "assistant", "content": "<em>Searching the articles…</em>"}]
+        yield "", pending, answers, gr.update(), gr.update()
+        try:
+            answer = self.assistant.ask(
+                question,
+                history=answers,
+                k=int(k),
+                filters=self.filters(sources, date_from, date_to),
+                max_sentences=int(sentences),
+            )
+        except RagError as exc:
+            yield "", [*chat, {"role": "assistant", "content": error_html(str(exc))}], answers, gr.update(), gr.update()
+            return
+        answers = [*answers, answer]
+        turn = len(answers)
+        chat = [*chat, {"role": "assistant", "content": answer_html(answer, turn)}]
+        yield "", chat, answers, sources_html(answer, turn), turn
+
+    @staticmethod
+    def select(answers, evt: gr.SelectData):
+        """Clicking a message shows the sources of that answer (or of the answer to that question)."""
+        turn = evt.index // 2 + 1 if isinstance(evt.index, int) else len(answers)
+        if 1 <= turn <= len(answers):
+            return sources_html(answers[turn - 1], turn), turn
+        return gr.update(), gr.update()
+
+    # --- library --------------------------------------------------------------------------
+
+    def ingest_files(self, uploads: list[tuple[Path, str]], progress=None) -> dict:
+        """Ingest uploaded files; ``uploads`` are (server temp path, original name for the report)."""
+        if len(uploads) > MAX_UPLOAD_FILES:
+            raise RagError(f"{len(uploads)} files at once; the limit is {MAX_UPLOAD_FILES}. Upload fewer files.")
+        paths, names, too_big = [], {}, []
+        for path, name in uploads:
+            if path.stat().st_size > MAX_UPLOAD_MB * 2**20:
+                too_big.append(name)
+                continue
+            paths.append(path)
+            names[str(path)] = name
+        with self.ingest_lock:
+            report = self.index.ingest(paths, progress=progress, origin_names=names)
+        for name in too_big:
+            reason = f"file is over the {MAX_UPLOAD_MB} MB upload limit; split it into smaller files"
+            report.files.append(FileResult(name, "rejected", reason=reason))
+        return report
+
+    def upload(self, files, progress=gr.Progress()):
+        """The UI's upload button: ingest, then refresh the table and filters."""
+        files = files or []
+        uploads = [(_checked_upload(f), Path(str(f)).name) for f in files]
+
+        def tick(p) -> None:
+            progress((p.files_done, p.files_total), desc=f"{p.chunks_done} chunks embedded")
+
+        try:
+            report = self.ingest_files(uploads, progress=tick)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+        return (report_html(report), None, *self.library_updates())
+
+    def remove(self, article_id):
+        if not article_id:
+            raise gr.Error("Choose an article to remove first.")
+        with self.ingest_lock:
+            removed = self.index.remove([article_id])
+        message = f"Removed {article_id}." if removed else f"{article_id} was not in the library."
+        return (f"<p>{message}</p>", *self.library_updates())
+
+    # --- export ---------------------------------------------------------------------------
+
+    def export_file(self, answers, selected, scope, fmt):
+        if not answers:
+            raise gr.Error("Ask a question first; there is nothing to export yet.")
+        extension = EXPORT_FORMATS[fmt]
+        turn = selected if isinstance(selected, int) and 1 <= selected <= len(answers) else len(answers)
+        chosen = answers if scope == "Whole conversation" else answers[turn - 1]
+        folder = Path(tempfile.mkdtemp(prefix="rag-export-"))
+        path = folder / f"{'conversation' if scope == 'Whole conversation' else 'answer'}.{extension}"
+        path.write_text(export(chosen, extension), encoding="utf-8")
+        return gr.DownloadButton(label=f"Download {path.name}", value=str(path), visible=True)
+
+    # --- API ------------------------------------------------------------------------------
+
+    def api_ask(
+        self,
+        question: str,
+        history: list[dict] | None = None,
+        k: int = 8,
+        sentences: int = 3,
+        sources: list[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> dict:
+        try:
+            answer = self.assistant.ask(
+                question,
+                history=history,
+                k=k,
+                filters=self.filters(sources, date_from, date_to),
+                max_sentences=sentences,
+            )
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+        return answer_to_dict(answer)
+
+    def api_ingest(self, files: list[FileData]) -> dict:
+        uploads = [(_checked_upload(f), _original_name(f)) for f in files or []]
+        try:
+            report = self.ingest_files(uploads)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+        return {
+            "added": report.added,
+            "unchanged": report.unchanged,
+            "duplicate": report.duplicate,
+            "rejected": len(report.rejected),
+            "files": [
+                {"file": f.path, "status": f.status, "added": f.added, "reason": f.reason, "notes": f.notes}
+                for f in report.files
+            ],
+            "articles": self.index.stats().articles,
+        }
+
+    def api_articles(self) -> list[dict]:
+        return [
+            {"id": a.id, "title": a.title, "published": a.published, "source": a.source, "chunks": a.chunks}
+            for a in self.index.articles()
+        ]
+
+    def api_remove(self, article_id: str) -> dict:
+        with self.ingest_lock:
+            removed = self.index.remove([article_id])
+        return {"removed": removed}
 
 
-def build(index: Index) -> gr.Blocks:
-    with gr.Blocks(title="News articles") as demo:
-        gr.Markdown("## Search the news articles")
-        question = gr.Textbox(label="Question", placeholder="How many North Korean troops were being trained?")
-        results = gr.HTML()
-        question.submit(lambda q: render(index.search(q, k=5)) if q.strip() else "", question, results)
+def _example_text(evt: gr.SelectData) -> str:
+    return evt.value["text"]
+
+
+def _original_name(upload) -> str:
+    if isinstance(upload, dict):
+        return Path(str(upload.get("orig_name") or upload.get("path") or "upload")).name
+    return Path(str(upload)).name
+
+
+def _checked_upload(upload) -> Path:
+    """The server-side path of an upload, only if it lies in Gradio's upload folder."""
+    raw = upload.get("path") if isinstance(upload, dict) else str(upload)
+    path = Path(str(raw or "")).resolve()
+    if not path.is_relative_to(UPLOAD_ROOT) or not path.is_file():
+        raise gr.Error("Files must be uploaded through this app; other paths are not read.")
+    return path
+
+
+def build(app: App) -> gr.Blocks:
+    with gr.Blocks(title="News articles: cited answers", fill_height=True) as demo:
+        answers = gr.State([])
+        selected = gr.State(0)  # the turn whose sources are shown (1-based)
+        gr.Markdown("### Ask the news articles\nAnswers quote the articles word for word; every quote is cited.")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=340):
+                chat = gr.Chatbot(
+                    elem_id="chat",
+                    height=520,
+                    render_markdown=False,
+                    buttons=["copy"],
+                    show_label=False,
+                    examples=[{"text": q} for q in EXAMPLES],
+                    placeholder="Ask about the articles in the library, or pick an example.",
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        placeholder="Ask a question…", show_label=False, scale=5, min_width=180, max_lines=4
+                    )
+                    ask = gr.Button("Ask", variant="primary", scale=1, min_width=70)
+                new_chat = gr.Button("New chat", size="sm")
+            with gr.Column(scale=2, min_width=320):
+                with gr.Tabs():
+                    with gr.Tab("Sources"):
+                        sources_panel = gr.HTML(sources_html(None, 0), elem_id="sources")
+                    with gr.Tab("Library"):
+                        files = gr.File(
+                            label="Add articles (.txt .md .html .json .jsonl .pdf)",
+                            file_count="multiple",
+                            file_types=sorted(SUPPORTED_SUFFIXES),
+                        )
+                        upload = gr.Button("Add to library", variant="primary")
+                        upload_report = gr.HTML()
+                        table = gr.Dataframe(
+                            headers=["title", "date", "source", "chunks", "id"],
+                            datatype=["str", "str", "str", "number", "str"],
+                            interactive=False,
+                            wrap=True,
+                            label="Articles",
+                        )
+                        with gr.Row():
+                            to_remove = gr.Dropdown(label="Remove an article", choices=[], scale=4, min_width=200)
+                            remove = gr.Button("Remove", variant="stop", scale=1, min_width=80)
+                    with gr.Tab("Export"):
+                        scope = gr.Radio(
+                            ["Selected answer", "Whole conversation"], value="Selected answer", label="What"
+                        )
+                        fmt = gr.Radio(list(EXPORT_FORMATS), value="Markdown", label="Format")
+                        prepare = gr.Button("Export")
+                        download = gr.DownloadButton("Download", visible=False)
+                    with gr.Tab("Settings"):
+                        k = gr.Slider(3, 20, value=8, step=1, label="Passages retrieved")
+                        sentences = gr.Slider(1, 5, value=3, step=1, label="Answer length (sentences, at most)")
+                        source_filter = gr.Dropdown(label="Only these sources", multiselect=True, choices=[])
+                        with gr.Row():
+                            date_from = gr.Textbox(label="From (YYYY-MM-DD)", min_width=120)
+                            date_to = gr.Textbox(label="To (YYYY-MM-DD)", min_width=120)
+
+        ask_inputs = [question, chat, answers, k, sentences, source_filter, date_from, date_to]
+        ask_outputs = [question, chat, answers, sources_panel, selected]
+        for trigger in (ask.click, question.submit):
+            trigger(
+                app.respond,
+                ask_inputs,
+                ask_outputs,
+                api_name="ui_ask",
+                api_visibility="private",
+                show_progress="minimal",
+            )
+        chat.example_select(_example_text, None, question, api_visibility="private").then(
+            app.respond, ask_inputs, ask_outputs, api_visibility="private"
+        )
+        chat.select(app.select, answers, [sources_panel, selected], api_visibility="private")
+        new_chat.click(
+            lambda: ([], [], sources_html(None, 0), "", 0),
+            None,
+            [chat, answers, sources_panel, question, selected],
+            api_visibility="private",
+        )
+        chat.clear(
+            lambda: ([], sources_html(None, 0), 0), None, [answers, sources_panel, selected], api_visibility="private"
+        )
+        library_outputs = [table, source_filter, to_remove]
+        upload.click(
+            app.upload,
+            files,
+            [upload_report, files, *library_outputs],
+            api_name="ui_upload",
+            api_visibility="private",
+            concurrency_id="ingest",
+            concurrency_limit=1,
+        )
+        remove.click(
+            app.remove, to_remove, [upload_report, *library_outputs], api_name="ui_remove", api_visibility="private"
+        )
+        prepare.click(app.export_file, [answers, selected, scope, fmt], download, api_visibility="private")
+        demo.load(app.library_updates, None, library_outputs, api_visibility="private")
+
+        gr.api(app.api_ask, api_name="ask")
+        gr.api(app.api_ingest, api_name="ingest", concurrency_id="ingest", concurrency_limit=1)
+        gr.api(app.api_articles, api_name="articles")
+        gr.api(app.api_remove, api_name="remove", concurrency_id="ingest", concurrency_limit=1)
+    demo.queue(default_concurrency_limit=4)
     return demo
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--index", help="index folder (default: $RAG_INDEX or embeddings/)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"), help="address to listen on")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
     args = parser.parse_args()
     index = open_or_build(Settings.from_env(index_dir=args.index))
-    build(index).launch(server_name=args.host, server_port=args.port)
+    app = App(Assistant(index))
+    build(app).launch(
+        server_name=args.host,
+        server_port=args.port,
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+        css=CSS,
+        footer_links=["api"],
+    )
 
 
 if __name__ == "__main__":

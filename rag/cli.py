@@ -105,7 +105,7 @@ def _date(value: str | None, flag: str) -> str | None:
     return parsed[:10]
 
 
-def _progress_bars(quiet: bool):
+def progress_bars(quiet: bool):
     """A progress callback drawing file and chunk bars on a terminal, or None."""
     if quiet or not sys.stderr.isatty():
         return None, lambda: None
@@ -131,7 +131,7 @@ def _progress_bars(quiet: bool):
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     with Index(_settings(args), create=True) as index:
-        update, close = _progress_bars(args.quiet)
+        update, close = progress_bars(args.quiet)
         try:
             report = index.ingest(args.paths, progress=update)
         finally:

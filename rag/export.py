@@ -128,7 +128,7 @@ def _safe_url(url: str) -> str | None:
     return url if re.match(r"https?://", url or "", re.I) else None
 
 
-def _html_references(citations: Sequence[Citation], prefix: str) -> str:
+def references_html(citations: Sequence[Citation], prefix: str) -> str:
     items = []
     for c in citations:
         date = html.escape((c.published or "")[:10])
@@ -155,11 +155,11 @@ def _html_answer(answer: Answer, prefix: str) -> str:
         f'<p class="answer{" abstained" if answer.abstained else ""}">{text}</p>',
     ]
     if answer.citations:
-        parts += ["<h3>References</h3>", _html_references(answer.citations, prefix)]
+        parts += ["<h3>References</h3>", references_html(answer.citations, prefix)]
     if answer.closest:
         parts += [
             "<h3>Closest matches (they do not answer the question)</h3>",
-            _html_references(answer.closest, prefix),
+            references_html(answer.closest, prefix),
         ]
     return "\n".join(parts)
 

@@ -52,3 +52,36 @@ def good_files(tmp_path) -> Path:
     target = tmp_path / "good"
     shutil.copytree(DATA / "good", target)
     return target
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, embedder):
+    """The chat app, launched for real on a free port over a fresh index of the sample articles."""
+    import app as app_module
+    from rag.answer import Assistant
+
+    folder = tmp_path_factory.mktemp("server") / "index"
+    index = Index(Settings(index_dir=folder), create=True)
+    index.ingest([SAMPLE])
+    app = app_module.App(Assistant(index))
+    demo = app_module.build(app)
+    port = free_port()
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        max_file_size=f"{app_module.MAX_UPLOAD_MB}mb",
+        css=app_module.CSS,
+        quiet=True,
+    )
+    yield f"http://127.0.0.1:{port}/", app
+    demo.close()
+    index.close()

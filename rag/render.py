@@ -1,0 +1,110 @@
+"""HTML fragments for a browser UI: the chat message of an answer, the sources panel, the library.
+
+Pure functions, no UI framework. Every piece of article text, title, file name and question is
+escaped here, so it shows literally and can never run as markup or script.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from .answer import Answer, Citation
+from .export import references_html
+from .ingest import IngestReport
+from .store import StoredArticle
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _hover(c: Citation) -> str:
+    date = (c.published or "")[:10]
+    head = " · ".join(x for x in (c.title, date, c.source) if x)
+    return f"{head}\n“{' '.join(c.quote.split())}”"
+
+
+def question_html(question: str) -> str:
+    """A user's question as a chat message: shown literally."""
+    return f'<span class="question">{escape(question)}</span>'
+
+
+def answer_html(answer: Answer, turn: int) -> str:
+    """An answer as a chat message: the text with [n] markers that show their quote on hover and
+    link to the sources panel, and a collapsible list of the sources under it."""
+    by_number = {c.number: c for c in answer.citations}
+
+    def marker(match: re.Match) -> str:
+        citation = by_number.get(int(match.group(1)))
+        if citation is None:
+            return match.group(0)
+        return (
+            f'<a class="cite" href="#src-{turn}-{citation.number}" title="{escape(_hover(citation))}">'
+            f"[{citation.number}]</a>"
+        )
+
+    text = _MARKER.sub(marker, escape(answer.text))
+    parts = [f'<div class="answer{" abstained" if answer.abstained else ""}">{text}</div>']
+    listed = answer.citations or answer.closest
+    if listed:
+        label = "Sources" if answer.citations else "Closest matches (they do not answer the question)"
+        items = "".join(
+            f'<li><b>{escape(c.title)}</b> <span class="date">{escape((c.published or "")[:10])}</span>'
+            f"<br>“{escape(' '.join(c.quote.split()))}”</li>"
+            for c in listed
+        )
+        parts.append(f"<details><summary>{label} ({len(listed)})</summary><ol>{items}</ol></details>")
+    return "".join(parts)
+
+
+def error_html(message: str) -> str:
+    return f'<div class="error">{escape(message)}</div>'
+
+
+def sources_html(answer: Answer | None, turn: int) -> str:
+    """The sources panel for one answer: each citation with its quote highlighted in its paragraph."""
+    if answer is None:
+        return '<p class="empty">Ask a question; the sources of the answer appear here.</p>'
+    head = f'<p class="asked">Sources for: <b>{escape(answer.question)}</b></p>'
+    if answer.citations:
+        return head + references_html(answer.citations, f"src-{turn}-")
+    if answer.closest:
+        return (
+            head
+            + '<p class="abstained">The articles do not answer this. Closest matches:</p>'
+            + references_html(answer.closest, f"src-{turn}-")
+        )
+    return head + '<p class="empty">No passages matched.</p>'
+
+
+def report_html(report: IngestReport) -> str:
+    """The per-file result of an upload: added, unchanged, duplicate, rejected with its reason."""
+    rows = []
+    for f in report.files:
+        if f.status in ("rejected", "skipped"):
+            detail = f.reason
+        else:
+            counts = [(f.added, "added"), (f.unchanged, "unchanged"), (f.duplicate, "duplicate")]
+            detail = ", ".join(f"{n} {word}" for n, word in counts if n) or "no articles"
+        notes = "".join(f"<br><small>{escape(n)}</small>" for n in f.notes)
+        rows.append(
+            f'<tr class="{f.status}"><td>{escape(f.path)}</td><td>{escape(f.status)}</td>'
+            f"<td>{escape(detail)}{notes}</td></tr>"
+        )
+    summary = (
+        f"{report.added} added, {report.unchanged} unchanged, {report.duplicate} duplicate, "
+        f"{len(report.rejected)} rejected"
+    )
+    return (
+        f'<p class="summary">{escape(summary)}</p><table class="report"><thead><tr><th>file</th>'
+        f"<th>result</th><th>details</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def library_rows(articles: Sequence[StoredArticle]) -> list[list[object]]:
+    """Rows of the article table: title, date, source, chunks, id (table cells render as text)."""
+    return [[a.title, (a.published or "")[:10], a.source, a.chunks, a.id] for a in articles]

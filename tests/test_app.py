@@ -1,0 +1,95 @@
+"""End to end: the launched app driven with gradio_client over HTTP."""
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+
+from rag.export import answer_from_dict, to_html, to_markdown
+
+from .conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    url, _ = server
+    return Client(url, verbose=False)
+
+
+def check_citations(answer, index):
+    assert answer.citations
+    for c in answer.citations:
+        assert index.store.article(c.article_id).text[c.start : c.end] == c.quote
+
+
+def test_named_endpoints(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/ask", "/ingest", "/articles", "/remove"} <= set(endpoints)
+    assert not any(name.startswith("/ui_") for name in endpoints)
+
+
+def test_ingest_ask_and_export(client, server):
+    _, app = server
+    report = client.predict([handle_file(str(DATA / "good" / "lighthouse.html"))], api_name="/ingest")
+    assert report["added"] == 1 and report["files"][0] == {
+        "file": "lighthouse.html",
+        "status": "added",
+        "added": 1,
+        "reason": "",
+        "notes": [],
+    }
+    data = client.predict("When was the Cape Verran lighthouse built?", api_name="/ask")
+    answer = answer_from_dict(data)
+    check_citations(answer, app.index)
+    assert "built in 1871" in answer.citations[0].quote
+    assert answer.citations[0].title == "Volunteers Restore Cape Verran Lighthouse"
+    assert "[1]" in to_markdown(answer) and "<mark>" in to_html(answer)
+    titles = {a["title"] for a in client.predict(api_name="/articles")}
+    assert "Volunteers Restore Cape Verran Lighthouse" in titles
+
+
+def test_follow_up_and_filters_over_the_api(client, server):
+    _, app = server
+    first = client.predict("How many North Korean troops were being trained?", api_name="/ask")
+    history = [{"role": "user", "content": first["question"]}, {"role": "assistant", "content": first["text"]}]
+    answer = answer_from_dict(client.predict("Where were they arriving?", history, api_name="/ask"))
+    check_citations(answer, app.index)
+    assert "Kursk" in answer.citations[0].quote
+    dated = client.predict("lighthouse", None, 8, 3, None, "2030-01-01", None, api_name="/ask")
+    assert dated["abstained"] and dated["closest"] == []
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 10_000])
+def test_bad_questions_are_clear_errors_not_traces(client, question):
+    with pytest.raises(Exception) as caught:
+        client.predict(question, api_name="/ask")
+    message = str(caught.value)
+    assert "the question" in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("question", ["؟ما هو", "북한군은 어디에 있나요?", "🚀🔥❓", "?!?!"])
+def test_other_scripts_get_an_answer_or_a_clear_error(client, question):
+    try:
+        data = client.predict(question, api_name="/ask")
+    except Exception as exc:  # noqa: BLE001 - any error must be a clear message
+        assert "Traceback" not in str(exc) and "the question" in str(exc)
+    else:
+        assert data["abstained"] or data["citations"]
+
+
+def test_a_forged_server_path_is_never_read(server):
+    url, app = server
+    before = app.index.stats().articles
+    payload = {"data": [[{"path": "/etc/hostname", "orig_name": "x.txt", "meta": {"_type": "gradio.FileData"}}]]}
+    event = httpx.post(f"{url}gradio_api/call/ingest", json=payload, timeout=30).json()["event_id"]
+    stream = httpx.get(f"{url}gradio_api/call/ingest/{event}", timeout=30).text
+    assert "event: error" in stream
+    assert app.index.stats().articles == before
+
+
+def test_remove_over_the_api(client, server):
+    _, app = server
+    report = client.predict([handle_file(str(DATA / "good" / "orchard.txt"))], api_name="/ingest")
+    assert report["added"] == 1
+    target = next(a for a in client.predict(api_name="/articles") if a["title"].startswith("Apple Harvest"))
+    assert client.predict(target["id"], api_name="/remove") == {"removed": [target["id"]]}
+    assert app.index.check() == []
