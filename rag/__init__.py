@@ -1,5 +1,6 @@
 """Answer questions from a collection of news articles, citing the exact sentences used."""
 
+from .answer import NO_ANSWER, Answer, Assistant, Citation, ask
 from .config import Settings
 from .errors import RagError
 from .index import Index, open_index
@@ -7,13 +8,18 @@ from .ingest import IngestReport
 from .types import Article, Chunk, Filters, Passage
 
 __all__ = [
+    "NO_ANSWER",
+    "Answer",
     "Article",
+    "Assistant",
     "Chunk",
+    "Citation",
     "Filters",
     "Index",
     "IngestReport",
     "Passage",
     "RagError",
     "Settings",
+    "ask",
     "open_index",
 ]

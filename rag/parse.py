@@ -279,7 +279,7 @@ def parse_html(text: str) -> Parsed:
 
     doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False)
     body = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
-    if not body:
+    if not any(len(line.split()) >= 5 for line in body.split("\n")):  # menus and link lists only
         raise RejectedFile("no article text found in the HTML (only navigation, scripts or boilerplate)")
     title = _clean_title(doc.title or "")
     if title and body.split("\n", 1)[0].strip() == title:

@@ -93,3 +93,30 @@ def test_remove_over_the_api(client, server):
     target = next(a for a in client.predict(api_name="/articles") if a["title"].startswith("Apple Harvest"))
     assert client.predict(target["id"], api_name="/remove") == {"removed": [target["id"]]}
     assert app.index.check() == []
+
+
+def test_questions_during_an_ingestion_see_a_consistent_index(server, tmp_path):
+    """Ask repeatedly while another client uploads articles: no errors, every citation valid."""
+    import threading
+
+    url, app = server
+    sentences = [line for line in (DATA / "good" / "orchard.txt").read_text().split("\n") if len(line) > 40]
+    files = []
+    for i in range(12):
+        path = tmp_path / f"frost-{i}.txt"
+        path.write_text(f"Frost report {i}\n\nIn district {i}, " + " ".join(sentences) + f" Report number {i}.\n")
+        files.append(handle_file(str(path)))
+    uploader = Client(url, verbose=False)
+    results = {}
+    thread = threading.Thread(target=lambda: results.setdefault("ingest", uploader.predict(files, api_name="/ingest")))
+    asker = Client(url, verbose=False)
+    thread.start()
+    answers = []
+    while thread.is_alive() or len(answers) < 3:
+        answers.append(answer_from_dict(asker.predict("Why will apple prices rise after the frost?", api_name="/ask")))
+    thread.join()
+    assert results["ingest"]["added"] == 12
+    for answer in answers:
+        for c in (*answer.citations, *answer.closest):
+            assert app.index.store.article(c.article_id).text[c.start : c.end] == c.quote
+    assert app.index.check() == []

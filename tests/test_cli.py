@@ -18,7 +18,7 @@ def test_ingest_prints_the_report(tmp_path, embedder, capsys):
     folder = tmp_path / "index"
     assert main(["ingest", str(DATA / "bad"), str(DATA / "good" / "orchard.txt"), "--index", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "articles: 3 added, 0 unchanged, 0 duplicate; files: 6 rejected, 1 skipped" in out
+    assert "articles: 6 added, 0 unchanged, 0 duplicate; files: 7 rejected, 1 skipped" in out
     assert "rejected: " in out and "photo.txt: binary file (a PNG image), not text" in out
     assert "note: " in out and "line 2: malformed JSON" in out
 

@@ -75,12 +75,13 @@ def test_bad_files_are_reported_and_good_ones_still_ingested(make_index, tmp_pat
         "broken.json",
         "scanned.pdf",
         "truncated.pdf",
+        "nav-only.html",
         "missing.txt",
     }
     assert rejected["missing.txt"] == "no such file or folder"
     assert [f.reason for f in report.skipped] == ["unsupported file type .rtf"]
     summary = report.summary()
-    assert "articles: 3 added" in summary and "rejected: " in summary and "photo.txt" in summary
+    assert "articles: 6 added" in summary and "rejected: " in summary and "photo.txt" in summary
     assert index.check() == []
 
 

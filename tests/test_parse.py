@@ -142,6 +142,7 @@ def test_json_record_without_text_is_noted():
         ("scanned.pdf", "PDF has no text layer"),
         ("truncated.pdf", "could not read the PDF"),
         ("readme.rtf", "unsupported file type .rtf"),
+        ("nav-only.html", "no article text found in the HTML"),
     ],
 )
 def test_bad_files_are_rejected_with_a_reason(name, reason):
