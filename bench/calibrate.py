@@ -1,8 +1,8 @@
 """Calibrates the extractive answerer on CLAPNQ dev, so that XQuAD-R stays a held-out test.
 
 1. Builds an index of all 600 CLAPNQ passages and, for each of the 300 answerable questions,
-   scores the candidate sentences once (dense similarity, IDF-weighted word overlap, passage rank).
-2. Grid-searches the two weights of the combined score for the share of questions whose best
+   scores the candidate sentences once (dense similarity, IDF-weighted word overlap, passage similarity, answer type).
+2. Grid-searches the three weights of the combined score for the share of questions whose best
    sentence is a gold `selected_sentence` (or overlaps one).
 3. Prints the best-sentence score of answerable questions (against their own index) and of the
    same questions asked against the bundled sample news articles (which cannot answer them), with
@@ -26,22 +26,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ROOT, SHARED  # noqa: E402
 
 from rag import Index, Settings  # noqa: E402
-from rag.answer import AnswerSettings, Assistant, combined_score  # noqa: E402
+from rag.answer import AnswerSettings, Assistant, ScoredSentence, combined_score  # noqa: E402
 from rag.datasets import load_clapnq, write_jsonl  # noqa: E402
 
 
-def features(assistant: Assistant, questions) -> list[list[tuple[float, float, int, bool]]]:
+def features(assistant: Assistant, questions) -> list[list[tuple[ScoredSentence, bool]]]:
+    """Each question's candidate sentences, with whether each is a gold sentence."""
     rows = []
     for q in questions:
         evidence = assistant.rank_sentences(q.question)
         rows.append(
             [
-                (
-                    c.dense,
-                    c.lexical,
-                    c.rank,
-                    c.article_id == q.article_id and any(c.start < b and a < c.end for a, b in q.spans),
-                )
+                (c, c.article_id == q.article_id and any(c.start < b and a < c.end for a, b in q.spans))
                 for c in evidence.sentences
             ]
         )
@@ -49,7 +45,7 @@ def features(assistant: Assistant, questions) -> list[list[tuple[float, float, i
 
 
 def best_scores(rows, settings: AnswerSettings) -> np.ndarray:
-    return np.array([max((combined_score(d, lex, r, settings) for d, lex, r, _ in row), default=0.0) for row in rows])
+    return np.array([max((combined_score(c, settings) for c, _ in row), default=0.0) for row in rows])
 
 
 def main() -> None:
@@ -67,21 +63,21 @@ def main() -> None:
         negative_rows = features(Assistant(news), answerable)
 
     print(f"{len(answerable)} answerable CLAPNQ questions with gold sentences; index of {len(articles)} passages\n")
-    print("| lexical weight | rank weight | best sentence is gold |")
-    print("|---|---|---|")
+    print("| lexical weight | passage weight | answer-type weight | best sentence is gold |")
+    print("|---|---|---|---|")
     results = []
-    for lexical, rank in itertools.product((0.0, 0.2, 0.35, 0.5, 0.75, 1.0), (0.0, 0.05, 0.1, 0.2)):
-        settings = AnswerSettings(lexical_weight=lexical, rank_weight=rank)
-        hits = 0
-        for row in rows:
-            if row:
-                best = max(row, key=lambda f: combined_score(f[0], f[1], f[2], settings))
-                hits += best[3]
-        results.append((hits / len(rows), -lexical, -rank))
-        print(f"| {lexical} | {rank} | {hits / len(rows):.3f} |")
-    accuracy, lexical, rank = max(results)
-    chosen = AnswerSettings(lexical_weight=-lexical, rank_weight=-rank)
-    print(f"\nchosen: lexical_weight={chosen.lexical_weight}, rank_weight={chosen.rank_weight} ({accuracy:.3f})")
+    grid = itertools.product((0.0, 0.1, 0.2, 0.35, 0.5), (0.0, 0.25, 0.5, 0.75), (0.0, 0.05, 0.1))
+    for lexical, passage, answer_type in grid:
+        settings = AnswerSettings(lexical_weight=lexical, passage_weight=passage, answer_type_weight=answer_type)
+        hits = sum(max(row, key=lambda pair: combined_score(pair[0], settings))[1] for row in rows if row)
+        results.append((hits / len(rows), -lexical, -passage, -answer_type))
+        print(f"| {lexical} | {passage} | {answer_type} | {hits / len(rows):.3f} |")
+    accuracy, lexical, passage, answer_type = max(results)
+    chosen = AnswerSettings(lexical_weight=-lexical, passage_weight=-passage, answer_type_weight=-answer_type)
+    print(
+        f"\nchosen: lexical_weight={chosen.lexical_weight}, passage_weight={chosen.passage_weight}, "
+        f"answer_type_weight={chosen.answer_type_weight} (best sentence is gold for {accuracy:.3f})"
+    )
 
     positive = best_scores(rows, chosen)
     negative = best_scores(negative_rows, chosen)

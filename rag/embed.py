@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 
 import numpy as np
@@ -63,6 +65,12 @@ def _load(name: str, device: str):
         return _loaded[key]
 
 
+def _single_threaded() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # per thread: this worker leaves the other core to the keyword search
+
+
 class Embedder:
     """Embeds texts with one sentence-transformers model; cheap to create, loads on first use."""
 
@@ -70,6 +78,9 @@ class Embedder:
         self.name = canonical_model_name(model)
         self.device = device
         self.batch_size = batch_size
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
+        self._query_pool = ThreadPoolExecutor(max_workers=2, initializer=_single_threaded)
 
     @cached_property
     def model(self):
@@ -96,6 +107,27 @@ class Embedder:
             verbose=False,  # counting long texts is the point; no "longer than the maximum" warning
         )
         return [len(ids) for ids in encoded["input_ids"]]
+
+    def embed_query(self, text: str) -> Future:
+        """A future of one question's vector, computed on a one-thread worker (and remembered), so
+        the caller can search keywords on the other core meanwhile."""
+        with self._query_lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                done: Future = Future()
+                done.set_result(cached)
+                return done
+
+        def compute() -> np.ndarray:
+            vector = self.embed([text])[0]
+            with self._query_lock:
+                self._queries[text] = vector
+                while len(self._queries) > 512:
+                    self._queries.popitem(last=False)
+            return vector
+
+        return self._query_pool.submit(compute)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""

@@ -65,11 +65,12 @@ class Retriever:
         allowed = self.store.chunk_ids_matching(filters) if filters else None
         dense: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
-        if mode in ("hybrid", "dense"):
-            query = self.embedder.embed([question])[0]
-            dense = self.store.dense_search(query, depth, allowed)
+        # the question is encoded on another core while the keyword search runs here
+        vector = self.embedder.embed_query(question) if mode in ("hybrid", "dense") else None
         if mode in ("hybrid", "keyword"):
             keyword = self.store.keyword_search(keyword_query(question), depth, filters)
+        if vector is not None:
+            dense = self.store.dense_search(vector.result(), depth, allowed)
         if mode == "hybrid":
             ranked = fuse([[i for i, _ in dense], [i for i, _ in keyword]])
         else:

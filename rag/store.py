@@ -169,7 +169,7 @@ class ChunkRow:
 class Store:
     """One index folder. Thread-safe; writes are serialised, reads see committed data only."""
 
-    def __init__(self, folder: Path, manifest: Manifest, ann_threshold: int = 100_000, nprobe: int = 48):
+    def __init__(self, folder: Path, manifest: Manifest, ann_threshold: int = 100_000, nprobe: int = 128):
         self.folder = folder
         self.manifest = manifest
         self.ann_threshold = ann_threshold
@@ -336,13 +336,19 @@ class Store:
                 self._faiss_add(ids, self._vectors_for(ids))
         return bool(len(extra) or len(missing))
 
+    def vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these chunks, one row each, in order."""
+        if not len(chunk_ids):
+            return np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        return self._vectors_for(chunk_ids)
+
     def _vectors_for(self, ids: Sequence[int]) -> np.ndarray:
         dim = self.manifest.dimension
         found: dict[int, bytes] = {}
         for start in range(0, len(ids), 900):
             part = [int(i) for i in ids[start : start + 900]]
             marks = ",".join("?" * len(part))
-            found.update(self._db.execute(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part))
+            found.update(self._read(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part))
         return np.stack([np.frombuffer(found[int(i)], dtype=np.float32, count=dim) for i in ids])
 
     def _faiss_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
