@@ -30,6 +30,8 @@ bench: $(VENV)/.installed-test
 	$(PY) bench/retrieval.py
 	$(PY) bench/ingest_throughput.py
 	$(PY) bench/search_latency.py
+	$(PY) bench/ask_latency.py
+	$(PY) bench/load_test.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

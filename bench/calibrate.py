@@ -51,6 +51,13 @@ def best_scores(rows, settings: AnswerSettings) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", type=float, default=0.97, help="share of answerable questions to answer")
+    parser.add_argument(
+        "--weights",
+        type=float,
+        nargs=3,
+        metavar=("LEXICAL", "PASSAGE", "ANSWER_TYPE"),
+        help="print the threshold for these weights instead of the grid's best",
+    )
     args = parser.parse_args()
     articles, questions = load_clapnq(SHARED / "clapnq_dev_answerable.jsonl", SHARED / "clapnq_dev_unanswerable.jsonl")
     answerable = [q for q in questions if q.answerable and q.spans]
@@ -74,10 +81,31 @@ def main() -> None:
         print(f"| {lexical} | {passage} | {answer_type} | {hits / len(rows):.3f} |")
     accuracy, lexical, passage, answer_type = max(results)
     chosen = AnswerSettings(lexical_weight=-lexical, passage_weight=-passage, answer_type_weight=-answer_type)
+    if args.weights:
+        chosen = AnswerSettings(
+            lexical_weight=args.weights[0], passage_weight=args.weights[1], answer_type_weight=args.weights[2]
+        )
+        accuracy = sum(max(row, key=lambda pair: combined_score(pair[0], chosen))[1] for row in rows if row)
+        accuracy /= len(rows)
     print(
-        f"\nchosen: lexical_weight={chosen.lexical_weight}, passage_weight={chosen.passage_weight}, "
+        f"\n{'given' if args.weights else 'chosen'}: lexical_weight={chosen.lexical_weight}, "
+        f"passage_weight={chosen.passage_weight}, "
         f"answer_type_weight={chosen.answer_type_weight} (best sentence is gold for {accuracy:.3f})"
     )
+
+    print("\n| keep ratio | best sentence or a further quoted one is gold | sentences per answer |")
+    print("|---|---|---|")
+    for keep in (0.95, 0.9, 0.85, 0.8, 0.75, 0.7):
+        covered = quoted = 0
+        for row in rows:
+            if not row:
+                continue
+            ranked = sorted(row, key=lambda pair: -combined_score(pair[0], chosen))
+            best = combined_score(ranked[0][0], chosen)
+            picked = [ranked[0]] + [p for p in ranked[1:3] if combined_score(p[0], chosen) >= keep * best]
+            covered += any(gold for _, gold in picked)
+            quoted += len(picked)
+        print(f"| {keep} | {covered / len(rows):.3f} | {quoted / len(rows):.2f} |")
 
     positive = best_scores(rows, chosen)
     negative = best_scores(negative_rows, chosen)
