@@ -65,10 +65,30 @@ def _load(name: str, device: str):
         return _loaded[key]
 
 
-def _single_threaded() -> None:
+def _single_threaded(started: threading.Barrier) -> None:
     import torch
 
-    torch.set_num_threads(1)  # per thread: this worker leaves the other core to the keyword search
+    torch.get_num_threads()  # initialise this thread's torch threading before changing it
+    torch.set_num_threads(1)  # this worker leaves the other core to the keyword search
+    started.wait()
+
+
+def _query_pool() -> ThreadPoolExecutor:
+    """Two one-thread workers for question encoding.
+
+    ``torch.set_num_threads`` also changes the default for threads that have not used torch yet,
+    so the workers are started now and the caller's setting is restored for everyone else after.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    started = threading.Barrier(3)
+    pool = ThreadPoolExecutor(max_workers=2, initializer=_single_threaded, initargs=(started,))
+    for _ in range(2):
+        pool.submit(int)
+    started.wait()
+    torch.set_num_threads(threads)
+    return pool
 
 
 class Embedder:
@@ -80,7 +100,7 @@ class Embedder:
         self.batch_size = batch_size
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
-        self._query_pool = ThreadPoolExecutor(max_workers=2, initializer=_single_threaded)
+        self._query_pool: ThreadPoolExecutor | None = None
 
     @cached_property
     def model(self):
@@ -127,6 +147,10 @@ class Embedder:
                     self._queries.popitem(last=False)
             return vector
 
+        with self._query_lock:
+            if self._query_pool is None:
+                self.model  # load first, in this thread
+                self._query_pool = _query_pool()
         return self._query_pool.submit(compute)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
