@@ -111,14 +111,20 @@ class App:
         answers = [*answers, answer]
         turn = len(answers)
         chat = [*chat, {"role": "assistant", "content": answer_html(answer, turn)}]
-        yield "", chat, answers, sources_html(answer, turn), turn
+        yield "", chat, answers, self.sources_panel(answer, turn), turn
 
-    @staticmethod
-    def select(answers, evt: gr.SelectData):
+    def sources_panel(self, answer, turn: int) -> str:
+        return sources_html(answer, turn, self.article_text)
+
+    def article_text(self, article_id: str) -> str | None:
+        article = self.index.store.article(article_id)
+        return article.text if article else None
+
+    def select(self, answers, evt: gr.SelectData):
         """Clicking a message shows the sources of that answer (or of the answer to that question)."""
         turn = evt.index // 2 + 1 if isinstance(evt.index, int) else len(answers)
         if 1 <= turn <= len(answers):
-            return sources_html(answers[turn - 1], turn), turn
+            return self.sources_panel(answers[turn - 1], turn), turn
         return gr.update(), gr.update()
 
     # --- library --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -128,17 +128,26 @@ def _safe_url(url: str) -> str | None:
     return url if re.match(r"https?://", url or "", re.I) else None
 
 
-def references_html(citations: Sequence[Citation], prefix: str) -> str:
+def references_html(
+    citations: Sequence[Citation],
+    prefix: str,
+    context: Callable[[Citation], tuple[str, str]] | None = None,
+) -> str:
+    """Numbered references, each quote highlighted between the text before and after it.
+
+    ``context`` gives that text for a citation (default: the sentences before and after it).
+    """
     items = []
     for c in citations:
+        before, after = context(c) if context else (c.before, c.after)
         date = html.escape((c.published or "")[:10])
         source = html.escape(c.source)
         url = _safe_url(c.url)
         link = f' <a href="{html.escape(url)}" rel="noopener noreferrer">{html.escape(url)}</a>' if url else ""
         meta = " · ".join(x for x in (date, source) if x)
         quote = (
-            f'<span class="context">{html.escape(c.before)} </span><mark>{html.escape(c.quote)}</mark>'
-            f'<span class="context"> {html.escape(c.after)}</span>'
+            f'<span class="context">{html.escape(before)} </span><mark>{html.escape(c.quote)}</mark>'
+            f'<span class="context"> {html.escape(after)}</span>'
         )
         items.append(
             f'<li id="{prefix}ref-{c.number}"><strong>{html.escape(c.title)}</strong>'

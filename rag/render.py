@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .answer import Answer, Citation
 from .export import references_html
@@ -65,18 +65,46 @@ def error_html(message: str) -> str:
     return f'<div class="error">{escape(message)}</div>'
 
 
-def sources_html(answer: Answer | None, turn: int) -> str:
-    """The sources panel for one answer: each citation with its quote highlighted in its paragraph."""
+PARAGRAPH_CONTEXT_CHARS = 700
+
+
+def paragraph_around(text: str, start: int, end: int) -> tuple[str, str]:
+    """The rest of the paragraph (line) holding ``text[start:end]``: the part before and after it,
+    each cut to ``PARAGRAPH_CONTEXT_CHARS`` characters."""
+    first = text.rfind("\n", 0, start) + 1
+    last = text.find("\n", end)
+    last = len(text) if last == -1 else last
+    before, after = text[first:start], text[end:last]
+    if len(before) > PARAGRAPH_CONTEXT_CHARS:
+        before = "…" + before[-PARAGRAPH_CONTEXT_CHARS:]
+    if len(after) > PARAGRAPH_CONTEXT_CHARS:
+        after = after[:PARAGRAPH_CONTEXT_CHARS] + "…"
+    return before, after
+
+
+def sources_html(answer: Answer | None, turn: int, article_text: Callable[[str], str | None] | None = None) -> str:
+    """The sources panel for one answer: each citation with its quote highlighted in its paragraph.
+
+    ``article_text`` looks up an article's text by id; without it (or for an article since removed)
+    the quote is shown between its neighbouring sentences.
+    """
     if answer is None:
         return '<p class="empty">Ask a question; the sources of the answer appear here.</p>'
+
+    def context(c: Citation) -> tuple[str, str]:
+        text = article_text(c.article_id) if article_text else None
+        if text is None or text[c.start : c.end] != c.quote:
+            return c.before, c.after
+        return paragraph_around(text, c.start, c.end)
+
     head = f'<p class="asked">Sources for: <b>{escape(answer.question)}</b></p>'
     if answer.citations:
-        return head + references_html(answer.citations, f"src-{turn}-")
+        return head + references_html(answer.citations, f"src-{turn}-", context)
     if answer.closest:
         return (
             head
             + '<p class="abstained">The articles do not answer this. Closest matches:</p>'
-            + references_html(answer.closest, f"src-{turn}-")
+            + references_html(answer.closest, f"src-{turn}-", context)
         )
     return head + '<p class="empty">No passages matched.</p>'
 

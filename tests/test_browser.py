@@ -77,6 +77,9 @@ def test_ask_see_citations_and_open_a_source(page):
 def test_follow_up_and_abstention_in_the_chat(page):
     ask(page, "How many North Korean troops were being trained before being sent to Ukraine?")
     assert "3,000" in page.locator("#chat .answer").last.inner_text()
+    # the sources panel shows the quote inside its whole paragraph
+    sources = page.locator("#sources")
+    sources.get_by_text("Lloyd Austin told reporters during a visit to Rome").first.wait_for()
     ask(page, "Where were they arriving?")
     assert "Kursk" in page.locator("#chat .answer").last.inner_text()
     ask(page, "What is the boiling point of mercury?")

@@ -112,3 +112,17 @@ def test_cli_ask_writes_every_format(tmp_path, embedder, capsys):
     assert "[1] The Unsinkable Donald Trump" in out and "characters" in out
     assert main(["ask", "   ", "--index", str(folder)]) == 1
     assert "the question is empty" in capsys.readouterr().err
+
+
+def test_sources_panel_highlights_the_quote_in_its_paragraph(answers, sample_index):
+    from rag.render import paragraph_around, sources_html
+
+    def article_text(article_id):
+        return sample_index.store.article(article_id).text
+
+    first = answers[0].citations[0]
+    before, after = paragraph_around(article_text(first.article_id), first.start, first.end)
+    assert before == "" and after.startswith(" United States Defense Secretary Lloyd Austin told reporters")
+    panel = sources_html(answers[0], 1, article_text)
+    assert "<mark>South Korea’s spy chief" in panel and "Lloyd Austin told reporters during a visit" in panel
+    assert paragraph_around("a\n" + "x" * 2000 + " QUOTE " + "y" * 2000, 2003, 2010)[0].startswith("…")
