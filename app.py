@@ -18,7 +18,7 @@ from rag.answer import Assistant
 from rag.cli import DEFAULT_SAMPLE, progress_bars
 from rag.export import answer_to_dict, export
 from rag.ingest import FileResult
-from rag.parse import SUPPORTED_SUFFIXES, normalize_date
+from rag.parse import SUPPORTED_SUFFIXES, date_bound
 from rag.render import answer_html, error_html, library_rows, question_html, report_html, sources_html
 
 EXAMPLES = [
@@ -68,14 +68,11 @@ class App:
     # --- helpers --------------------------------------------------------------------------
 
     def filters(self, sources, date_from, date_to) -> Filters:
-        dates = []
-        for label, value in (("From", date_from), ("To", date_to)):
-            value = (value or "").strip()
-            parsed = normalize_date(value) if value else None
-            if value and parsed is None:
-                raise RagError(f"{label} date {value!r} is not a date; use YYYY-MM-DD")
-            dates.append(parsed[:10] if parsed else None)
-        return Filters(sources=tuple(sources or ()), date_from=dates[0], date_to=dates[1])
+        return Filters(
+            sources=tuple(sources or ()),
+            date_from=date_bound((date_from or "").strip() or None, "From date"),
+            date_to=date_bound((date_to or "").strip() or None, "To date"),
+        )
 
     def sources(self) -> list[str]:
         return sorted({a.source for a in self.index.articles() if a.source})

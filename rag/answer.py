@@ -14,7 +14,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -414,7 +414,7 @@ class Assistant:
         question = check_question(question)
         s = self.settings
         if max_sentences is not None:
-            s = AnswerSettings(**{**s.__dict__, "max_sentences": max(1, min(int(max_sentences), 5))})
+            s = replace(s, max_sentences=max(1, min(int(max_sentences), 5)))
         evidence = self.rank_sentences(question, history=history, k=k, filters=filters)
         ranked = evidence.sentences
         confidence = ranked[0].score if ranked else 0.0

@@ -12,6 +12,7 @@ from pathlib import Path
 from .config import Settings
 from .errors import RagError
 from .index import Index
+from .parse import date_bound
 from .types import Filters
 
 DEFAULT_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "articles"
@@ -36,8 +37,8 @@ def _filters(args: argparse.Namespace) -> Filters:
     return Filters(
         article_ids=tuple(args.article),
         sources=tuple(args.source),
-        date_from=_date(args.since, "--since"),
-        date_to=_date(args.until, "--until"),
+        date_from=date_bound(args.since, "--since"),
+        date_to=date_bound(args.until, "--until"),
     )
 
 
@@ -92,17 +93,6 @@ def _settings(args: argparse.Namespace) -> Settings:
         chunk_tokens=getattr(args, "chunk_tokens", None),
         overlap_tokens=getattr(args, "overlap_tokens", None),
     )
-
-
-def _date(value: str | None, flag: str) -> str | None:
-    from .parse import normalize_date
-
-    if value is None:
-        return None
-    parsed = normalize_date(value)
-    if parsed is None:
-        raise RagError(f"{flag} {value!r} is not a date; use YYYY-MM-DD")
-    return parsed[:10]
 
 
 def progress_bars(quiet: bool):

@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import RejectedFile
+from .errors import RagError, RejectedFile
 from .types import Article
 
 MAX_TITLE_CHARS = 300
@@ -141,6 +141,19 @@ def normalize_date(value: Any) -> str | None:
         return _iso(date_parser.parse(text))
     except (ValueError, OverflowError, TypeError):
         return None
+
+
+def date_bound(value: str | None, name: str) -> str | None:
+    """A ``YYYY-MM-DD`` bound of a date filter from what a person typed (None stays None).
+
+    A RagError names the setting (``name``) and the value that is not a date.
+    """
+    if value is None:
+        return None
+    parsed = normalize_date(value)
+    if parsed is None:
+        raise RagError(f"{name} {value!r} is not a date; use YYYY-MM-DD")
+    return parsed[:10]
 
 
 def _iso(moment: datetime) -> str:
