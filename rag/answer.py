@@ -415,17 +415,18 @@ class Assistant:
         s = self.settings
         if max_sentences is not None:
             s = replace(s, max_sentences=max(1, min(int(max_sentences), 5)))
-        evidence = self.rank_sentences(question, history=history, k=k, filters=filters)
-        ranked = evidence.sentences
-        confidence = ranked[0].score if ranked else 0.0
-        if confidence < s.threshold:
-            closest = tuple(self._citation(n, c) for n, c in enumerate(ranked[:3], 1))
-            citations: tuple[Citation, ...] = ()
-            text = NO_ANSWER
-        else:
-            citations = tuple(self._citation(n, c) for n, c in enumerate(self._pick(ranked, s), 1))
-            closest = ()
-            text = " ".join(f"{c.quote} [{c.number}]" for c in citations)
+        with self.index.store.guard():
+            evidence = self.rank_sentences(question, history=history, k=k, filters=filters)
+            ranked = evidence.sentences
+            confidence = ranked[0].score if ranked else 0.0
+            if confidence < s.threshold:
+                closest = tuple(self._citation(n, c) for n, c in enumerate(ranked[:3], 1))
+                citations: tuple[Citation, ...] = ()
+                text = NO_ANSWER
+            else:
+                citations = tuple(self._citation(n, c) for n, c in enumerate(self._pick(ranked, s), 1))
+                closest = ()
+                text = " ".join(f"{c.quote} [{c.number}]" for c in citations)
         return Answer(
             question=question,
             text=text,

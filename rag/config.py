@@ -61,7 +61,7 @@ class Settings:
         default=128, metadata={"env": "RAG_NPROBE", "help": "IVF lists visited per query (recall vs. speed)"}
     )
     max_file_mb: int = field(
-        default=100, metadata={"env": "RAG_MAX_FILE_MB", "help": "files larger than this are rejected"}
+        default=20, metadata={"env": "RAG_MAX_FILE_MB", "help": "files larger than this are rejected"}
     )
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,39 +76,48 @@ class Index:
             max_file_bytes=self.settings.max_file_mb * 2**20,
             progress=progress,
         )
-        return ingester.run(paths, origin_names)
+        with self.store.guard():
+            return ingester.run(paths, origin_names)
 
     def search(self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid") -> list[Passage]:
         """The ``k`` passages that best match ``question``, best first."""
-        return self.retriever.search(question, k, filters, mode)
+        with self.store.guard():
+            return self.retriever.search(question, k, filters, mode)
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles by id; returns the ids that were there. The index file is saved."""
-        removed = self.store.remove(article_ids)
-        if removed:
-            self.store.save_vectors()
-        return removed
+        with self.store.guard():
+            removed = self.store.remove(article_ids)
+            if removed:
+                self.store.save_vectors()
+            return removed
 
     def articles(self) -> list[StoredArticle]:
-        return self.store.articles()
+        with self.store.guard():
+            return self.store.articles()
 
     def check(self) -> list[str]:
-        return self.store.check()
+        """Problems found by a full integrity check; an empty list means the index is consistent."""
+        try:
+            return self.store.check()
+        except sqlite3.DatabaseError as exc:
+            return [f"the database cannot be read: {exc}"]
 
     def stats(self) -> Stats:
         m = self.store.manifest
-        return Stats(
-            folder=str(self.store.folder),
-            articles=self.store.article_count(),
-            chunks=self.store.chunk_count(),
-            model=m.model,
-            dimension=m.dimension,
-            index_type=self.store.index_type,
-            size_bytes=self.store.size_on_disk(),
-            format_version=m.format_version,
-            chunk_tokens=m.chunk_tokens,
-            overlap_tokens=m.overlap_tokens,
-        )
+        with self.store.guard():
+            return Stats(
+                folder=str(self.store.folder),
+                articles=self.store.article_count(),
+                chunks=self.store.chunk_count(),
+                model=m.model,
+                dimension=m.dimension,
+                index_type=self.store.index_type,
+                size_bytes=self.store.size_on_disk(),
+                format_version=m.format_version,
+                chunk_tokens=m.chunk_tokens,
+                overlap_tokens=m.overlap_tokens,
+            )
 
     def close(self) -> None:
         self.store.close()

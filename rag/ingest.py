@@ -126,7 +126,7 @@ class Ingester:
         chunk_tokens: int,
         overlap_tokens: int,
         flush_chunks: int = 1024,
-        max_file_bytes: int = 100 * 2**20,
+        max_file_bytes: int = 20 * 2**20,
         progress: Callable[[Progress], None] | None = None,
     ):
         self.store = store
@@ -172,8 +172,8 @@ class Ingester:
             size = path.stat().st_size
             if size > self.max_file_bytes:
                 raise RejectedFile(
-                    f"file is {size / 2**20:.0f} MB, over the {self.max_file_bytes / 2**20:.0f} MB limit "
-                    "(RAG_MAX_FILE_MB); split it into smaller files"
+                    f"file is {size / 2**20:.0f} MB, over the {self.max_file_bytes / 2**20:.0f} MB limit; "
+                    "split it into smaller files or raise RAG_MAX_FILE_MB"
                 )
             try:
                 data = path.read_bytes()

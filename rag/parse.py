@@ -103,10 +103,24 @@ def _clean_title(title: str) -> str:
     return " ".join(title.split())[:MAX_TITLE_CHARS]
 
 
+HEADLINE_MAX_WORDS = 40
+_FIRST_SENTENCE = re.compile(r"(.+?[.!?])(?=\s|$)", re.S)
+
+
 def _title_and_body(text: str) -> tuple[str, str]:
-    """First non-empty line is the title, the rest is the body."""
+    """First non-empty line is the title, the rest is the body.
+
+    A first line too long for a headline (text saved without line breaks) is prose: all of it stays
+    in the body and the title is its first sentence, shortened.
+    """
     stripped = text.strip()
     title, _, body = stripped.partition("\n")
+    if len(title.split()) > HEADLINE_MAX_WORDS:
+        match = _FIRST_SENTENCE.match(title)
+        first = " ".join((match.group(1) if match else title).split())
+        if len(first) > 120:
+            first = first[:120].rsplit(" ", 1)[0] + "…"
+        return first, stripped
     return _clean_title(title), body.strip()
 
 

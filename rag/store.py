@@ -6,21 +6,26 @@ Layout of an index folder::
     store.sqlite    articles, chunks with offsets, each chunk's vector, an FTS5 keyword index,
                     and the files already ingested (WAL journal, so readers never see a torn write)
     vectors.faiss   the vector index, a cache of the vectors in store.sqlite, replaced atomically
+    vectors.crc32   the CRC-32 and size of vectors.faiss, written before it is renamed into place
 
 Crash safety: every batch of articles is committed to SQLite in one transaction, together with its
-vectors. The FAISS file is written to a temporary name and renamed over the old one. On open, the
-FAISS ids are compared with the chunk ids in SQLite and any difference is repaired from the stored
-vectors, so an index killed at any moment opens consistent: every vector has its row and every row
-its vector.
+vectors. The FAISS file is written to a temporary name and renamed over the old one. On open, a
+vector file whose checksum does not match (damaged, truncated, or from an interrupted write) is
+rebuilt from the vectors in SQLite; then the FAISS ids are compared with the chunk ids in SQLite and
+any difference is repaired, so an index killed at any moment opens consistent: every vector has its
+row and every row its vector.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +40,9 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
+CHECKSUM = "vectors.crc32"
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -125,6 +133,16 @@ def _atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def _file_checksum(path: Path) -> str:
+    """``"<crc32> <size>"`` of a file, read in blocks."""
+    crc, size = 0, 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            crc = zlib.crc32(block, crc)
+            size += len(block)
+    return f"{crc:08x} {size}"
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -179,7 +197,27 @@ class Store:
         self._db = self._connect()  # the one writing connection, used under self._lock
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        self._faiss = self._load_vectors()
+        with self.guard():
+            try:
+                self._faiss = self._load_vectors()
+            except (KeyError, ValueError) as exc:  # rows that read back as garbage
+                raise self._damaged(f"unreadable vectors: {exc!r}") from exc
+
+    def _damaged(self, detail: str) -> IndexError_:
+        return IndexError_(
+            f"the index database {self.folder / DATABASE} is damaged ({detail}); rebuild the index: "
+            f"move {self.folder} aside and run `rag ingest` again"
+        )
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn SQLite's errors about a damaged database into an IndexError_ that says what to do."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise  # another process holds the write lock: not damage
+            raise self._damaged(str(exc)) from exc
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -219,6 +257,11 @@ class Store:
                     f"the index in {folder} has a manifest but no {DATABASE}; rebuild it: move "
                     f"{folder} aside and run `rag ingest` again"
                 )
+        elif (folder / DATABASE).exists():
+            raise IndexError_(
+                f"the index in {folder} has a {DATABASE} but no {MANIFEST}; rebuild it: move "
+                f"{folder} aside and run `rag ingest` again"
+            )
         elif create:
             if model is None or dimension is None:
                 raise ValueError("creating an index needs the model name and its dimension")
@@ -245,10 +288,7 @@ class Store:
             db.executescript(_SCHEMA)
             db.execute("SELECT count(*) FROM chunks").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise IndexError_(
-                f"the index database {path} is damaged ({exc}); rebuild the index: move "
-                f"{self.folder} aside and run `rag ingest` again"
-            ) from exc
+            raise self._damaged(str(exc)) from exc
         return db
 
     def _reader(self) -> sqlite3.Connection:
@@ -294,17 +334,33 @@ class Store:
         path = self.folder / VECTORS
         index = None
         if path.exists():
-            try:
-                index = faiss.read_index(str(path))
-            except RuntimeError:
-                index = None  # unreadable cache: rebuilt below from the vectors in SQLite
-            if index is not None and index.d != self.manifest.dimension:
-                index = None
+            if self._checksum_matches(path):
+                try:
+                    index = faiss.read_index(str(path))
+                except (RuntimeError, MemoryError):
+                    index = None
+                if index is not None and index.d != self.manifest.dimension:
+                    index = None
+            if index is None:
+                log.warning("%s is damaged or was not fully written; rebuilding it from %s", path, DATABASE)
         if index is None:
-            index = self._new_flat()
-        self._faiss = index
-        self._sync_vectors()
+            self._rebuild_vectors()  # the vectors in SQLite are the source of truth
+            repaired = self.chunk_count() > 0 or path.exists()
+        else:
+            self._faiss = index
+            repaired = self._sync_vectors()
+        if repaired:
+            try:
+                self.save_vectors()
+            except OSError as exc:  # a read-only folder: searches still work from memory
+                log.warning("could not save the repaired vector index in %s: %s", self.folder, exc)
         return self._faiss
+
+    def _checksum_matches(self, path: Path) -> bool:
+        try:
+            return (self.folder / CHECKSUM).read_text(encoding="ascii").strip() == _file_checksum(path)
+        except (OSError, UnicodeDecodeError):
+            return False
 
     def _faiss_ids(self) -> np.ndarray:
         import faiss
@@ -320,6 +376,28 @@ class Store:
             if lists.list_size(i)
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+    def _faiss_contents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (id, vector) the FAISS index holds, read from its storage without searching."""
+        import faiss
+
+        index, dim = self._faiss, self.manifest.dimension
+        if isinstance(index, faiss.IndexIDMap2 | faiss.IndexIDMap):
+            flat = faiss.downcast_index(index.index)
+            vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * dim).reshape(-1, dim).copy()
+            return faiss.vector_to_array(index.id_map).astype(np.int64), vectors
+        ivf = faiss.extract_index_ivf(index)
+        lists = ivf.invlists
+        ids, vectors = [], []
+        for i in range(ivf.nlist):
+            size = lists.list_size(i)
+            if size:
+                ids.append(faiss.rev_swig_ptr(lists.get_ids(i), size).copy())
+                codes = faiss.rev_swig_ptr(lists.get_codes(i), size * lists.code_size).copy()
+                vectors.append(codes.view(np.float32).reshape(size, dim))
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
+        return np.concatenate(ids).astype(np.int64), np.concatenate(vectors)
 
     def _sync_vectors(self) -> bool:
         """Make the FAISS index hold exactly the chunk ids in SQLite. Returns True if it changed."""
@@ -349,6 +427,8 @@ class Store:
             part = [int(i) for i in ids[start : start + 900]]
             marks = ",".join("?" * len(part))
             found.update(self._read(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part))
+        if len(found) != len(set(map(int, ids))) or any(len(blob) != 4 * dim for blob in found.values()):
+            raise self._damaged(f"stored vectors do not match the manifest's dimension {dim} or are missing")
         return np.stack([np.frombuffer(found[int(i)], dtype=np.float32, count=dim) for i in ids])
 
     def _faiss_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -369,6 +449,8 @@ class Store:
         rows = self._db.execute("SELECT chunk_id, vector FROM vectors ORDER BY chunk_id").fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         dim = self.manifest.dimension
+        if any(len(r[1]) != 4 * dim for r in rows):
+            raise self._damaged(f"stored vectors do not match the manifest's dimension {dim}")
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
         if count >= self.ann_threshold:
             nlist = max(1, min(int(4 * np.sqrt(count)), count // 39))  # FAISS wants >= 39 points a list
@@ -398,6 +480,9 @@ class Store:
             faiss.write_index(self._faiss, str(tmp))
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
+            # the checksum goes first: a kill between the two renames leaves a mismatch, which
+            # makes the next open rebuild the vector file from SQLite
+            _atomic_write(self.folder / CHECKSUM, _file_checksum(tmp).encode("ascii"))
             os.replace(tmp, self.folder / VECTORS)
             _fsync_dir(self.folder)
 
@@ -667,6 +752,10 @@ class Store:
                 problems.append(f"{len(faiss_ids ^ chunk_ids)} chunk ids differ between FAISS and SQLite")
             if len(faiss_ids) != self._faiss.ntotal:
                 problems.append("the FAISS index holds duplicate ids")
+            ids, vectors = self._faiss_contents()
+            keep = np.isin(ids, np.fromiter(vector_ids, dtype=np.int64, count=len(vector_ids)))
+            if keep.any() and not np.array_equal(vectors[keep], self._vectors_for(ids[keep])):
+                problems.append("vectors in FAISS differ from the vectors stored in SQLite")
             orphans = db.execute(
                 "SELECT count(*) FROM chunks c LEFT JOIN articles a ON a.id = c.article_id WHERE a.id IS NULL"
             ).fetchone()[0]

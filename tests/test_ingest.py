@@ -1,8 +1,10 @@
+import random
 import shutil
 
 import pytest
 
 from rag import Settings
+from rag.types import Filters
 from rag.index import Index
 
 from .conftest import DATA, SAMPLE
@@ -57,14 +59,35 @@ def test_changed_file_adds_only_the_new_article(make_index, tmp_path):
     assert (report.added, report.unchanged) == (1, 1)
 
 
+def _one_line_of_prose(size: int) -> str:
+    """``size`` characters of varied sentences on a single line, as a text saved without line breaks."""
+    words = (SAMPLE / "000_9df642e36ad14cf8.txt").read_text(encoding="utf-8").split()
+    rng = random.Random(5)
+    sentences, total = [], 0
+    while total < size:
+        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(8, 30))).strip(".,;:") + "."
+        sentences.append(sentence[0].upper() + sentence[1:])
+        total += len(sentence) + 1
+    return " ".join(sentences)
+
+
+@pytest.mark.slow
 def test_bad_files_are_reported_and_good_ones_still_ingested(make_index, tmp_path):
     folder = tmp_path / "mixed"
     shutil.copytree(DATA / "bad", folder)
     shutil.copy(DATA / "good" / "orchard.txt", folder / "orchard.txt")
+    with open(folder / "archive-50mb.txt", "w", encoding="utf-8") as handle:  # over the default 20 MB limit
+        line = "A line of an archive that is far too big to embed in one go. " * 16 + "\n"
+        for _ in range(50 * 2**20 // len(line) + 1):
+            handle.write(line)
+    (folder / "one-line.txt").write_text(_one_line_of_prose(2**20), encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("Secret Title\n\nThis text lives outside the ingested folder.")
+    (folder / "link.txt").symlink_to(tmp_path / "secret.txt")
     index = make_index()
     report = index.ingest([folder, tmp_path / "missing.txt"])
     by_name = {f.path.rsplit("/", 1)[-1]: f for f in report.files}
-    assert by_name["orchard.txt"].status == "added"
+    for name in ("orchard.txt", "latin1.txt", "utf16.txt", "it's \"odd\" — Ünïcödé name.txt", "one-line.txt"):
+        assert by_name[name].status == "added", name
     assert by_name["mixed.jsonl"].added == 2
     assert by_name["mixed.jsonl"].notes == ["line 2: malformed JSON (Unterminated string starting at); skipped"]
     rejected = {f.path.rsplit("/", 1)[-1]: f.reason for f in report.rejected}
@@ -76,13 +99,29 @@ def test_bad_files_are_reported_and_good_ones_still_ingested(make_index, tmp_pat
         "scanned.pdf",
         "truncated.pdf",
         "nav-only.html",
+        "archive-50mb.txt",
         "missing.txt",
     }
+    assert all("\n" not in reason for reason in rejected.values())
     assert rejected["missing.txt"] == "no such file or folder"
-    assert [f.reason for f in report.skipped] == ["unsupported file type .rtf"]
+    assert rejected["archive-50mb.txt"] == (
+        "file is 50 MB, over the 20 MB limit; split it into smaller files or raise RAG_MAX_FILE_MB"
+    )
+    skipped = {f.path.rsplit("/", 1)[-1]: f.reason for f in report.skipped}
+    assert skipped["readme.rtf"] == "unsupported file type .rtf"
+    assert skipped["link.txt"].startswith("symbolic link to a file outside the folder")
     summary = report.summary()
-    assert "articles: 6 added" in summary and "rejected: " in summary and "photo.txt" in summary
+    assert "articles: 7 added" in summary and "rejected: " in summary and "photo.txt" in summary
     assert index.check() == []
+    # the single line became one article, all of it, split into many chunks at sentence ends
+    texts = {a.id: index.store.article(a.id).text for a in index.articles()}
+    one_line = next(a for a in index.articles() if len(texts[a.id]) >= 2**20)
+    text = texts[one_line.id]
+    assert one_line.title == text[: len(one_line.title)] and one_line.title.endswith(".")
+    chunks = index.store.chunks(index.store.chunk_ids_matching(Filters(article_ids=(one_line.id,))).tolist())
+    assert len(chunks) > 500
+    assert all(text[c.start : c.end] == c.text and c.text.endswith(".") for c in chunks.values())
+    assert all(a.title != "Secret Title" for a in index.articles())
 
 
 def test_symlink_out_of_the_folder_is_not_followed(make_index, tmp_path):
@@ -101,7 +140,7 @@ def test_oversized_file_is_rejected(make_index, tmp_path):
     big.write_text("Title\n\n" + "word " * (300_000))
     index = make_index(max_file_mb=1)
     report = index.ingest([big])
-    assert report.rejected[0].reason.startswith("file is 1 MB, over the 1 MB limit")
+    assert report.rejected[0].reason.startswith("file is 1 MB, over the 1 MB limit; split it")
 
 
 def test_progress_reports_files_and_chunks(make_index):

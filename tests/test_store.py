@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from rag import Index, RagError, Settings
-from rag.store import DATABASE, VECTORS, Store
+from rag.answer import Assistant
+from rag.store import CHECKSUM, DATABASE, VECTORS, Store
 
 from .conftest import SAMPLE
 
@@ -78,24 +79,93 @@ def test_stale_or_missing_vector_file_is_repaired_on_open(make_index):
     extra = Path(__file__).parent / "data" / "good"
     index.ingest([extra])
     chunks = index.stats().chunks
+    want = [(p.chunk_id, round(p.score, 5)) for p in index.search("troops trained", k=5, mode="dense")]
     index.close()
+
+    def reopened_answers_as_before() -> None:
+        with Index(Settings(index_dir=folder)) as index:
+            assert index.check() == [] and index.stats().chunks == chunks
+            assert [(p.chunk_id, round(p.score, 5)) for p in index.search("troops trained", k=5, mode="dense")] == want
+
     shutil.copy(old, folder / VECTORS)  # as if killed before the vector file was rewritten
-    with Store.open(folder) as store:
-        assert store.check() == [] and store.chunk_count() == chunks
+    reopened_answers_as_before()
     (folder / VECTORS).unlink()
-    with Store.open(folder) as store:
-        assert store.check() == [] and store._faiss.ntotal == chunks
+    reopened_answers_as_before()
     (folder / VECTORS).write_bytes(b"garbage")
-    with Store.open(folder) as store:
-        assert store.check() == []
+    reopened_answers_as_before()
+    data = bytearray((folder / VECTORS).read_bytes())  # damage inside the vectors, header intact
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64
+    (folder / VECTORS).write_bytes(bytes(data))
+    reopened_answers_as_before()
+    (folder / CHECKSUM).unlink()  # no checksum: the file cannot be trusted, so it is rebuilt
+    reopened_answers_as_before()
+    assert (folder / CHECKSUM).exists()
 
 
-def test_corrupt_database_gives_a_clear_error(make_index):
-    folder = make_index().store.folder
-    (folder / "store.sqlite-wal").unlink(missing_ok=True)
-    (folder / DATABASE).write_bytes(b"this is not a database" * 100)
-    with pytest.raises(RagError, match="damaged.*rebuild the index"):
-        Store.open(folder)
+def test_check_finds_vectors_that_differ_from_sqlite(make_index):
+    index = make_index()
+    index.ingest([SAMPLE])
+    ids = index.store._faiss_ids()[:1]
+    index.store._faiss.remove_ids(ids)
+    index.store._faiss.add_with_ids(np.zeros((1, 384), dtype=np.float32), ids)
+    assert index.check() == ["vectors in FAISS differ from the vectors stored in SQLite"]
+
+
+def _half(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _zero_middle(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4096] = bytes(4096)
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {
+    "database truncated": (lambda f: _half(f / DATABASE), "damaged.*rebuild the index"),
+    "database zeroed in the middle": (lambda f: _zero_middle(f / DATABASE), "damaged.*rebuild the index"),
+    "database overwritten": (lambda f: (f / DATABASE).write_bytes(b"not sqlite" * 500), "damaged.*rebuild the index"),
+    "database missing": (lambda f: (f / DATABASE).unlink(), "has a manifest but no store.sqlite; rebuild it"),
+    "manifest garbage": (lambda f: (f / "manifest.json").write_text("{not json"), "manifest.*unreadable.*rebuild"),
+    "manifest missing": (lambda f: (f / "manifest.json").unlink(), "store.sqlite but no manifest.json; rebuild it"),
+}
+
+
+@pytest.fixture(scope="module")
+def built_index(tmp_path_factory, embedder):
+    folder = tmp_path_factory.mktemp("built") / "index"
+    with Index(Settings(index_dir=folder), create=True) as index:
+        index.ingest([SAMPLE, Path(__file__).parent / "data" / "good"])
+    for wal in folder.glob("store.sqlite-*"):  # closed cleanly: everything is in the main file
+        wal.unlink()
+    return folder
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_damaged_index_gives_a_clear_error_and_how_to_rebuild(built_index, tmp_path, damage):
+    folder = tmp_path / "index"
+    shutil.copytree(built_index, folder)
+    harm, message = DAMAGE[damage]
+    harm(folder)
+    with pytest.raises(RagError, match=message):
+        with Index(Settings(index_dir=folder)) as index:  # opening, or at the latest using it, says so
+            index.stats()
+            index.search("How many troops were trained?")
+            index.ingest([SAMPLE])
+
+
+def test_damaged_index_through_the_command_line(built_index, tmp_path):
+    folder = tmp_path / "index"
+    shutil.copytree(built_index, folder)
+    _zero_middle(folder / DATABASE)
+    for command in (["check"], ["ask", "How many troops were trained?"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "rag.cli", *command, "--index", str(folder)], capture_output=True, text=True
+        )
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"error: the index database {folder / DATABASE} is damaged")
+        assert "move" in result.stderr and "run `rag ingest` again" in result.stderr
 
 
 def test_approximate_index_past_the_threshold(make_index, good_files):
@@ -188,3 +258,73 @@ def test_killing_ingestion_never_corrupts_the_index(tmp_path, embedder):
         assert index.check() == []
         assert {a.id for a in index.articles()} == want_ids
         assert index.stats().chunks == want_chunks
+
+
+# Runs the real `rag ingest` in a child that SIGKILLs itself at one exact point of the vector-file
+# write: inside the write (the temporary file half written), after the new checksum is in place but
+# before the rename, and just after the rename.
+_KILL_DURING_WRITE = """
+import os, signal, sys
+import faiss
+from rag import cli
+
+point = sys.argv[1]
+real_write, real_replace = faiss.write_index, os.replace
+
+def write_index(index, path):
+    real_write(index, path)
+    if point == "inside-write":
+        os.truncate(path, os.path.getsize(path) // 2)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def replace(src, dst):
+    if str(dst).endswith("vectors.faiss") and point == "before-rename":
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(src, dst)
+    if str(dst).endswith("vectors.faiss") and point == "after-rename":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+faiss.write_index, os.replace = write_index, replace
+cli.main(["ingest", *sys.argv[2:], "--quiet"])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["inside-write", "before-rename", "after-rename"])
+def test_kill_during_the_vector_file_write(tmp_path, embedder, point):
+    corpus = _corpus(tmp_path / "corpus", articles=12)
+    first = tmp_path / "first"
+    first.mkdir()
+    for path in sorted(corpus.iterdir())[:6]:
+        shutil.copy(path, first / path.name)
+    reference = Index(Settings(index_dir=tmp_path / "reference"), create=True)
+    reference.ingest([corpus])
+    want_ids, want_chunks = {a.id for a in reference.articles()}, reference.stats().chunks
+    reference.close()
+
+    folder = tmp_path / "killed"
+    with Index(Settings(index_dir=folder), create=True) as index:
+        index.ingest([first])
+        before = {a.id for a in index.articles()}
+    child = subprocess.run(
+        [sys.executable, "-c", _KILL_DURING_WRITE, point, str(corpus), "--index", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    with Index(Settings(index_dir=folder)) as index:
+        assert index.check() == []
+        assert before <= {a.id for a in index.articles()}  # nothing stored before is lost
+        assert index.stats().chunks == want_chunks  # the batch was committed before the vector write
+        answer = Assistant(index).ask("How many North Korean troops were being trained?")
+        assert not answer.abstained and all(c.article_id in want_ids for c in answer.citations)
+        assert index.search('"Dispatch 11"', k=1, mode="keyword")[0].title == "Story number 11"  # added by the child
+    rerun = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--index", str(folder)], capture_output=True, text=True
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert "chunks embedded: 0" in rerun.stdout
+    with Index(Settings(index_dir=folder)) as index:
+        assert index.check() == []
+        assert {a.id for a in index.articles()} == want_ids and index.stats().chunks == want_chunks
