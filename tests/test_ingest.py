@@ -4,8 +4,8 @@ import shutil
 import pytest
 
 from rag import Settings
-from rag.types import Filters
 from rag.index import Index
+from rag.types import Filters
 
 from .conftest import DATA, SAMPLE
 
@@ -86,7 +86,7 @@ def test_bad_files_are_reported_and_good_ones_still_ingested(make_index, tmp_pat
     index = make_index()
     report = index.ingest([folder, tmp_path / "missing.txt"])
     by_name = {f.path.rsplit("/", 1)[-1]: f for f in report.files}
-    for name in ("orchard.txt", "latin1.txt", "utf16.txt", "it's \"odd\" — Ünïcödé name.txt", "one-line.txt"):
+    for name in ("orchard.txt", "latin1.txt", "utf16.txt", 'it\'s "odd" — Ünïcödé name.txt', "one-line.txt"):
         assert by_name[name].status == "added", name
     assert by_name["mixed.jsonl"].added == 2
     assert by_name["mixed.jsonl"].notes == ["line 2: malformed JSON (Unterminated string starting at); skipped"]

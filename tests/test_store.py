@@ -12,7 +12,7 @@ import pytest
 
 from rag import Index, RagError, Settings
 from rag.answer import Assistant
-from rag.store import CHECKSUM, DATABASE, VECTORS, Store
+from rag.store import CHECKSUM, DATABASE, VECTORS
 
 from .conftest import SAMPLE
 
