@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -64,13 +65,65 @@ def valid(answer: dict, texts: dict[str, str]) -> bool:
     return True
 
 
+@dataclass
+class LoadResult:
+    latencies: list[float] = field(default_factory=list)  # seconds per answered question
+    answers: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    wall: float = 0.0
+
+
+def run_load(url: str, sessions: int, questions: int, uploads: list[Path], batch: int = 5) -> LoadResult:
+    """``sessions`` concurrent gradio_client sessions ask ``questions`` questions each (drawn from
+    QUESTIONS) while one more client uploads ``uploads`` through /ingest, ``batch`` files at a time."""
+    from gradio_client import Client, handle_file
+
+    result = LoadResult()
+    lock = threading.Lock()
+
+    def session(seed: int) -> None:
+        client = Client(url, verbose=False)
+        picker = random.Random(seed)
+        for _ in range(questions):
+            question = picker.choice(QUESTIONS)
+            started = time.perf_counter()
+            try:
+                answer = client.predict(question, api_name="/ask")
+            except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
+                with lock:
+                    result.errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            with lock:
+                result.latencies.append(time.perf_counter() - started)
+                result.answers.append(answer)
+
+    def uploader() -> None:
+        client = Client(url, verbose=False)
+        for start in range(0, len(uploads), batch):
+            try:
+                client.predict([handle_file(str(p)) for p in uploads[start : start + batch]], api_name="/ingest")
+            except Exception as exc:  # noqa: BLE001
+                with lock:
+                    result.errors.append(f"ingest {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
+    threads.append(threading.Thread(target=uploader))
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=1800)
+    result.wall = time.perf_counter() - started
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=16)
     parser.add_argument("--questions", type=int, default=20)
     parser.add_argument("--uploads", type=int, default=40, help="articles uploaded during the load")
     args = parser.parse_args()
-    from gradio_client import Client, handle_file
+    from gradio_client import Client
 
     from rag import Index, Settings
 
@@ -98,45 +151,7 @@ def main() -> None:
                 started = time.perf_counter()
                 single.predict(question, api_name="/ask")
                 baseline.append(time.perf_counter() - started)
-
-            latencies: list[float] = []
-            errors: list[str] = []
-            answers: list[dict] = []
-            lock = threading.Lock()
-
-            def session(seed: int) -> None:
-                client = Client(url, verbose=False)
-                picker = random.Random(seed)
-                for _ in range(args.questions):
-                    question = picker.choice(QUESTIONS)
-                    started = time.perf_counter()
-                    try:
-                        answer = client.predict(question, api_name="/ask")
-                    except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
-                        with lock:
-                            errors.append(f"{type(exc).__name__}: {exc}")
-                        continue
-                    with lock:
-                        latencies.append(time.perf_counter() - started)
-                        answers.append(answer)
-
-            def uploader() -> None:
-                client = Client(url, verbose=False)
-                for start in range(0, len(uploads), 5):
-                    try:
-                        client.predict([handle_file(str(p)) for p in uploads[start : start + 5]], api_name="/ingest")
-                    except Exception as exc:  # noqa: BLE001
-                        with lock:
-                            errors.append(f"ingest {type(exc).__name__}: {exc}")
-
-            threads = [threading.Thread(target=session, args=(i,)) for i in range(args.sessions)]
-            threads.append(threading.Thread(target=uploader))
-            started = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=1800)
-            wall = time.perf_counter() - started
+            load = run_load(url, args.sessions, args.questions, uploads)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -145,27 +160,27 @@ def main() -> None:
             texts = {a.id: index.store.article(a.id).text for a in index.articles()}
             problems = index.check()
             articles = index.stats().articles
-        invalid = sum(not valid(a, texts) for a in answers)
+        invalid = sum(not valid(a, texts) for a in load.answers)
         print(
             f"{args.sessions} sessions x {args.questions} questions, {len(uploads)} articles uploaded meanwhile; "
-            f"{wall:.0f}s wall time; the index now holds {articles} articles; integrity check: "
+            f"{load.wall:.0f}s wall time; the index now holds {articles} articles; integrity check: "
             f"{'ok' if not problems else problems}"
         )
         print("| measure | value |")
         print("|---|---|")
-        print(f"| answers | {len(answers)} |")
-        print(f"| errors | {len(errors)} |")
+        print(f"| answers | {len(load.answers)} |")
+        print(f"| errors | {len(load.errors)} |")
         print(f"| answers with an invalid citation | {invalid} |")
         print(
             f"| single-user p50 / p95 | {percentile(baseline, 50) * 1000:.0f} ms / "
             f"{percentile(baseline, 95) * 1000:.0f} ms |"
         )
         print(
-            f"| under load p50 / p95 | {percentile(latencies, 50) * 1000:.0f} ms / "
-            f"{percentile(latencies, 95) * 1000:.0f} ms |"
+            f"| under load p50 / p95 | {percentile(load.latencies, 50) * 1000:.0f} ms / "
+            f"{percentile(load.latencies, 95) * 1000:.0f} ms |"
         )
-        print(f"| throughput under load | {len(answers) / wall:.1f} answers/s |")
-        for error in errors[:5]:
+        print(f"| throughput under load | {len(load.answers) / load.wall:.1f} answers/s |")
+        for error in load.errors[:5]:
             print("error:", error[:200])
 
 

@@ -1,12 +1,16 @@
 """End to end: the launched app driven with gradio_client over HTTP."""
 
+import sys
+
 import httpx
 import pytest
 from gradio_client import Client, handle_file
 
 from rag.export import answer_from_dict, to_html, to_markdown
 
-from .conftest import DATA
+from .conftest import BENCH, DATA
+
+sys.path.insert(0, str(BENCH))
 
 
 @pytest.fixture(scope="module")
@@ -95,28 +99,23 @@ def test_remove_over_the_api(client, server):
     assert app.index.check() == []
 
 
-def test_questions_during_an_ingestion_see_a_consistent_index(server, tmp_path):
-    """Ask repeatedly while another client uploads articles: no errors, every citation valid."""
-    import threading
+def test_sixteen_sessions_while_articles_are_uploaded(server, tmp_path):
+    """The load test of bench/load_test.py, smaller: 16 sessions x 3 questions during an upload."""
+    from load_test import run_load, valid
 
     url, app = server
     sentences = [line for line in (DATA / "good" / "orchard.txt").read_text().split("\n") if len(line) > 40]
-    files = []
-    for i in range(12):
+    uploads = []
+    for i in range(10):
         path = tmp_path / f"frost-{i}.txt"
         path.write_text(f"Frost report {i}\n\nIn district {i}, " + " ".join(sentences) + f" Report number {i}.\n")
-        files.append(handle_file(str(path)))
-    uploader = Client(url, verbose=False)
-    results = {}
-    thread = threading.Thread(target=lambda: results.setdefault("ingest", uploader.predict(files, api_name="/ingest")))
-    asker = Client(url, verbose=False)
-    thread.start()
-    answers = []
-    while thread.is_alive() or len(answers) < 3:
-        answers.append(answer_from_dict(asker.predict("Why will apple prices rise after the frost?", api_name="/ask")))
-    thread.join()
-    assert results["ingest"]["added"] == 12
-    for answer in answers:
-        for c in (*answer.citations, *answer.closest):
-            assert app.index.store.article(c.article_id).text[c.start : c.end] == c.quote
+        uploads.append(path)
+    before = app.index.stats().articles
+    load = run_load(url, sessions=16, questions=3, uploads=uploads)
+    assert load.errors == []
+    assert len(load.answers) == 48
+    texts = {a.id: app.index.store.article(a.id).text for a in app.index.articles()}
+    assert all(valid(answer, texts) for answer in load.answers)
+    assert sum(not a["abstained"] for a in load.answers) >= 24  # most questions are about the sample
+    assert app.index.stats().articles == before + 10
     assert app.index.check() == []

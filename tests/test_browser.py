@@ -45,12 +45,13 @@ def page(browser, server):
     context.close()
 
 
-def ask(page, question: str) -> None:
-    answers = page.locator("#chat .answer").count()
+def ask(page, question: str, reply: str = "#chat .answer") -> None:
+    """Type a question, press Enter and wait for the next ``reply`` element (an answer by default)."""
+    replies = page.locator(reply).count()
     box = page.get_by_placeholder("Ask a question…")
     box.fill(question)
     box.press("Enter")
-    page.locator("#chat .answer").nth(answers).wait_for(timeout=60_000)
+    page.locator(reply).nth(replies).wait_for(timeout=60_000)
 
 
 def test_ask_see_citations_and_open_a_source(page):
@@ -106,3 +107,27 @@ def test_hostile_article_text_shows_literally_and_runs_nothing(page, server, tmp
     page.wait_for_timeout(500)
     assert page.evaluate("window.__xss") is None
     assert page.locator("#chat img, #sources img, #chat script").count() == 0
+
+
+ODD_QUESTIONS = {
+    "": "the question is empty",
+    "x" * 10_000: "the limit is 2,000",
+    "?!?! ... ;-)": "the question has no words in it",
+    "🚀🔥❓": "the question has no words in it",
+    "ما هو عدد الجنود الكوريين الشماليين؟": None,  # Arabic: answered or abstained
+    "북한군은 어디에 도착했나요?": None,  # Korean
+}
+
+
+def test_odd_questions_get_a_clear_message_never_a_trace(page):
+    for question, error in ODD_QUESTIONS.items():
+        ask(page, question, reply="#chat .answer, #chat .error")
+        last = page.locator("#chat .answer, #chat .error").last
+        if error:
+            assert error in last.inner_text(), question[:40]
+        else:
+            assert last.get_attribute("class").split()[0] == "answer", question
+    assert "Traceback" not in page.locator("body").inner_text()
+    assert page.get_by_text("Error", exact=True).count() == 0  # no error toast from the server
+    ask(page, "How old is Donald Trump?")  # the chat still works afterwards
+    assert "The 78-year-old" in page.locator("#chat .answer").last.inner_text()

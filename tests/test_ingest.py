@@ -1,4 +1,5 @@
 import random
+import re
 import shutil
 
 import pytest
@@ -61,11 +62,11 @@ def test_changed_file_adds_only_the_new_article(make_index, tmp_path):
 
 def _one_line_of_prose(size: int) -> str:
     """``size`` characters of varied sentences on a single line, as a text saved without line breaks."""
-    words = (SAMPLE / "000_9df642e36ad14cf8.txt").read_text(encoding="utf-8").split()
+    words = re.findall(r"[A-Za-z]+", (SAMPLE / "000_9df642e36ad14cf8.txt").read_text(encoding="utf-8"))
     rng = random.Random(5)
     sentences, total = [], 0
     while total < size:
-        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(8, 30))).strip(".,;:") + "."
+        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(8, 30))) + "."
         sentences.append(sentence[0].upper() + sentence[1:])
         total += len(sentence) + 1
     return " ".join(sentences)
@@ -117,7 +118,7 @@ def test_bad_files_are_reported_and_good_ones_still_ingested(make_index, tmp_pat
     texts = {a.id: index.store.article(a.id).text for a in index.articles()}
     one_line = next(a for a in index.articles() if len(texts[a.id]) >= 2**20)
     text = texts[one_line.id]
-    assert one_line.title == text[: len(one_line.title)] and one_line.title.endswith(".")
+    assert text.startswith(one_line.title.removesuffix("…")) and len(one_line.title) <= 121
     chunks = index.store.chunks(index.store.chunk_ids_matching(Filters(article_ids=(one_line.id,))).tolist())
     assert len(chunks) > 500
     assert all(text[c.start : c.end] == c.text and c.text.endswith(".") for c in chunks.values())
