@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 INDEX  ?= embeddings
 SAMPLE := data/articles
 
-.PHONY: run test lint bench clean
+.PHONY: run test llm lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ $(VENV)/.installed-run: pyproject.toml constraints.txt | $(VENV)/bin/python
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) -e ".[test]"
 	touch $@ $(VENV)/.installed-run
+
+# the language model server for the generative mode's tests (compiles llama.cpp, ~10 minutes once)
+$(VENV)/.installed-llm: pyproject.toml constraints.txt | $(VENV)/bin/python
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) -e ".[test,llm]"
+	touch $@
+
+llm: $(VENV)/.installed-llm
 
 run: $(VENV)/.installed-run
 	$(PY) app.py --index $(INDEX)

@@ -14,12 +14,12 @@ import gradio as gr
 from gradio import FileData
 
 from rag import Filters, Index, RagError, Settings
-from rag.answer import Assistant
+from rag.answer import MODES, Assistant
 from rag.cli import DEFAULT_SAMPLE, progress_bars
 from rag.export import answer_to_dict, export
 from rag.ingest import FileResult
 from rag.parse import SUPPORTED_SUFFIXES, date_bound
-from rag.render import answer_html, error_html, library_rows, question_html, report_html, sources_html
+from rag.render import answer_html, draft_html, error_html, library_rows, question_html, report_html, sources_html
 
 EXAMPLES = [
     "How many North Korean troops were being trained before being sent to Ukraine?",
@@ -35,6 +35,9 @@ CSS = """
 #chat .answer a.cite{font-weight:600;text-decoration:none;padding:0 .1em}
 #chat details{margin-top:.5rem;font-size:.9em}
 #chat .abstained{color:#8a4b00}
+#chat .unsupported{background:#fde2e2;text-decoration:underline wavy #b00}
+#chat .notice,#chat .checks{color:#666;font-size:.85em;margin:.2rem 0}
+#chat .draft{color:#555}
 #sources mark{background:#fff1a8}
 #sources .context{color:#666}
 #sources li{margin:.6rem 0}
@@ -88,20 +91,29 @@ class App:
 
     # --- chat -----------------------------------------------------------------------------
 
-    def respond(self, question, chat, answers, k, sentences, sources, date_from, date_to):
-        """Streams: the question and a working note first, then the answer with its sources."""
+    def respond(self, question, chat, answers, k, sentences, sources, date_from, date_to, mode):
+        """Streams: the question and a working note first, the model's text as it is written (in
+        generative mode), then the checked answer with its sources."""
         question = question or ""
         chat = [*chat, {"role": "user", "content": question_html(question)}]
         pending = [*chat, {"role": "assistant", "content": "<em>Searching the articles…</em>"}]
         yield "", pending, answers, gr.update(), gr.update()
+        answer, written = None, ""
         try:
-            answer = self.assistant.ask(
+            for item in self.assistant.stream(
                 question,
                 history=answers,
                 k=int(k),
                 filters=self.filters(sources, date_from, date_to),
                 max_sentences=int(sentences),
-            )
+                mode=mode,
+            ):
+                if isinstance(item, str):
+                    written += item
+                    draft = {"role": "assistant", "content": draft_html(written)}
+                    yield "", [*chat, draft], answers, gr.update(), gr.update()
+                else:
+                    answer = item
         except RagError as exc:
             yield "", [*chat, {"role": "assistant", "content": error_html(str(exc))}], answers, gr.update(), gr.update()
             return
@@ -190,6 +202,7 @@ class App:
         sources: list[str] | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        mode: str | None = None,
     ) -> dict:
         try:
             answer = self.assistant.ask(
@@ -198,6 +211,7 @@ class App:
                 k=k,
                 filters=self.filters(sources, date_from, date_to),
                 max_sentences=sentences,
+                mode=mode or None,
             )
         except RagError as exc:
             raise gr.Error(str(exc)) from None
@@ -306,12 +320,18 @@ def build(app: App) -> gr.Blocks:
                     with gr.Tab("Settings"):
                         k = gr.Slider(3, 20, value=8, step=1, label="Passages retrieved")
                         sentences = gr.Slider(1, 5, value=3, step=1, label="Answer length (sentences, at most)")
+                        mode = gr.Radio(
+                            list(MODES),
+                            value=app.assistant.settings.mode,
+                            label="Answer mode",
+                            info="generative: written by the language model at RAG_LLM_URL, every citation checked",
+                        )
                         source_filter = gr.Dropdown(label="Only these sources", multiselect=True, choices=[])
                         with gr.Row():
                             date_from = gr.Textbox(label="From (YYYY-MM-DD)", min_width=120)
                             date_to = gr.Textbox(label="To (YYYY-MM-DD)", min_width=120)
 
-        ask_inputs = [question, chat, answers, k, sentences, source_filter, date_from, date_to]
+        ask_inputs = [question, chat, answers, k, sentences, source_filter, date_from, date_to, mode]
         ask_outputs = [question, chat, answers, sources_panel, selected]
         for trigger in (ask.click, question.submit):
             trigger(

@@ -10,10 +10,11 @@ message and lists the closest passages instead.
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +22,18 @@ import numpy as np
 
 from .chunk import split_sentences
 from .errors import RagError
+from .generate import (
+    LLMClient,
+    LLMError,
+    LLMSettings,
+    SupportSettings,
+    answer_messages,
+    check_claims,
+    clean_condensed,
+    condense_messages,
+    is_cannot_answer,
+    split_claims,
+)
 from .index import Index, open_index
 from .retrieve import STOPWORDS, fuse
 from .types import Filters, Passage
@@ -62,8 +75,12 @@ class Answer:
     closest: tuple[Citation, ...] = ()
     search_query: str = ""  # the question as searched (a follow-up is joined with what it refers to)
     confidence: float = 0.0  # score of the best sentence; below the threshold the answer abstains
-    mode: str = "extractive"
+    mode: str = "extractive"  # or "generative": written by a language model, its citations checked
     timings: dict[str, float] = field(default_factory=dict)
+    # generative answers: sentences no passage supports (shown flagged), and what the citation check did
+    unsupported: tuple[str, ...] = ()
+    checks: dict[str, int] = field(default_factory=dict)  # checked, kept, replaced, dropped, added
+    notice: str = ""  # e.g. why a generative answer fell back to the extractive one
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -89,6 +106,22 @@ class AnswerSettings:
     threshold: float = 0.59
     keep_ratio: float = 0.8  # a further sentence is quoted if it scores at least this share of the best
     duplicate_similarity: float = 0.9  # sentences more similar than this to a quoted one are left out
+    mode: str = "extractive"  # "generative" asks a language model (rag.generate), citations checked
+    llm_passages: int = 4  # passages given to the language model
+
+    @classmethod
+    def from_env(cls) -> AnswerSettings:
+        mode = os.environ.get("RAG_ANSWER_MODE") or cls.mode
+        return cls(mode=check_mode(mode))
+
+
+MODES = ("extractive", "generative")
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise RagError(f"unknown answer mode {mode!r}: use one of {', '.join(MODES)} (RAG_ANSWER_MODE, --mode)")
+    return mode
 
 
 # --- questions -------------------------------------------------------------------------------
@@ -238,9 +271,15 @@ class Assistant:
     ``Assistant("embeddings/")`` opens the index in that folder; an open :class:`Index` works too.
     """
 
-    def __init__(self, index: Index | str | Path | None = None, settings: AnswerSettings | None = None):
+    def __init__(
+        self,
+        index: Index | str | Path | None = None,
+        settings: AnswerSettings | None = None,
+        llm: LLMSettings | LLMClient | None = None,
+    ):
         self.index = index if isinstance(index, Index) else open_index(index)
-        self.settings = settings or AnswerSettings()
+        self.settings = settings or AnswerSettings.from_env()
+        self._llm = llm
         self._sentence_vectors: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
         self._article_sentences: OrderedDict[str, tuple[str, list[tuple[int, int]]]] = OrderedDict()
         self._idf: dict[str, float] = {}
@@ -408,25 +447,53 @@ class Assistant:
         k: int | None = None,
         filters: Filters | None = None,
         max_sentences: int | None = None,
+        mode: str | None = None,
     ) -> Answer:
         """Answer ``question`` from the index, quoting and citing the sentences used."""
+        answer = None
+        for answer in self.stream(
+            question, history=history, k=k, filters=filters, max_sentences=max_sentences, mode=mode
+        ):
+            pass
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        *,
+        history: Sequence[object] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+        max_sentences: int | None = None,
+        mode: str | None = None,
+    ) -> Iterator[str | Answer]:
+        """Like :meth:`ask`, for a chat: a generative answer yields its text as the model writes it
+        (strings), then the checked :class:`Answer`; an extractive one yields only the Answer."""
         started = time.perf_counter()
         question = check_question(question)
         s = self.settings
         if max_sentences is not None:
             s = replace(s, max_sentences=max(1, min(int(max_sentences), 5)))
+        mode = check_mode(mode or s.mode)
         with self.index.store.guard():
-            evidence = self.rank_sentences(question, history=history, k=k, filters=filters)
-            ranked = evidence.sentences
-            confidence = ranked[0].score if ranked else 0.0
-            if confidence < s.threshold:
-                closest = tuple(self._citation(n, c) for n, c in enumerate(ranked[:3], 1))
-                citations: tuple[Citation, ...] = ()
-                text = NO_ANSWER
+            if mode == "extractive":
+                yield self._extractive(question, history, k, filters, s, started)
             else:
-                citations = tuple(self._citation(n, c) for n, c in enumerate(self._pick(ranked, s), 1))
-                closest = ()
-                text = " ".join(f"{c.quote} [{c.number}]" for c in citations)
+                yield from self._generative(question, history, k, filters, s, started)
+
+    def _extractive(self, question, history, k, filters, s: AnswerSettings, started: float, **extra) -> Answer:
+        evidence = extra.pop("evidence", None) or self.rank_sentences(question, history=history, k=k, filters=filters)
+        ranked = evidence.sentences
+        confidence = ranked[0].score if ranked else 0.0
+        if confidence < s.threshold:
+            closest = tuple(self._citation(n, c) for n, c in enumerate(ranked[:3], 1))
+            citations: tuple[Citation, ...] = ()
+            text = NO_ANSWER
+        else:
+            citations = tuple(self._citation(n, c) for n, c in enumerate(self._pick(ranked, s), 1))
+            closest = ()
+            text = " ".join(f"{c.quote} [{c.number}]" for c in citations)
         return Answer(
             question=question,
             text=text,
@@ -436,7 +503,100 @@ class Assistant:
             search_query=evidence.query,
             confidence=round(confidence, 4),
             timings={"total_ms": round((time.perf_counter() - started) * 1000, 1)},
+            **extra,
         )
+
+    # generative answers -----------------------------------------------------------------------
+
+    @property
+    def llm(self) -> LLMClient:
+        if not isinstance(self._llm, LLMClient):
+            self._llm = LLMClient(self._llm or LLMSettings.from_env())
+        return self._llm
+
+    def _standalone(self, question: str, history: Sequence[object] | None) -> str:
+        """A follow-up rewritten by the model as a standalone question (the search query if it fails)."""
+        earlier = previous_questions(history)
+        fallback = search_query(question, history)
+        if not earlier:
+            return question
+        try:
+            reply = self.llm.complete(condense_messages(question, earlier), max_tokens=60)
+        except LLMError:
+            return fallback
+        return clean_condensed(reply, fallback)
+
+    def _generative(self, question, history, k, filters, s: AnswerSettings, started: float) -> Iterator[str | Answer]:
+        standalone = self._standalone(question, history)
+        evidence = self.rank_sentences(standalone, k=k, filters=filters)
+        ranked = evidence.sentences
+        confidence = ranked[0].score if ranked else 0.0
+        if confidence < s.threshold:  # too weak to answer from: abstain without asking the model
+            yield self._extractive(question, None, k, filters, s, started, evidence=evidence, mode="generative")
+            return
+        passages = evidence.passages[: s.llm_passages]
+        reply = ""
+        try:
+            for piece in self.llm.stream(answer_messages(standalone, passages)):
+                reply += piece
+                yield piece
+            if not is_cannot_answer(reply) and not split_claims(reply):
+                raise LLMError(f"the language model at {self.llm.settings.url} returned no usable sentences")
+        except LLMError as exc:
+            notice = f"Showing the extractive answer: {exc}."
+            yield self._extractive(question, None, k, filters, s, started, evidence=evidence, notice=notice)
+            return
+        llm_ms = round((time.perf_counter() - started) * 1000, 1)
+        if is_cannot_answer(reply):
+            closest = tuple(self._citation(n, c) for n, c in enumerate(ranked[:3], 1))
+            yield Answer(
+                question=question,
+                text=NO_ANSWER,
+                citations=(),
+                abstained=True,
+                closest=closest,
+                search_query=evidence.query,
+                confidence=round(confidence, 4),
+                mode="generative",
+                timings={"llm_ms": llm_ms, "total_ms": llm_ms},
+            )
+            return
+        claims = split_claims(reply)
+        report = check_claims(claims, passages, self.index.embedder.embed, SupportSettings())
+        numbers: dict[tuple[int, int], Citation] = {}
+        parts: list[str] = []
+        for claim in claims:
+            markers = []
+            for key, index in claim.support:
+                if (key, index) not in numbers:
+                    numbers[(key, index)] = self._citation(
+                        len(numbers) + 1, self._passage_sentence(passages[key - 1], index)
+                    )
+                markers.append(f"[{numbers[(key, index)].number}]")
+            parts.append(" ".join([claim.text, *markers]))
+        yield Answer(
+            question=question,
+            text=" ".join(parts),
+            citations=tuple(numbers.values()),
+            abstained=False,
+            search_query=evidence.query,
+            confidence=round(confidence, 4),
+            mode="generative",
+            timings={"llm_ms": llm_ms, "total_ms": round((time.perf_counter() - started) * 1000, 1)},
+            unsupported=tuple(c.text for c in claims if not c.supported),
+            checks={
+                "checked": report.checked,
+                "kept": report.kept,
+                "replaced": report.replaced,
+                "dropped": report.dropped,
+                "added": report.added,
+            },
+        )
+
+    def _passage_sentence(self, passage: Passage, index: int) -> ScoredSentence:
+        start, end = passage.sentences[index] if passage.sentences else (passage.start, passage.end)
+        text = passage.text[start - passage.start : end - passage.start]
+        return ScoredSentence(passage.article_id, start, end, text, passage, rank=0)
 
 
 _assistants: dict[str, Assistant] = {}
@@ -449,16 +609,18 @@ def ask(
     k: int | None = None,
     filters: Filters | None = None,
     index: Index | str | Path | None = None,
+    mode: str | None = None,
 ) -> Answer:
     """Answer ``question`` from the index in ``index`` (default ``RAG_INDEX`` or ``embeddings/``).
 
+    ``mode`` is ``"extractive"`` (the default, or ``RAG_ANSWER_MODE``) or ``"generative"``.
     The index and model are opened on the first call and kept for the next ones.
     """
     if isinstance(index, Index):
-        return Assistant(index).ask(question, history=history, k=k, filters=filters)
+        return Assistant(index).ask(question, history=history, k=k, filters=filters, mode=mode)
     from .config import Settings
 
     folder = str(Path(Settings.from_env(index_dir=index).index_dir).resolve())
     if folder not in _assistants:
         _assistants[folder] = Assistant(folder)
-    return _assistants[folder].ask(question, history=history, k=k, filters=filters)
+    return _assistants[folder].ask(question, history=history, k=k, filters=filters, mode=mode)

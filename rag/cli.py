@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--sentences", type=int, default=None, help="most sentences quoted (1-5, default 3)")
     ask.add_argument("--format", choices=["text", "md", "json", "html"], default="text")
     ask.add_argument("-o", "--output", metavar="FILE", help="write the answer to FILE instead of printing it")
+    _mode_argument(ask)
     _filter_arguments(ask)
 
     evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval and answers on a QA set")
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--against", metavar="DIR", help="ask the questions against this index instead")
     evaluate.add_argument("--limit", type=int, help="only the first N questions")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+    _mode_argument(evaluate)
 
     listing = commands.add_parser("list", parents=[common], help="the articles in the index")
     listing.add_argument("--json", action="store_true")
@@ -84,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("ids", nargs="+", metavar="ID")
     commands.add_parser("check", parents=[common], help="check that vectors, rows and keyword index agree")
     return parser
+
+
+def _mode_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode",
+        choices=["extractive", "generative"],
+        help="extractive quotes sentences (default, or RAG_ANSWER_MODE); generative asks the language model "
+        "at RAG_LLM_URL and checks every citation",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -151,7 +162,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def render_text(answer) -> str:
     """An answer for the terminal: the text, then the numbered references."""
-    lines = [answer.text, ""]
+    from .export import checks_summary
+
+    lines = [answer.notice, ""] if answer.notice else []
+    lines += [answer.text, ""]
+    if answer.unsupported:
+        lines += ["Not supported by any passage (check before use):"]
+        lines += [f"  ! {sentence}" for sentence in answer.unsupported] + [""]
+    if answer.checks:
+        lines += [checks_summary(answer), ""]
     cited = answer.citations or answer.closest
     if answer.closest:
         lines.append("Closest matches:")
@@ -168,7 +187,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .export import export
 
     with Index(_settings(args)) as index:
-        answer = Assistant(index).ask(args.question, k=args.k, filters=_filters(args), max_sentences=args.sentences)
+        answer = Assistant(index).ask(
+            args.question, k=args.k, filters=_filters(args), max_sentences=args.sentences, mode=args.mode
+        )
     output = render_text(answer) if args.format == "text" else export(answer, args.format)
     if args.output:
         Path(args.output).write_text(output, encoding="utf-8")
@@ -195,7 +216,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     try:
         report = evaluate(
-            args.files, against=args.against, limit=args.limit, settings=_settings(args), progress=progress
+            args.files,
+            against=args.against,
+            limit=args.limit,
+            settings=_settings(args),
+            mode=args.mode,
+            progress=progress,
         )
     finally:
         if bar is not None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from .answer import AnswerSettings, Assistant
+from .answer import AnswerSettings, Assistant, check_mode
+from .chunk import split_sentences
 from .config import Settings
 from .datasets import Question, load_clapnq, load_squad, write_jsonl
 from .errors import RagError
@@ -31,6 +32,10 @@ class Outcome:
     any3_holds: bool
     abstained: bool
     ms: float
+    sentences: int = 0  # generative: sentences in the answer
+    unsupported: int = 0  # generative: of those, left without a supporting citation
+    checks: dict[str, int] | None = None
+    fell_back: bool = False  # generative: the model failed and the extractive answer was given
 
 
 def load(paths: Sequence[str | Path]):
@@ -82,6 +87,10 @@ def run(
                 any3_holds=any(_holds(c, question) for c in cited[:3]),
                 abstained=answer.abstained,
                 ms=answer.timings["total_ms"],
+                sentences=len(split_sentences(answer.text)) if not answer.abstained else 0,
+                unsupported=len(answer.unsupported),
+                checks=answer.checks or None,
+                fell_back=bool(answer.notice),
             )
         )
         if progress:
@@ -107,6 +116,16 @@ def summarize(outcomes: Sequence[Outcome], against: bool = False) -> dict[str, f
         report["abstention_unanswerable"] = sum(o.abstained for o in unanswerable) / len(unanswerable)
     if against:
         report["abstention"] = sum(o.abstained for o in outcomes) / max(1, len(outcomes))
+    generated = [o for o in outcomes if o.checks is not None]
+    if generated:
+        sentences = sum(o.sentences for o in generated)
+        report["generated_answers"] = len(generated)
+        report["generated_sentences"] = sentences
+        report["sentences_with_supporting_citation"] = 1 - sum(o.unsupported for o in generated) / max(1, sentences)
+        for key in ("checked", "kept", "replaced", "dropped", "added"):
+            report[f"citations_{key}"] = sum(o.checks.get(key, 0) for o in generated)
+    if any(o.fell_back for o in outcomes):
+        report["fell_back_to_extractive"] = sum(o.fell_back for o in outcomes)
     if times:
         report["latency_p50_ms"] = float(np.percentile(times, 50))
         report["latency_p95_ms"] = float(np.percentile(times, 95))
@@ -120,9 +139,13 @@ def evaluate(
     limit: int | None = None,
     settings: Settings | None = None,
     answer_settings: AnswerSettings | None = None,
+    mode: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, float | int]:
     """Evaluate ask() on the questions in ``paths``; see the module docstring."""
+    answer_settings = answer_settings or AnswerSettings.from_env()
+    if mode:
+        answer_settings = replace(answer_settings, mode=check_mode(mode))
     articles, questions = load(paths)
     questions = questions[:limit] if limit else questions
     settings = settings or Settings.from_env()

@@ -43,6 +43,7 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
 
         known = {f.name for f in fields(Answer)} - {"citations", "closest"}
         values = {k: v for k, v in data.items() if k in known}
+        values["unsupported"] = tuple(values.get("unsupported") or ())
         return Answer(**values, citations=citations("citations"), closest=citations("closest"))
     except TypeError as exc:
         raise RagError(f"the exported answer is incomplete: {exc}") from exc
@@ -67,6 +68,31 @@ def from_json(text: str) -> Answer | list[Answer]:
     return answer_from_dict(data)
 
 
+def flag_unsupported(escaped_text: str, answer: Answer) -> str:
+    """Mark, in the escaped answer text, each sentence that no passage supports."""
+    for sentence in answer.unsupported:
+        quoted = html.escape(sentence)
+        escaped_text = escaped_text.replace(
+            quoted, f'<span class="unsupported" title="{UNSUPPORTED}">{quoted} ⚠</span>', 1
+        )
+    return escaped_text
+
+
+UNSUPPORTED = "No passage of the articles supports this sentence"
+
+
+def checks_summary(answer: Answer) -> str:
+    """One line on what the citation check did to a generative answer."""
+    c = answer.checks
+    line = (
+        f"Citations checked: {c.get('checked', 0)}; kept {c.get('kept', 0)}, replaced {c.get('replaced', 0)}, "
+        f"dropped {c.get('dropped', 0)}, added {c.get('added', 0)}."
+    )
+    if answer.unsupported:
+        line += f" {len(answer.unsupported)} sentence(s) without support are marked ⚠."
+    return line
+
+
 # --- Markdown --------------------------------------------------------------------------------
 
 
@@ -89,7 +115,15 @@ def _md_references(citations: Sequence[Citation]) -> list[str]:
 
 
 def _md_answer(answer: Answer, heading: str) -> list[str]:
-    lines = [f"{heading} {_md(answer.question)}", "", _md(answer.text), ""]
+    lines = [f"{heading} {_md(answer.question)}", ""]
+    if answer.notice:
+        lines += [f"*{_md(answer.notice)}*", ""]
+    lines += [_md(answer.text), ""]
+    if answer.unsupported:
+        lines += ["Not supported by any passage (check before use):", ""]
+        lines += [f"- ⚠ {_md(sentence)}" for sentence in answer.unsupported] + [""]
+    if answer.checks:
+        lines += [checks_summary(answer), ""]
     if answer.citations:
         lines += ["References:", "", *_md_references(answer.citations), ""]
     if answer.closest:
@@ -120,7 +154,8 @@ h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2.2rem;border-top:1px solid #
 .answer{font-size:1.05rem}.answer a{text-decoration:none;font-weight:600}
 .abstained{color:#8a4b00}ol{padding-left:1.4rem}li{margin:.8rem 0}
 .meta{color:#555;font-size:.9rem}.context{color:#666}
-mark{background:#fff1a8;padding:0 .1em}blockquote{margin:.3rem 0 0;padding-left:.8rem;border-left:3px solid #ccc}
+mark{background:#fff1a8;padding:0 .1em}.unsupported{background:#fde2e2;text-decoration:underline wavy #b00}
+blockquote{margin:.3rem 0 0;padding-left:.8rem;border-left:3px solid #ccc}
 """
 
 
@@ -157,12 +192,14 @@ def references_html(
 
 
 def _html_answer(answer: Answer, prefix: str) -> str:
-    text = html.escape(answer.text)
+    text = flag_unsupported(html.escape(answer.text), answer)
     text = _MARKER.sub(lambda m: f'<a href="#{prefix}ref-{m.group(1)}">[{m.group(1)}]</a>', text)
-    parts = [
-        f"<h2>{html.escape(answer.question)}</h2>",
-        f'<p class="answer{" abstained" if answer.abstained else ""}">{text}</p>',
-    ]
+    parts = [f"<h2>{html.escape(answer.question)}</h2>"]
+    if answer.notice:
+        parts.append(f'<p class="meta">{html.escape(answer.notice)}</p>')
+    parts.append(f'<p class="answer{" abstained" if answer.abstained else ""}">{text}</p>')
+    if answer.checks:
+        parts.append(f'<p class="meta">{html.escape(checks_summary(answer))}</p>')
     if answer.citations:
         parts += ["<h3>References</h3>", references_html(answer.citations, prefix)]
     if answer.closest:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from .answer import Answer, Citation
-from .export import references_html
+from .export import checks_summary, flag_unsupported, references_html
 from .ingest import IngestReport
 from .store import StoredArticle
 
@@ -47,8 +47,11 @@ def answer_html(answer: Answer, turn: int) -> str:
             f"[{citation.number}]</a>"
         )
 
-    text = _MARKER.sub(marker, escape(answer.text))
-    parts = [f'<div class="answer{" abstained" if answer.abstained else ""}">{text}</div>']
+    text = _MARKER.sub(marker, flag_unsupported(escape(answer.text), answer))
+    parts = [f'<div class="notice">{escape(answer.notice)}</div>'] if answer.notice else []
+    parts.append(f'<div class="answer{" abstained" if answer.abstained else ""}">{text}</div>')
+    if answer.checks:
+        parts.append(f'<div class="checks">{escape(checks_summary(answer))}</div>')
     listed = answer.citations or answer.closest
     if listed:
         label = "Sources" if answer.citations else "Closest matches (they do not answer the question)"
@@ -59,6 +62,11 @@ def answer_html(answer: Answer, turn: int) -> str:
         )
         parts.append(f"<details><summary>{label} ({len(listed)})</summary><ol>{items}</ol></details>")
     return "".join(parts)
+
+
+def draft_html(text: str) -> str:
+    """The language model's text while it is being written, before its citations are checked."""
+    return f'<div class="draft"><em>Writing (citations not yet checked)…</em><br>{escape(text)}</div>'
 
 
 def error_html(message: str) -> str:

@@ -126,3 +126,29 @@ def test_sources_panel_highlights_the_quote_in_its_paragraph(answers, sample_ind
     panel = sources_html(answers[0], 1, article_text)
     assert "<mark>South Korea’s spy chief" in panel and "Lloyd Austin told reporters during a visit" in panel
     assert paragraph_around("a\n" + "x" * 2000 + " QUOTE " + "y" * 2000, 2003, 2010)[0].startswith("…")
+
+
+def test_generative_answer_exports_flag_unsupported_sentences(answers):
+    from dataclasses import replace
+
+    first = answers[0]
+    invented = "Officials said <b>ten</b> divisions & more had arrived."
+    generated = replace(
+        first,
+        text=f"{first.citations[0].quote} [1] {invented}",
+        citations=first.citations[:1],
+        mode="generative",
+        unsupported=(invented,),
+        checks={"checked": 2, "kept": 1, "replaced": 0, "dropped": 1, "added": 0},
+    )
+    assert from_json(to_json(generated)) == generated
+    markdown = to_markdown(generated)
+    assert "Not supported by any passage" in markdown
+    assert "- ⚠ Officials said &lt;b&gt;ten&lt;/b&gt; divisions &amp; more had arrived." in markdown
+    assert "Citations checked: 2; kept 1, replaced 0, dropped 1, added 0." in markdown
+    page = to_html(generated)
+    assert '<span class="unsupported"' in page
+    assert "Officials said &lt;b&gt;ten&lt;/b&gt; divisions &amp; more had arrived. ⚠</span>" in page
+    assert "<b>ten</b>" not in page
+    fallback = replace(first, notice="Showing the extractive answer: cannot reach the language model.")
+    assert "Showing the extractive answer" in to_markdown(fallback) and "Showing the extractive" in to_html(fallback)
