@@ -450,13 +450,10 @@ class Assistant:
         mode: str | None = None,
     ) -> Answer:
         """Answer ``question`` from the index, quoting and citing the sentences used."""
-        answer = None
-        for answer in self.stream(
+        *_, answer = self.stream(
             question, history=history, k=k, filters=filters, max_sentences=max_sentences, mode=mode
-        ):
-            pass
-        assert isinstance(answer, Answer)
-        return answer
+        )
+        return answer  # the stream always ends with the Answer
 
     def stream(
         self,

