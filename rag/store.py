@@ -341,8 +341,10 @@ class Store:
                     index = None
                 if index is not None and index.d != self.manifest.dimension:
                     index = None
-            if index is None:
+            if index is None and (self.folder / CHECKSUM).exists():
                 log.warning("%s is damaged or was not fully written; rebuilding it from %s", path, DATABASE)
+            elif index is None:  # written before checksums were kept: rebuilt once, then checked
+                log.info("%s has no checksum; rebuilding it from %s", path, DATABASE)
         if index is None:
             self._rebuild_vectors()  # the vectors in SQLite are the source of truth
             repaired = self.chunk_count() > 0 or path.exists()
