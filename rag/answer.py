@@ -79,7 +79,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     # generative answers: sentences no passage supports (shown flagged), and what the citation check did
     unsupported: tuple[str, ...] = ()
-    checks: dict[str, int] = field(default_factory=dict)  # checked, kept, replaced, dropped, added
+    checks: dict[str, int] = field(default_factory=dict)  # sentences, checked, kept, replaced, dropped, added
     notice: str = ""  # e.g. why a generative answer fell back to the extractive one
 
 
@@ -582,6 +582,7 @@ class Assistant:
             timings={"llm_ms": llm_ms, "total_ms": round((time.perf_counter() - started) * 1000, 1)},
             unsupported=tuple(c.text for c in claims if not c.supported),
             checks={
+                "sentences": len(claims),
                 "checked": report.checked,
                 "kept": report.kept,
                 "replaced": report.replaced,

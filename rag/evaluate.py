@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from .answer import AnswerSettings, Assistant, check_mode
-from .chunk import split_sentences
 from .config import Settings
 from .datasets import Question, load_clapnq, load_squad, write_jsonl
 from .errors import RagError
@@ -87,7 +86,7 @@ def run(
                 any3_holds=any(_holds(c, question) for c in cited[:3]),
                 abstained=answer.abstained,
                 ms=answer.timings["total_ms"],
-                sentences=len(split_sentences(answer.text)) if not answer.abstained else 0,
+                sentences=answer.checks.get("sentences", 0),
                 unsupported=len(answer.unsupported),
                 checks=answer.checks or None,
                 fell_back=bool(answer.notice),
