@@ -564,10 +564,10 @@ class Assistant:
         parts: list[str] = []
         for claim in claims:
             markers = []
-            for key, index in claim.support:
+            for key, index, similarity in claim.support:
                 if (key, index) not in numbers:
                     numbers[(key, index)] = self._citation(
-                        len(numbers) + 1, self._passage_sentence(passages[key - 1], index)
+                        len(numbers) + 1, self._passage_sentence(passages[key - 1], index, similarity)
                     )
                 markers.append(f"[{numbers[(key, index)].number}]")
             parts.append(" ".join([claim.text, *markers]))
@@ -591,10 +591,11 @@ class Assistant:
             },
         )
 
-    def _passage_sentence(self, passage: Passage, index: int) -> ScoredSentence:
+    def _passage_sentence(self, passage: Passage, index: int, similarity: float) -> ScoredSentence:
+        """Sentence ``index`` of a passage, scored by its similarity to the sentence it supports."""
         start, end = passage.sentences[index] if passage.sentences else (passage.start, passage.end)
         text = passage.text[start - passage.start : end - passage.start]
-        return ScoredSentence(passage.article_id, start, end, text, passage, rank=0)
+        return ScoredSentence(passage.article_id, start, end, text, passage, rank=0, score=similarity)
 
 
 _assistants: dict[str, Assistant] = {}

@@ -180,7 +180,8 @@ class Claim:
 
     text: str  # without its citation markers
     keys: list[int]
-    support: list[tuple[int, int]] = field(default_factory=list)  # (passage key, sentence index) kept
+    # (passage key, index of the supporting sentence in it, its cosine similarity to the claim)
+    support: list[tuple[int, int, float]] = field(default_factory=list)
     supported: bool = False
 
 
@@ -276,7 +277,7 @@ def check_claims(
         for key in wanted:
             result = best(n, key)
             if passes(result):
-                claim.support.append((key, result[1]))
+                claim.support.append((key, result[1], result[0]))
                 report.kept += 1
             else:
                 failed += 1
@@ -284,8 +285,8 @@ def check_claims(
             scored = [(best(n, k), k) for k in range(1, len(passages) + 1) if k not in wanted]
             scored = [(r, k) for r, k in scored if passes(r)]
             if scored:
-                (_, index, _), key = max(scored, key=lambda item: item[0][0])
-                claim.support.append((key, index))
+                (similarity, index, _), key = max(scored, key=lambda item: item[0][0])
+                claim.support.append((key, index, similarity))
                 if failed:
                     report.replaced += 1
                     failed -= 1

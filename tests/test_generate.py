@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from rag.answer import NO_ANSWER, AnswerSettings, Assistant
-from rag.generate import LLMSettings, check_claims, clean_condensed, is_cannot_answer, split_claims
+from rag.generate import LLMSettings, SupportSettings, check_claims, clean_condensed, is_cannot_answer, split_claims
 from rag.types import Passage
 
 from .conftest import free_port
@@ -59,6 +59,7 @@ def test_citations_are_kept_replaced_dropped_or_the_sentence_flagged(embedder):
     report = check_claims(claims, passages, embedder.embed)
     assert [c.supported for c in claims] == [True, True, False, True]
     assert claims[0].support[0][0] == 1 and claims[1].support[0][0] == 2 and claims[3].support[0][0] == 1
+    assert all(c.support[0][2] >= SupportSettings().similarity for c in claims if c.supported)
     assert (report.checked, report.kept, report.replaced, report.dropped) == (4, 1, 1, 2)
 
 
@@ -160,6 +161,7 @@ def test_generative_answer_with_checked_citations(sample_index, llm_server):
         checks = answer.checks
         assert checks["checked"] == checks["kept"] + checks["replaced"] + checks["dropped"]
         assert [c.number for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+        assert all(c.score >= SupportSettings().similarity for c in answer.citations)
 
 
 @pytest.mark.llm
