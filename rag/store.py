@@ -747,14 +747,14 @@ class Store:
                 problems.append(f"keyword index disagrees with the chunks: {exc}")
             chunk_ids = {r[0] for r in db.execute("SELECT id FROM chunks")}
             vector_ids = {r[0] for r in db.execute("SELECT chunk_id FROM vectors")}
-            faiss_ids = set(self._faiss_ids().tolist())
+            ids, vectors = self._faiss_contents()
+            faiss_ids = set(ids.tolist())
             if chunk_ids != vector_ids:
                 problems.append(f"{len(chunk_ids ^ vector_ids)} chunks and stored vectors do not match")
             if faiss_ids != chunk_ids:
                 problems.append(f"{len(faiss_ids ^ chunk_ids)} chunk ids differ between FAISS and SQLite")
             if len(faiss_ids) != self._faiss.ntotal:
                 problems.append("the FAISS index holds duplicate ids")
-            ids, vectors = self._faiss_contents()
             keep = np.isin(ids, np.fromiter(vector_ids, dtype=np.int64, count=len(vector_ids)))
             if keep.any() and not np.array_equal(vectors[keep], self._vectors_for(ids[keep])):
                 problems.append("vectors in FAISS differ from the vectors stored in SQLite")
