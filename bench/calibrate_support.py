@@ -28,6 +28,7 @@ from rag import Index, Settings  # noqa: E402
 from rag.chunk import split_sentences  # noqa: E402
 from rag.datasets import load_clapnq, write_jsonl  # noqa: E402
 from rag.generate import SupportSettings, support  # noqa: E402
+from rag.retrieve import content_terms  # noqa: E402
 
 CATCH = 0.98  # share of unsupported pairs the check must catch
 
@@ -44,7 +45,8 @@ def measures(index: Index, pairs: list[tuple[str, object]]) -> np.ndarray:
     vectors = index.embedder.embed(list(texts))
     rows = []
     for claim, text, ids in plan:
-        similarity, _, overlap = support(claim, vectors[ids[0]], vectors[ids[1:]], text)
+        words = set(content_terms(claim)), set(content_terms(text))
+        similarity, _, overlap = support(words[0], vectors[ids[0]], vectors[ids[1:]], words[1])
         rows.append((similarity, overlap))
     return np.array(rows)
 

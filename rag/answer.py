@@ -35,7 +35,7 @@ from .generate import (
     split_claims,
 )
 from .index import Index, open_index
-from .retrieve import STOPWORDS, fuse
+from .retrieve import STOPWORDS, content_terms, fuse
 from .types import Filters, Passage
 
 NO_ANSWER = "The articles don't say: none of the passages found answers this question."
@@ -184,11 +184,6 @@ def search_query(question: str, history: Sequence[object] | None) -> str:
 
 
 # --- scoring ---------------------------------------------------------------------------------
-
-
-def _terms(text: str) -> list[str]:
-    """Content words, cut to five letters (a cheap, language-neutral stemmer)."""
-    return [w[:5] for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
 @dataclass
@@ -352,14 +347,14 @@ class Assistant:
         passage_dense = dict(zip(chunk_ids, self.index.store.vectors(chunk_ids) @ query_vector))
         # words of the question itself count fully, words borrowed from earlier turns half
         weights: dict[str, float] = {}
-        for term in _terms(query):
+        for term in content_terms(query):
             weights[term] = 0.5
-        for term in _terms(question):
+        for term in content_terms(question):
             weights[term] = 1.0
         idf = self._idf_of(set(weights))
         total = sum(idf[t] * w for t, w in weights.items()) or 1.0
         for candidate, text, similarity in zip(candidates, texts, dense):
-            present = set(_terms(text))
+            present = set(content_terms(text))
             lexical = sum(idf[t] * w for t, w in weights.items() if t in present) / total
             candidate.dense = float(similarity)
             candidate.lexical = lexical
@@ -484,7 +479,7 @@ class Assistant:
         ranked = evidence.sentences
         confidence = ranked[0].score if ranked else 0.0
         if confidence < s.threshold:
-            closest = tuple(self._citation(n, c) for n, c in enumerate(ranked[:3], 1))
+            closest = self._closest(ranked)
             citations: tuple[Citation, ...] = ()
             text = NO_ANSWER
         else:
@@ -502,6 +497,10 @@ class Assistant:
             timings={"total_ms": round((time.perf_counter() - started) * 1000, 1)},
             **extra,
         )
+
+    def _closest(self, ranked: list[ScoredSentence]) -> tuple[Citation, ...]:
+        """The nearest sentences, shown when an answer abstains."""
+        return tuple(self._citation(n, c) for n, c in enumerate(ranked[:3], 1))
 
     # generative answers -----------------------------------------------------------------------
 
@@ -545,7 +544,7 @@ class Assistant:
             return
         llm_ms = round((time.perf_counter() - started) * 1000, 1)
         if is_cannot_answer(reply):
-            closest = tuple(self._citation(n, c) for n, c in enumerate(ranked[:3], 1))
+            closest = self._closest(ranked)
             yield Answer(
                 question=question,
                 text=NO_ANSWER,

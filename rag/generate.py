@@ -24,6 +24,7 @@ import numpy as np
 
 from .chunk import split_sentences
 from .errors import RagError
+from .retrieve import content_terms
 from .types import Passage
 
 CANNOT_ANSWER = "I cannot answer this from the articles."
@@ -228,18 +229,11 @@ class CheckReport:
     added: int = 0  # sentences the model left uncited that a passage supports
 
 
-def _content(text: str) -> set[str]:
-    from .answer import _terms
-
-    return set(_terms(text))
-
-
-def support(claim: str, claim_vector: np.ndarray, sentence_vectors: np.ndarray, passage_text: str):
-    """(cosine similarity to the best passage sentence, that sentence's index, share of the claim's
-    content words found in the passage)."""
+def support(claim_words: set[str], claim_vector: np.ndarray, sentence_vectors: np.ndarray, passage_words: set[str]):
+    """(cosine similarity of a claim to a passage's best sentence, that sentence's index, share of the
+    claim's content words found in the passage)."""
     sims = sentence_vectors @ claim_vector
-    words = _content(claim)
-    overlap = len(words & _content(passage_text)) / len(words) if words else 0.0
+    overlap = len(claim_words & passage_words) / len(claim_words) if claim_words else 0.0
     i = int(np.argmax(sims))
     return float(sims[i]), i, overlap
 
@@ -259,11 +253,13 @@ def check_claims(
     vectors = embed([c.text for c in claims] + flat)
     claim_vectors, sentence_vectors = vectors[: len(claims)], vectors[len(claims) :]
     offsets = np.cumsum([0] + [len(g) for g in sentences])
+    claim_words = [set(content_terms(c.text)) for c in claims]
+    passage_words = [set(content_terms(p.text)) for p in passages]
 
     def best(claim_index: int, key: int) -> tuple[float, int, float]:
         lo, hi = offsets[key - 1], offsets[key]
         return support(
-            claims[claim_index].text, claim_vectors[claim_index], sentence_vectors[lo:hi], passages[key - 1].text
+            claim_words[claim_index], claim_vectors[claim_index], sentence_vectors[lo:hi], passage_words[key - 1]
         )
 
     def passes(result: tuple[float, int, float]) -> bool:

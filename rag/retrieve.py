@@ -26,6 +26,11 @@ STOPWORDS = frozenset(
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
+def content_terms(text: str) -> list[str]:
+    """Content words, cut to five letters (a cheap, language-neutral stemmer)."""
+    return [w[:5] for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
+
+
 def keyword_query(text: str) -> str:
     """An FTS5 query that ORs the distinct content words of ``text``, each quoted (so no syntax leaks)."""
     words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
