@@ -1,17 +1,17 @@
 """Calibrates the extractive answerer on CLAPNQ dev: the score weights (a grid) and the abstention threshold.
 
-The shipped weights were picked on this grid and on `rag eval` of XQuAD-R together (BENCHMARKS.md says
-so); the threshold comes from CLAPNQ alone.
+Both come from CLAPNQ alone; XQuAD-R is held out (`rag eval` measures it, BENCHMARKS.md).
 
-1. Builds an index of all 600 CLAPNQ passages and, for each of the 300 answerable questions,
-   scores the candidate sentences once (dense similarity, IDF-weighted word overlap, passage similarity, answer type).
-2. Grid-searches the three weights of the combined score for the share of questions whose best
-   sentence is a gold `selected_sentence` (or overlaps one).
+1. Builds an index of all 600 CLAPNQ passages and, for each of the 300 answerable questions, scores
+   the candidate sentences once (the sentences the shipped settings embed: the best 16 of the best 8
+   passages by the embedding-free part of the score), keeping each signal apart.
+2. Grid-searches the six weights of the combined score for the share of questions whose best
+   sentence is a gold `selected_sentence` (or overlaps one); ties go to the better top-3 share.
 3. Prints the best-sentence score of answerable questions (against their own index) and of the
    same questions asked against the bundled sample news articles (which cannot answer them), with
    the threshold that keeps a chosen share of answerable questions answered.
 
-    .venv/bin/python bench/calibrate.py [--keep 0.97]
+    .venv/bin/python bench/calibrate.py [--keep 0.98] [--weights D T C L P A]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import ROOT, SHARED  # noqa: E402
 
 from rag import Index, Settings  # noqa: E402
-from rag.answer import AnswerSettings, Assistant, ScoredSentence, combined_score  # noqa: E402
+from rag.answer import AnswerSettings, Assistant, ScoredSentence  # noqa: E402
 from rag.datasets import load_clapnq, write_jsonl  # noqa: E402
 
 
@@ -47,19 +47,57 @@ def features(assistant: Assistant, questions) -> list[list[tuple[ScoredSentence,
     return rows
 
 
-def best_scores(rows, settings: AnswerSettings) -> np.ndarray:
-    return np.array([max((combined_score(c, settings) for c, _ in row), default=0.0) for row in rows])
+SIGNALS = ("dense", "tokens", "content_tokens", "lexical", "passage_dense", "answer_type")
+WEIGHTS = (
+    "dense_weight",
+    "token_weight",
+    "content_token_weight",
+    "lexical_weight",
+    "passage_weight",
+    "answer_type_weight",
+)
+GRID = (
+    (0.0, 0.5, 1.0),
+    (0.0, 0.5, 1.0, 2.0),
+    (0.0, 0.5, 1.0),
+    (0.0, 0.2, 0.35, 0.5),
+    (0.0, 0.25, 0.5, 1.0),
+    (0.0, 0.05, 0.1),
+)
+
+
+def matrices(rows) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per question: its candidates' signals (one row each) and which candidates are gold."""
+    return [
+        (np.array([[getattr(c, name) for name in SIGNALS] for c, _ in row]), np.array([gold for _, gold in row]))
+        for row in rows
+        if row
+    ]
+
+
+def accuracy(data, weights: np.ndarray, keep: float = 0.0) -> tuple[float, float, float]:
+    """Shares of questions whose best sentence is gold, and where a quoted one is; sentences per answer."""
+    first = covered = quoted = 0
+    for signals, gold in data:
+        scores = signals @ weights
+        order = np.argsort(-scores, kind="stable")
+        picked = [order[0]] + [i for i in order[1:3] if scores[i] >= keep * scores[order[0]]]
+        first += gold[order[0]]
+        covered += gold[picked].any()
+        quoted += len(picked)
+    return first / len(data), covered / len(data), quoted / len(data)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keep", type=float, default=0.97, help="share of answerable questions to answer")
+    parser.add_argument("--keep", type=float, default=0.98, help="share of answerable questions to answer")
     parser.add_argument(
         "--weights",
         type=float,
-        nargs=3,
-        metavar=("LEXICAL", "PASSAGE", "ANSWER_TYPE"),
-        help="print the threshold for these weights instead of the grid's best",
+        nargs=6,
+        metavar=("D", "T", "C", "L", "P", "A"),
+        help="print the threshold for these weights (dense, tokens, content tokens, lexical, passage, "
+        "answer type) instead of the grid's best",
     )
     args = parser.parse_args()
     articles, questions = load_clapnq(SHARED / "clapnq_dev_answerable.jsonl", SHARED / "clapnq_dev_unanswerable.jsonl")
@@ -73,49 +111,40 @@ def main() -> None:
         negative_rows = features(Assistant(news), answerable)
 
     print(f"{len(answerable)} answerable CLAPNQ questions with gold sentences; index of {len(articles)} passages\n")
-    print("| lexical weight | passage weight | answer-type weight | best sentence is gold |")
-    print("|---|---|---|---|")
+    data = matrices(rows)
     results = []
-    grid = itertools.product((0.0, 0.1, 0.2, 0.35, 0.5), (0.0, 0.25, 0.5, 0.75), (0.0, 0.05, 0.1))
-    for lexical, passage, answer_type in grid:
-        settings = AnswerSettings(lexical_weight=lexical, passage_weight=passage, answer_type_weight=answer_type)
-        hits = sum(max(row, key=lambda pair: combined_score(pair[0], settings))[1] for row in rows if row)
-        results.append((hits / len(rows), -lexical, -passage, -answer_type))
-        print(f"| {lexical} | {passage} | {answer_type} | {hits / len(rows):.3f} |")
-    accuracy, lexical, passage, answer_type = max(results)
-    chosen = AnswerSettings(lexical_weight=-lexical, passage_weight=-passage, answer_type_weight=-answer_type)
-    if args.weights:
-        chosen = AnswerSettings(
-            lexical_weight=args.weights[0], passage_weight=args.weights[1], answer_type_weight=args.weights[2]
-        )
-        accuracy = sum(max(row, key=lambda pair: combined_score(pair[0], chosen))[1] for row in rows if row)
-        accuracy /= len(rows)
+    for point in itertools.product(*GRID):
+        if any(point):
+            first, top3, _ = accuracy(data, np.array(point))
+            results.append((first, top3, point))
+    results.sort(key=lambda r: (-r[0], -r[1]))
+    print("best grid points (dense, tokens, content tokens, lexical, passage, answer type):")
+    print("| weights | best sentence is gold | one of the best three is |")
+    print("|---|---|---|")
+    for first, top3, point in results[:10]:
+        print(f"| {', '.join(f'{w:g}' for w in point)} | {first:.3f} | {top3:.3f} |")
+    chosen = np.array(args.weights) if args.weights else np.array(results[0][2])
+    shipped = AnswerSettings()
     print(
-        f"\n{'given' if args.weights else 'chosen'}: lexical_weight={chosen.lexical_weight}, "
-        f"passage_weight={chosen.passage_weight}, "
-        f"answer_type_weight={chosen.answer_type_weight} (best sentence is gold for {accuracy:.3f})"
+        f"\n{'given' if args.weights else 'chosen'}: "
+        + ", ".join(f"{name}={w:g}" for name, w in zip(WEIGHTS, chosen))
+        + f" (best sentence is gold for {accuracy(data, chosen)[0]:.3f}; shipped: "
+        + ", ".join(f"{getattr(shipped, name):g}" for name in WEIGHTS)
+        + ")"
     )
 
     print("\n| keep ratio | best sentence or a further quoted one is gold | sentences per answer |")
     print("|---|---|---|")
-    for keep in (0.95, 0.9, 0.85, 0.8, 0.75, 0.7):
-        covered = quoted = 0
-        for row in rows:
-            if not row:
-                continue
-            ranked = sorted(row, key=lambda pair: -combined_score(pair[0], chosen))
-            best = combined_score(ranked[0][0], chosen)
-            picked = [ranked[0]] + [p for p in ranked[1:3] if combined_score(p[0], chosen) >= keep * best]
-            covered += any(gold for _, gold in picked)
-            quoted += len(picked)
-        print(f"| {keep} | {covered / len(rows):.3f} | {quoted / len(rows):.2f} |")
+    for keep in (0.9, 0.8, 0.7, 0.6, 0.5):
+        _, covered, quoted = accuracy(data, chosen, keep)
+        print(f"| {keep} | {covered:.3f} | {quoted:.2f} |")
 
-    positive = best_scores(rows, chosen)
-    negative = best_scores(negative_rows, chosen)
+    positive = np.array([(signals @ chosen).max() for signals, _ in data])
+    negative = np.array([(signals @ chosen).max() if len(gold) else 0.0 for signals, gold in matrices(negative_rows)])
     threshold = float(np.quantile(positive, 1 - args.keep))
-    print("\nbest-sentence score percentiles:   5%    25%    50%    75%    95%")
+    print("\nbest-sentence score percentiles:   1%     2%     5%    25%    50%    75%    95%")
     for name, values in (("answerable (own index)", positive), ("asked of the news sample", negative)):
-        print(f"  {name:30}", "  ".join(f"{v:.3f}" for v in np.percentile(values, [5, 25, 50, 75, 95])))
+        print(f"  {name:30}", "  ".join(f"{v:.3f}" for v in np.percentile(values, [1, 2, 5, 25, 50, 75, 95])))
     print(
         f"\nthreshold keeping {args.keep:.0%} of answerable questions answered: {threshold:.3f}; "
         f"at it, {np.mean(negative < threshold):.1%} of the questions asked of the news sample abstain"

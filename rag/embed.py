@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -91,6 +92,15 @@ def _query_pool() -> ThreadPoolExecutor:
     return pool
 
 
+@dataclass(frozen=True)
+class TokenVectors:
+    """A text's unit vector, with the unit vectors of its tokens and the tokens themselves."""
+
+    vector: np.ndarray  # float32, the same vector ``Embedder.embed`` gives
+    tokens: np.ndarray  # float16, one row per token (special tokens left out)
+    pieces: tuple[str, ...]  # the tokenizer's pieces, one per row
+
+
 class Embedder:
     """Embeds texts with one sentence-transformers model; cheap to create, loads on first use."""
 
@@ -152,6 +162,38 @@ class Embedder:
                 self.model  # load first, in this thread
                 self._query_pool = _query_pool()
         return self._query_pool.submit(compute)
+
+    def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Each text's unit vector and its tokens' unit vectors, from one pass of the model.
+
+        The token vectors (special tokens left out, float16 to keep them small) serve late
+        interaction: how well every word of a question finds a match somewhere in a sentence.
+        A model that gives no token vectors yields empty ones.
+        """
+        if not texts:
+            return []
+        outputs = self.model.encode(
+            list(texts), batch_size=self.batch_size, output_value=None, convert_to_numpy=False, show_progress_bar=False
+        )
+        tokenizer = self.model.tokenizer
+        special = set(getattr(tokenizer, "all_special_ids", ()))
+        result = []
+        for output in outputs:
+            vector = output["sentence_embedding"].float().numpy()
+            vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            tokens = output.get("token_embeddings")
+            ids = output.get("input_ids")
+            if tokens is None or ids is None:
+                result.append(TokenVectors(vector.astype(np.float32), np.zeros((0, vector.shape[0]), np.float16), ()))
+                continue
+            ids = ids.tolist()
+            mask = output.get("attention_mask")
+            keep = [i for i, token in enumerate(ids) if token not in special and (mask is None or int(mask[i]))]
+            matrix = tokens.float().numpy()[keep]
+            matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            pieces = tuple(tokenizer.convert_ids_to_tokens([ids[i] for i in keep]))
+            result.append(TokenVectors(vector.astype(np.float32), matrix.astype(np.float16), pieces))
+        return result
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""

@@ -1,11 +1,23 @@
 import re
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag import RagError
-from rag.answer import NO_ANSWER, Assistant, ask, is_follow_up, previous_questions, search_query
+from rag.answer import (
+    NO_ANSWER,
+    AnswerSettings,
+    Assistant,
+    ask,
+    embedding_free_score,
+    is_follow_up,
+    late_interaction,
+    previous_questions,
+    search_query,
+)
+from rag.embed import TokenVectors
 
 TROOPS = "How many North Korean troops were being trained before being sent to Ukraine?"
 
@@ -124,3 +136,44 @@ def test_any_question_gives_an_answer_or_a_clear_error(assistant, sample_index, 
         assert str(exc)
         return
     check_answer(answer, sample_index)
+
+
+def _unit(*rows):
+    matrix = np.array(rows, dtype=np.float32)
+    return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float16)
+
+
+def test_late_interaction_is_the_mean_best_token_match():
+    # question tokens "the", "troops"; only "troops" is a content word
+    question = TokenVectors(np.zeros(3, np.float32), _unit([1, 0, 0], [0, 1, 0]), ("the", "troops"))
+    both = TokenVectors(np.zeros(3, np.float32), _unit([0, 1, 0], [1, 0, 0]), ("troops", "the"))
+    half = TokenVectors(np.zeros(3, np.float32), _unit([1, 0, 0], [0, 0, 1], [1, 1, 0]), ("the", "x", "y"))
+    tokens, content = late_interaction(question, [both, half])
+    assert tokens == pytest.approx([1.0, (1.0 + 0.5**0.5) / 2], abs=1e-3)  # order does not matter
+    assert content == pytest.approx([1.0, 0.5**0.5], abs=1e-3)  # "troops" meets "y" at 45 degrees
+    empty = TokenVectors(np.zeros(3, np.float32), np.zeros((0, 3), np.float16), ())
+    assert [list(scores) for scores in late_interaction(empty, [both])] == [[0.0], [0.0]]
+
+
+def test_token_vectors_come_from_the_same_pass_as_the_sentence_vector(embedder):
+    texts = ["The 78-year-old spoke in Florida.", "Troops"]
+    encoded = embedder.embed_tokens(texts)
+    for item, vector in zip(encoded, embedder.embed(texts)):
+        assert float(item.vector @ vector) == pytest.approx(1.0, abs=1e-4)
+        assert len(item.pieces) == len(item.tokens)
+        assert np.linalg.norm(item.tokens.astype(np.float32), axis=1) == pytest.approx(1.0, abs=1e-2)
+    assert encoded[1].pieces == ("troops",)  # no [CLS] or [SEP]
+    assert "78" in encoded[0].pieces
+
+
+def test_only_the_best_sentences_by_the_embedding_free_score_are_embedded(sample_index):
+    settings = AnswerSettings(scored_sentences=3)
+    assistant = Assistant(sample_index, settings)
+    evidence = assistant.rank_sentences(TROOPS)
+    assert len(evidence.sentences) == 3
+    everything = Assistant(sample_index, AnswerSettings(scored_sentences=1000)).rank_sentences(TROOPS).sentences
+    assert len(everything) > 3
+    cut = sorted(embedding_free_score(c, settings) for c in everything)[-3]
+    assert all(embedding_free_score(c, settings) >= cut for c in evidence.sentences)
+    assert [c.score for c in evidence.sentences] == sorted((c.score for c in evidence.sentences), reverse=True)
+    assert len(assistant._sentence_vectors) == 3  # the others were never embedded
