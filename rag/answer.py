@@ -43,7 +43,7 @@ from .types import Filters, Passage
 
 NO_ANSWER = "The articles don't say: none of the passages found answers this question."
 MAX_QUESTION_CHARS = 2000
-SENTENCE_CACHE = 4096  # sentences whose token vectors are kept (about 30 KB each)
+SENTENCE_CACHE = 2048  # sentences whose token vectors are kept (about 35 KB each)
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class Answer:
 class AnswerSettings:
     passages: int = 8  # passages retrieved
     candidate_passages: int = 8  # passages whose sentences are candidates
-    scored_sentences: int = 16  # candidates embedded and fully scored: the best by the embedding-free part
+    scored_sentences: int = 12  # candidates embedded and fully scored: the best by the embedding-free part
     max_sentences: int = 3  # sentences quoted in an answer
     # The score of a sentence adds, each times its weight: its cosine similarity to the question (the
     # sentence embedded after its article's title); late interaction, the mean over the question's
@@ -104,15 +104,15 @@ class AnswerSettings:
     # "how many", a date for "when", a name for "who"/"where"). The weights were picked by a grid on
     # CLAPNQ dev alone (bench/calibrate.py); XQuAD-R is held out. No rule looks at individual questions.
     dense_weight: float = 0.5
-    token_weight: float = 1.0
-    content_token_weight: float = 1.0
+    token_weight: float = 2.0
+    content_token_weight: float = 0.5
     lexical_weight: float = 0.2
     passage_weight: float = 1.0
     answer_type_weight: float = 0.05
     titled_sentences: bool = True  # embed each candidate sentence after its article's title
     # Below this best-sentence score the answer abstains: the score that 98% of answerable CLAPNQ
     # questions reach (bench/calibrate.py); questions asked of unrelated articles score far lower.
-    threshold: float = 1.44
+    threshold: float = 1.66
     # a further sentence is quoted if it scores at least this share of the best: on CLAPNQ, 0.7 and lower
     # cover the gold sentence equally often (bench/calibrate.py); XQuAD-R's top-3 share drops at 0.7
     keep_ratio: float = 0.6
