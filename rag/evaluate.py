@@ -31,6 +31,7 @@ class Outcome:
     any3_holds: bool
     abstained: bool
     ms: float
+    citations: int = 0
     sentences: int = 0  # generative: sentences in the answer
     unsupported: int = 0  # generative: of those, left without a supporting citation
     checks: dict[str, int] | None = None
@@ -86,6 +87,7 @@ def run(
                 any3_holds=any(_holds(c, question) for c in cited[:3]),
                 abstained=answer.abstained,
                 ms=answer.timings["total_ms"],
+                citations=len(cited),
                 sentences=answer.checks.get("sentences", 0),
                 unsupported=len(answer.unsupported),
                 checks=answer.checks or None,
@@ -111,6 +113,8 @@ def summarize(outcomes: Sequence[Outcome], against: bool = False) -> dict[str, f
         report["first_citation_holds_answer"] = sum(o.first_holds for o in answerable) / n
         report["top3_citations_hold_answer"] = sum(o.any3_holds for o in answerable) / n
         report["abstention_answerable"] = sum(o.abstained for o in answerable) / n
+        answered = [o for o in answerable if not o.abstained]
+        report["citations_per_answer"] = sum(o.citations for o in answered) / max(1, len(answered))
     if unanswerable and not against:
         report["abstention_unanswerable"] = sum(o.abstained for o in unanswerable) / len(unanswerable)
     if against:

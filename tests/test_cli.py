@@ -65,3 +65,75 @@ def test_index_from_environment(index_dir, monkeypatch, capsys):
     monkeypatch.setenv("RAG_INDEX", str(index_dir))
     assert main(["stats"]) == 0
     assert str(index_dir) in capsys.readouterr().out
+
+
+def _squad(path):
+    """A tiny SQuAD-format file: two made-up places, three questions with one clear answer each."""
+    towns = {
+        "Zorblat": (
+            "Zorblat is a small town in the hills. The town has 4,200 residents. "
+            "Its main industry is cheese making. The mayor of Zorblat is Anna Verhoeven.",
+            [("How many residents does Zorblat have?", "4,200"), ("Who is the mayor of Zorblat?", "Anna Verhoeven")],
+        ),
+        "Quillmere": (
+            "Quillmere Lake freezes every January. Fishermen cut holes in the ice to catch pike. "
+            "The lake is 40 metres deep.",
+            [("How deep is Quillmere Lake?", "40 metres")],
+        ),
+    }
+    data = []
+    for title, (context, qas) in towns.items():
+        rows = [
+            {"id": f"{title}{i}", "question": q, "answers": [{"text": a, "answer_start": context.index(a)}]}
+            for i, (q, a) in enumerate(qas)
+        ]
+        data.append({"title": title, "paragraphs": [{"context": context, "qas": rows}]})
+    path.write_text(json.dumps({"data": data}), encoding="utf-8")
+    return path
+
+
+def _clapnq(path):
+    """A tiny CLAPNQ-format file: one answerable and one unanswerable question."""
+    text = "Brindle owls nest in hollow oaks. They lay two eggs each spring. Their call is a low whistle."
+    records = [
+        {
+            "id": "1",
+            "input": "how many eggs do brindle owls lay",
+            "passages": [{"title": "Brindle owl", "text": text}],
+            "output": [{"answer": "Two eggs each spring.", "selected_sentences": ["They lay two eggs each spring."]}],
+        },
+        {
+            "id": "2",
+            "input": "what is the airspeed of a brindle owl",
+            "passages": [{"title": "Brindle owl", "text": text}],
+            "output": [{"answer": None, "selected_sentences": []}],
+        },
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_eval_reports_retrieval_answers_and_abstention(tmp_path, index_dir, capsys):
+    squad = _squad(tmp_path / "towns.json")
+    assert main(["eval", str(squad), "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["questions"] == 3
+    assert report["recall@1"] == report["mrr@10"] == 1.0  # each town is one passage
+    assert report["first_citation_holds_answer"] == report["top3_citations_hold_answer"] == 1.0
+    assert report["abstention_answerable"] == 0.0
+    assert 1 <= report["citations_per_answer"] <= 3
+    assert report["latency_p95_ms"] >= report["latency_p50_ms"] > 0
+
+    # the same questions asked of the news articles: nothing there answers them
+    assert main(["eval", str(squad), "--against", str(index_dir), "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == {**report, "questions": 3, "abstention": 1.0}
+
+    assert main(["eval", str(_clapnq(tmp_path / "owls.jsonl")), "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["questions"] == 2
+    assert report["first_citation_holds_answer"] == 1.0  # the cited sentence is the gold one
+    assert report["abstention_answerable"] == 0.0 and "abstention_unanswerable" in report
+
+    assert main(["eval", str(tmp_path / "missing.json")]) == 1
+    assert "missing.json" in capsys.readouterr().err
