@@ -319,7 +319,7 @@ class Assistant:
         self.settings = settings or AnswerSettings.from_env()
         self._llm = llm
         self._sentence_vectors: OrderedDict[tuple[str, int, int], TokenVectors] = OrderedDict()
-        self._query_tokens: OrderedDict[str, TokenVectors] = OrderedDict()
+        self._question_tokens: OrderedDict[str, TokenVectors] = OrderedDict()
         self._article_sentences: OrderedDict[str, tuple[str, list[tuple[int, int]]]] = OrderedDict()
         self._idf: dict[str, float] = {}
         self._idf_generation = -1
@@ -340,14 +340,14 @@ class Assistant:
     def _embed_sentences(self, question: str, keys: list[tuple[str, int, int]], texts: list[str]):
         """The question's and each sentence's vectors and token vectors (sentences are remembered)."""
         missing = [i for i, key in enumerate(keys) if key not in self._sentence_vectors]
-        question_vectors = self._query_tokens.get(question)
+        question_vectors = self._question_tokens.get(question)
         fresh = self.index.embedder.embed_tokens(
             ([question] if question_vectors is None else []) + [texts[i] for i in missing]
         )
         if question_vectors is None:
-            question_vectors = self._query_tokens[question] = fresh.pop(0)
-            while len(self._query_tokens) > 64:
-                self._query_tokens.popitem(last=False)
+            question_vectors = self._question_tokens[question] = fresh.pop(0)
+            while len(self._question_tokens) > 64:
+                self._question_tokens.popitem(last=False)
         for i, vectors in zip(missing, fresh):
             self._sentence_vectors[keys[i]] = vectors
         rows = [self._sentence_vectors[key] for key in keys]
