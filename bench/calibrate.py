@@ -1,6 +1,6 @@
 """Calibrates the extractive answerer on CLAPNQ dev: the score weights (a grid) and the abstention threshold.
 
-Both come from CLAPNQ alone; XQuAD-R is held out (`rag eval` measures it, BENCHMARKS.md).
+Both come from CLAPNQ alone, so XQuAD-R is held out for them (`rag eval` measures it, BENCHMARKS.md).
 
 1. Builds an index of all 600 CLAPNQ passages and, for each of the 300 answerable questions, scores
    every candidate sentence of the best 8 passages once, keeping each signal apart.
@@ -35,14 +35,15 @@ from rag.datasets import load_clapnq, write_jsonl  # noqa: E402
 
 
 def features(assistant: Assistant, questions) -> list[list[tuple[ScoredSentence, bool]]]:
-    """Each question's candidate sentences, with whether each is a gold sentence."""
+    """Each question's candidate sentences in passage order (as ask() breaks ties), with whether each
+    is a gold sentence."""
     rows = []
     for q in questions:
         evidence = assistant.rank_sentences(q.question)
         rows.append(
             [
                 (c, c.article_id == q.article_id and any(c.start < b and a < c.end for a, b in q.spans))
-                for c in evidence.sentences
+                for c in sorted(evidence.sentences, key=lambda c: (c.rank, c.start))
             ]
         )
     return rows
@@ -70,9 +71,11 @@ GRID = (
 def matrices(rows) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per question: its candidates' signals (one row each) and which candidates are gold."""
     return [
-        (np.array([[getattr(c, name) for name in SIGNALS] for c, _ in row]), np.array([gold for _, gold in row]))
+        (
+            np.array([[getattr(c, name) for name in SIGNALS] for c, _ in row]).reshape(-1, len(SIGNALS)),
+            np.array([gold for _, gold in row], dtype=bool),
+        )
         for row in rows
-        if row
     ]
 
 
@@ -93,6 +96,8 @@ def accuracy(data, weights: np.ndarray, embedded: int, keep: float = 0.0) -> tup
     """Shares of questions whose best sentence is gold, and where a quoted one is; sentences per answer."""
     first = covered = quoted = 0
     for signals, gold in data:
+        if not len(gold):  # no candidate sentence at all: no answer
+            continue
         scores = scored(signals, weights, embedded)
         order = np.argsort(-scores, kind="stable")
         picked = [order[0]] + [i for i in order[1:3] if scores[i] >= keep * scores[order[0]]]
@@ -117,11 +122,11 @@ def main() -> None:
     articles, questions = load_clapnq(SHARED / "clapnq_dev_answerable.jsonl", SHARED / "clapnq_dev_unanswerable.jsonl")
     answerable = [q for q in questions if q.answerable and q.spans]
     with tempfile.TemporaryDirectory() as tmp:
-        index = Index(Settings(index_dir=Path(tmp) / "clapnq"), create=True)
+        index = Index(Settings.from_env(index_dir=Path(tmp) / "clapnq"), create=True)
         index.ingest([write_jsonl(articles, Path(tmp) / "clapnq.jsonl")])
         every = AnswerSettings(scored_sentences=10**6)  # all candidates embedded; cut below
         rows = features(Assistant(index, every), answerable)
-        news = Index(Settings(index_dir=Path(tmp) / "news"), create=True)
+        news = Index(Settings.from_env(index_dir=Path(tmp) / "news"), create=True)
         news.ingest([ROOT / "data" / "articles"])
         negative_rows = features(Assistant(news, every), answerable)
 
@@ -161,10 +166,10 @@ def main() -> None:
         first, top3, _ = accuracy(data, chosen, count)
         print(f"| {count}{' (shipped)' if count == embedded else ''} | {first:.3f} | {top3:.3f} |")
 
-    positive = np.array([scored(signals, chosen, embedded).max() for signals, _ in data])
-    negative = np.array(
-        [scored(signals, chosen, embedded).max() if len(gold) else 0.0 for signals, gold in matrices(negative_rows)]
-    )
+    def best(data) -> np.ndarray:  # a question without candidates scores 0: it abstains
+        return np.array([scored(signals, chosen, embedded).max() if len(gold) else 0.0 for signals, gold in data])
+
+    positive, negative = best(data), best(matrices(negative_rows))
     threshold = float(np.quantile(positive, 1 - args.keep))
     print("\nbest-sentence score percentiles:   1%     2%     5%    25%    50%    75%    95%")
     for name, values in (("answerable (own index)", positive), ("asked of the news sample", negative)):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -102,7 +103,8 @@ class AnswerSettings:
     # words only); the IDF-weighted share of the question's words it contains; the cosine similarity
     # of its whole passage; and whether it holds the kind of answer the question asks for (a number for
     # "how many", a date for "when", a name for "who"/"where"). The weights were picked by a grid on
-    # CLAPNQ dev alone (bench/calibrate.py); XQuAD-R is held out. No rule looks at individual questions.
+    # CLAPNQ dev alone (bench/calibrate.py), so XQuAD-R is held out for them. No rule looks at individual
+    # questions.
     dense_weight: float = 0.5
     token_weight: float = 2.0
     content_token_weight: float = 0.5
@@ -214,6 +216,7 @@ class ScoredSentence:
     passage_dense: float = 0.0  # cosine similarity of its passage to the question
     answer_type: float = 0.0  # 1 if it holds the kind of answer the question asks for
     score: float = 0.0
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)  # its unit vector, once embedded
 
 
 @dataclass(frozen=True)
@@ -245,18 +248,23 @@ def combined_score(sentence: ScoredSentence, settings: AnswerSettings) -> float:
 
 def late_interaction(question: TokenVectors, sentences: Sequence[TokenVectors]) -> tuple[np.ndarray, np.ndarray]:
     """For each sentence, the mean over the question's tokens (and over its content words only) of
-    each token's best cosine similarity to a token of the sentence (late interaction, as in ColBERT)."""
-    count = len(sentences)
-    if not len(question.tokens) or not count or any(not len(s.tokens) for s in sentences):
-        return np.zeros(count), np.zeros(count)
-    content = np.array([_is_content_piece(p) for p in question.pieces])
+    each token's best cosine similarity to a token of the sentence (late interaction, as in ColBERT).
+
+    NaN for a sentence without token vectors (a model that gives none, or only unknown tokens).
+    """
+    tokens, content_tokens = np.full(len(sentences), np.nan), np.full(len(sentences), np.nan)
+    have = [i for i, s in enumerate(sentences) if len(s.tokens)]
+    if not len(question.tokens) or not have:
+        return tokens, content_tokens
+    content = np.array([_is_content_piece(p) for p in question.pieces], dtype=bool)
     if not content.any():
         content[:] = True
-    matrix = np.concatenate([s.tokens for s in sentences]).astype(np.float32)
+    matrix = np.concatenate([sentences[i].tokens for i in have]).astype(np.float32)
     similarity = question.tokens.astype(np.float32) @ matrix.T
-    starts = np.cumsum([0] + [len(s.tokens) for s in sentences[:-1]])
+    starts = np.cumsum([0] + [len(sentences[i].tokens) for i in have[:-1]])
     best = np.maximum.reduceat(similarity, starts, axis=1)  # question tokens x sentences
-    return best.mean(axis=0), best[content].mean(axis=0)
+    tokens[have], content_tokens[have] = best.mean(axis=0), best[content].mean(axis=0)
+    return tokens, content_tokens
 
 
 def _is_content_piece(piece: str) -> bool:
@@ -320,6 +328,7 @@ class Assistant:
         self._llm = llm
         self._sentence_vectors: OrderedDict[tuple[str, int, int], TokenVectors] = OrderedDict()
         self._question_tokens: OrderedDict[str, TokenVectors] = OrderedDict()
+        self._cache_lock = threading.Lock()  # the app answers several questions at once
         self._article_sentences: OrderedDict[str, tuple[str, list[tuple[int, int]]]] = OrderedDict()
         self._idf: dict[str, float] = {}
         self._idf_generation = -1
@@ -337,25 +346,31 @@ class Assistant:
                 self._article_sentences.popitem(last=False)
         return cached
 
-    def _embed_sentences(self, question: str, keys: list[tuple[str, int, int]], texts: list[str]):
-        """The question's and each sentence's vectors and token vectors (sentences are remembered)."""
-        missing = [i for i, key in enumerate(keys) if key not in self._sentence_vectors]
-        question_vectors = self._question_tokens.get(question)
+    def _embed_sentences(
+        self, question: str, keys: list[tuple[str, int, int]], texts: list[str]
+    ) -> tuple[TokenVectors, list[TokenVectors]]:
+        """The question's and each sentence's vectors and token vectors (both are remembered)."""
+        with self._cache_lock:
+            known = {key: self._sentence_vectors[key] for key in keys if key in self._sentence_vectors}
+            question_vectors = self._question_tokens.get(question)
+        missing = [i for i, key in enumerate(keys) if key not in known]
         fresh = self.index.embedder.embed_tokens(
             ([question] if question_vectors is None else []) + [texts[i] for i in missing]
         )
         if question_vectors is None:
-            question_vectors = self._question_tokens[question] = fresh.pop(0)
+            question_vectors = fresh.pop(0)
+        known.update((keys[i], vectors) for i, vectors in zip(missing, fresh))
+        with self._cache_lock:
+            self._question_tokens[question] = question_vectors
+            self._question_tokens.move_to_end(question)
             while len(self._question_tokens) > 64:
                 self._question_tokens.popitem(last=False)
-        for i, vectors in zip(missing, fresh):
-            self._sentence_vectors[keys[i]] = vectors
-        rows = [self._sentence_vectors[key] for key in keys]
-        for key in keys:
-            self._sentence_vectors.move_to_end(key)
-        while len(self._sentence_vectors) > SENTENCE_CACHE:
-            self._sentence_vectors.popitem(last=False)
-        return question_vectors, rows
+            for key in keys:
+                self._sentence_vectors[key] = known[key]
+                self._sentence_vectors.move_to_end(key)
+            while len(self._sentence_vectors) > SENTENCE_CACHE:
+                self._sentence_vectors.popitem(last=False)
+        return question_vectors, [known[key] for key in keys]
 
     def _idf_of(self, terms: set[str]) -> dict[str, float]:
         generation = self.index.store.generation
@@ -405,7 +420,8 @@ class Assistant:
             candidate.lexical = sum(idf[t] * w for t, w in weights.items() if t in present) / total
             candidate.passage_dense = float(passage_dense[candidate.passage.chunk_id])
             candidate.answer_type = answer_type_match(question, candidate.text)
-        candidates = sorted(candidates, key=lambda c: -embedding_free_score(c, s))[: s.scored_sentences]
+        candidates = sorted(candidates, key=lambda c: (-embedding_free_score(c, s), c.rank, c.start))
+        candidates = candidates[: s.scored_sentences]
         titled = [
             f"{c.passage.title}. {c.text}" if c.passage.title and s.titled_sentences else c.text for c in candidates
         ]
@@ -416,9 +432,11 @@ class Assistant:
         )
         tokens, content_tokens = late_interaction(question_tokens, sentences)
         for i, (candidate, vectors) in enumerate(zip(candidates, sentences)):
+            candidate.vector = vectors.vector
             candidate.dense = float(vectors.vector @ query_vector)
-            candidate.tokens = float(tokens[i])
-            candidate.content_tokens = float(content_tokens[i])
+            # without token vectors, the sentence's own vector stands in for its tokens
+            candidate.tokens = candidate.dense if np.isnan(tokens[i]) else float(tokens[i])
+            candidate.content_tokens = candidate.dense if np.isnan(content_tokens[i]) else float(content_tokens[i])
             candidate.score = combined_score(candidate, s)
         return candidates
 
@@ -431,8 +449,7 @@ class Assistant:
                 break
             if chosen and candidate.score < s.keep_ratio * best:
                 break
-            vectors = self._sentence_vectors.get((candidate.article_id, candidate.start, candidate.end))
-            vector = vectors.vector if vectors is not None else None
+            vector = candidate.vector
             if vector is not None and any(float(vector @ v) > s.duplicate_similarity for v in chosen_vectors):
                 continue
             if any(

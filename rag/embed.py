@@ -179,7 +179,7 @@ class Embedder:
         special = set(getattr(tokenizer, "all_special_ids", ()))
         result = []
         for output in outputs:
-            vector = output["sentence_embedding"].float().numpy()
+            vector = output["sentence_embedding"].float().cpu().numpy()
             vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
             tokens = output.get("token_embeddings")
             ids = output.get("input_ids")
@@ -189,9 +189,10 @@ class Embedder:
             ids = ids.tolist()
             mask = output.get("attention_mask")
             keep = [i for i, token in enumerate(ids) if token not in special and (mask is None or int(mask[i]))]
-            matrix = tokens.float().numpy()[keep]
+            matrix = tokens.float().cpu().numpy()[keep]
             matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-            pieces = tuple(tokenizer.convert_ids_to_tokens([ids[i] for i in keep]))
+            to_pieces = getattr(tokenizer, "convert_ids_to_tokens", None)
+            pieces = tuple(to_pieces([ids[i] for i in keep])) if to_pieces else ("",) * len(keep)
             result.append(TokenVectors(vector.astype(np.float32), matrix.astype(np.float16), pieces))
         return result
 

@@ -1,4 +1,5 @@
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from rag.answer import (
     NO_ANSWER,
     AnswerSettings,
     Assistant,
+    ScoredSentence,
     ask,
     embedding_free_score,
     is_follow_up,
@@ -151,8 +153,12 @@ def test_late_interaction_is_the_mean_best_token_match():
     tokens, content = late_interaction(question, [both, half])
     assert tokens == pytest.approx([1.0, (1.0 + 0.5**0.5) / 2], abs=1e-3)  # order does not matter
     assert content == pytest.approx([1.0, 0.5**0.5], abs=1e-3)  # "troops" meets "y" at 45 degrees
+    # a sentence (or question) without token vectors gets NaN, and the others keep their scores
     empty = TokenVectors(np.zeros(3, np.float32), np.zeros((0, 3), np.float16), ())
-    assert [list(scores) for scores in late_interaction(empty, [both])] == [[0.0], [0.0]]
+    tokens, content = late_interaction(question, [empty, half, empty])
+    assert np.isnan(tokens[[0, 2]]).all() and np.isnan(content[[0, 2]]).all()
+    assert tokens[1] == pytest.approx((1.0 + 0.5**0.5) / 2, abs=1e-3)
+    assert np.isnan(late_interaction(empty, [both])).all()
 
 
 def test_token_vectors_come_from_the_same_pass_as_the_sentence_vector(embedder):
@@ -175,5 +181,33 @@ def test_only_the_best_sentences_by_the_embedding_free_score_are_embedded(sample
     assert len(everything) > 3
     cut = sorted(embedding_free_score(c, settings) for c in everything)[-3]
     assert all(embedding_free_score(c, settings) >= cut for c in evidence.sentences)
-    assert [c.score for c in evidence.sentences] == sorted((c.score for c in evidence.sentences), reverse=True)
     assert len(assistant._sentence_vectors) == 3  # the others were never embedded
+
+
+def test_near_duplicates_and_overlaps_are_not_quoted_twice(assistant, sample_index):
+    passage = sample_index.search(TROOPS, k=1)[0]
+    (s1, e1), (s2, e2) = passage.sentences[:2]
+
+    def sentence(start, end, score, vector):
+        text = passage.text[start - passage.start : end - passage.start]
+        return ScoredSentence(passage.article_id, start, end, text, passage, 1, score=score, vector=np.array(vector))
+
+    best = sentence(s1, e1, 3.0, [1.0, 0.0])
+    twin = sentence(s2, e2, 2.9, [0.995, 0.0998])  # cosine 0.995 with the best
+    overlap = sentence(s1, e2, 2.8, [0.0, 1.0])  # overlaps both
+    other = sentence(s2, e2, 2.7, [0.6, 0.8])  # cosine 0.6: distinct enough
+    weak = sentence(s2, e2, 1.0, [0.0, 1.0])  # under the keep ratio
+    settings = AnswerSettings()
+    assert assistant._pick([best, twin, overlap, other, weak], settings) == [best, other]
+    assert assistant._pick([best, weak], settings) == [best]
+
+
+def test_one_assistant_answers_from_several_threads(sample_index, monkeypatch):
+    monkeypatch.setattr("rag.answer.SENTENCE_CACHE", 4)  # every question evicts the others' sentences
+    assistant = Assistant(sample_index)
+    questions = [TROOPS, "How old is Donald Trump?", "What did Justin Crump say?", "Where is Kursk?"] * 3
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(assistant.ask, questions))
+    for question, answer in zip(questions, answers):
+        check_answer(answer, sample_index)
+        assert answer.citations == assistant.ask(question).citations
