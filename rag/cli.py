@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from .answer import MODES
 from .config import Settings
 from .errors import RagError
 from .index import Index
@@ -91,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 def _mode_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
-        choices=["extractive", "generative"],
+        choices=MODES,
         help="extractive quotes sentences (default, or RAG_ANSWER_MODE); generative asks the language model "
         "at RAG_LLM_URL and checks every citation",
     )

@@ -32,7 +32,6 @@ class Outcome:
     abstained: bool
     ms: float
     citations: int = 0
-    sentences: int = 0  # generative: sentences in the answer
     unsupported: int = 0  # generative: of those, left without a supporting citation
     checks: dict[str, int] | None = None
     fell_back: bool = False  # generative: the model failed and the extractive answer was given
@@ -88,7 +87,6 @@ def run(
                 abstained=answer.abstained,
                 ms=answer.timings["total_ms"],
                 citations=len(cited),
-                sentences=answer.checks.get("sentences", 0),
                 unsupported=len(answer.unsupported),
                 checks=answer.checks or None,
                 fell_back=bool(answer.notice),
@@ -121,7 +119,7 @@ def summarize(outcomes: Sequence[Outcome], against: bool = False) -> dict[str, f
         report["abstention"] = sum(o.abstained for o in outcomes) / max(1, len(outcomes))
     generated = [o for o in outcomes if o.checks is not None]
     if generated:
-        sentences = sum(o.sentences for o in generated)
+        sentences = sum(o.checks.get("sentences", 0) for o in generated)
         report["generated_answers"] = len(generated)
         report["generated_sentences"] = sentences
         report["sentences_with_supporting_citation"] = 1 - sum(o.unsupported for o in generated) / max(1, sentences)
