@@ -38,6 +38,9 @@ CSS = """
 #chat .unsupported{background:#fde2e2;text-decoration:underline wavy #b00}
 #chat .notice,#chat .checks{color:#666;font-size:.85em;margin:.2rem 0}
 #chat .draft{color:#555}
+#chat .speaker{color:#555;font-style:italic}
+#chat .differ ul{margin:.2rem 0 0 1.2rem;padding:0}
+#chat .unstated{color:#8a4b00;font-size:.9em;margin-top:.3rem}
 #sources mark{background:#fff1a8}
 #sources .context{color:#666}
 #sources li{margin:.6rem 0}

@@ -24,8 +24,8 @@ CACHE = Path(__file__).resolve().parent / ".cache"
 
 def sentence_pool() -> list[str]:
     """Every distinct sentence of XQuAD-R, CLAPNQ and the sample articles, in a fixed order."""
-    from rag.chunk import split_sentences
     from rag.parse import parse_file
+    from rag.text import split_sentences
 
     pool: list[str] = []
     squad = json.loads((SHARED / "xquad-r.en.json").read_text(encoding="utf-8"))

@@ -1,11 +1,11 @@
 """Answer questions from a collection of news articles, citing the exact sentences used."""
 
-from .answer import NO_ANSWER, Answer, Assistant, Citation, ask
+from .answer import NO_ANSWER, Assistant, ask
 from .config import Settings
 from .errors import RagError
 from .index import Index, open_index
 from .ingest import IngestReport
-from .types import Article, Chunk, Filters, Passage
+from .types import Answer, Article, Chunk, Citation, Filters, Passage
 
 __all__ = [
     "NO_ANSWER",

@@ -1,9 +1,9 @@
 """Sentence-aware chunking with exact character offsets (pure functions).
 
-``split_sentences`` finds sentence spans; ``chunk_text`` packs whole sentences into chunks that fit
-a token budget, with a small sentence overlap between neighbours. A sentence longer than the
-budget is cut at word boundaries (or, for a single enormous "word", at character boundaries), so no
-chunk ever exceeds what the embedding model can read: nothing is silently truncated.
+``chunk_text`` packs whole sentences (``rag.text.split_sentences``) into chunks that fit a token
+budget, with a small sentence overlap between neighbours. A sentence longer than the budget is cut
+at word boundaries (or, for a single enormous "word", at character boundaries), so no chunk ever
+exceeds what the embedding model can read: nothing is silently truncated.
 """
 
 from __future__ import annotations
@@ -12,48 +12,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .text import Span, split_sentences
 from .types import Article, Chunk
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
-Span = tuple[int, int]
 
 DEFAULT_CHUNK_TOKENS = 160
 DEFAULT_OVERLAP_TOKENS = 48
 
-_WORD = re.compile(r"\S+")
-_LINE = re.compile(r"[^\n]+")
-
-
-def _trim(text: str, start: int, end: int) -> Span | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if start < end else None
-
-
-def split_sentences(text: str) -> list[Span]:
-    """Sentence spans ``(start, end)`` of ``text``, whitespace-trimmed, in order, never overlapping.
-
-    A line break always ends a sentence (news dumps put one paragraph on a line); within a line,
-    blingfire finds the boundaries. Every non-space character belongs to exactly one sentence.
-    """
-    import blingfire
-
-    spans: list[Span] = []
-    for line in _LINE.finditer(text):
-        base, segment = line.start(), line.group()
-        if not segment.strip():
-            continue
-        _, offsets = blingfire.text_to_sentences_and_offsets(segment)
-        cuts = sorted({end for _, end in offsets if 0 < end < len(segment)})
-        previous = 0
-        for cut in [*cuts, len(segment)]:
-            span = _trim(text, base + previous, base + cut)
-            if span:
-                spans.append(span)
-            previous = cut
-    return spans
+_NON_SPACE = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -66,7 +33,7 @@ class _Piece:
 
 def _split_long(text: str, span: Span, limit: int, count_tokens: TokenCounter) -> list[Span]:
     """Cut one over-long span at word boundaries into parts of at most ``limit`` tokens."""
-    words = [(span[0] + m.start(), span[0] + m.end()) for m in _WORD.finditer(text[span[0] : span[1]])]
+    words = [(span[0] + m.start(), span[0] + m.end()) for m in _NON_SPACE.finditer(text[span[0] : span[1]])]
     counts = count_tokens([text[a:b] for a, b in words])
     parts: list[Span] = []
     start = end = None
@@ -187,9 +154,11 @@ def chunk_article(
     count_tokens: TokenCounter,
     max_tokens: int = DEFAULT_CHUNK_TOKENS,
     overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
+    sentences: Sequence[Span] | None = None,
 ) -> list[Chunk]:
-    """The article's chunks, each with its offsets and its sentences' offsets."""
-    spans = chunk_text(article.text, count_tokens, max_tokens, overlap_tokens)
+    """The article's chunks, each with its offsets and its sentences' offsets (``sentences``: the
+    article's sentence spans, if already split)."""
+    spans = chunk_text(article.text, count_tokens, max_tokens, overlap_tokens, sentences)
     return [
         Chunk(article.id, i, start, end, article.text[start:end], sentences)
         for i, ((start, end), sentences) in enumerate(spans)

@@ -73,9 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     _filter_arguments(ask)
 
     evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval and answers on a QA set")
-    evaluate.add_argument("files", nargs="+", metavar="FILE", help="SQuAD-format .json or CLAPNQ-format .jsonl")
+    evaluate.add_argument(
+        "files", nargs="+", metavar="FILE", help="SQuAD-format .json, CLAPNQ-format .jsonl, or reader questions .jsonl"
+    )
     evaluate.add_argument("--against", metavar="DIR", help="ask the questions against this index instead")
     evaluate.add_argument("--limit", type=int, help="only the first N questions")
+    evaluate.add_argument(
+        "--corpus", action="append", default=[], metavar="PATH", help="for reader questions: the articles to ask"
+    )
+    evaluate.add_argument("--failures", action="store_true", help="for reader questions: list the wrong answers")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     _mode_argument(evaluate)
 
@@ -163,10 +169,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def render_text(answer) -> str:
     """An answer for the terminal: the text, then the numbered references."""
-    from .export import checks_summary
+    from .export import attribution_line, checks_summary, kind_line
 
     lines = [answer.notice, ""] if answer.notice else []
     lines += [answer.text, ""]
+    if kind_line(answer):
+        lines += [kind_line(answer), ""]
     if answer.unsupported:
         lines += ["Not supported by any passage (check before use):"]
         lines += [f"  ! {sentence}" for sentence in answer.unsupported] + [""]
@@ -178,6 +186,8 @@ def render_text(answer) -> str:
     for c in cited:
         where = ", ".join(x for x in ((c.published or "")[:10], c.source or c.url) if x)
         lines.append(f"[{c.number}] {c.title}" + (f" ({where})" if where else ""))
+        if attribution_line(c):
+            lines.append(f"    {attribution_line(c)}")
         lines.append(f"    \u201c{' '.join(c.quote.split())}\u201d")
         lines.append(f"    article {c.article_id}, characters {c.start}-{c.end}")
     return "\n".join(lines).rstrip() + "\n"
@@ -215,6 +225,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             bar.n = done
             bar.refresh()
 
+    wrong: list[str] = []
     try:
         report = evaluate(
             args.files,
@@ -223,6 +234,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             settings=_settings(args),
             mode=args.mode,
             progress=progress,
+            corpus=args.corpus,
+            failures_out=wrong,
         )
     finally:
         if bar is not None:
@@ -232,6 +245,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         for key, value in report.items():
             print(f"{key:30} {value:.3f}" if isinstance(value, float) else f"{key:30} {value}")
+    if args.failures and wrong:
+        print("\nwrong answers:", *wrong, sep="\n")
     return 0
 
 

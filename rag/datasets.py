@@ -98,6 +98,63 @@ def load_clapnq(*paths: str | Path) -> tuple[list[Article], list[Question]]:
     return list(articles.values()), questions
 
 
+@dataclass(frozen=True)
+class ReaderQuestion:
+    """A question of a reader-question set (bench/READER_QUESTIONS.md) and what a right answer quotes."""
+
+    id: str
+    kind: str
+    question: str
+    title: str = ""
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    abstain: bool = False
+
+
+def is_reader_file(path: str | Path) -> bool:
+    """A JSONL file whose first record has a ``kind`` and an ``expect``: a reader-question set."""
+    path = Path(path)
+    if path.suffix.lower() != ".jsonl":
+        return False
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), "")
+        record = json.loads(first) if first else {}
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "kind" in record and "expect" in record
+
+
+def load_reader(path: str | Path) -> list[ReaderQuestion]:
+    """The questions of a reader-question set; a RagError names the line that is wrong."""
+    questions = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            expect = record["expect"]
+            if expect == "abstain":
+                expected = {"abstain": True}
+            elif isinstance(expect, dict) and (expect.get("any") or expect.get("all")):
+                expected = {k: tuple(expect.get(k) or ()) for k in ("any", "all", "none")}
+            else:
+                raise ValueError('"expect" must be "abstain" or an object with "any" or "all"')
+            questions.append(
+                ReaderQuestion(
+                    id=str(record["id"]),
+                    kind=str(record["kind"]),
+                    question=str(record["question"]),
+                    title=str(record.get("title", "")),
+                    **expected,
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RagError(f"{path} line {number} is not a reader question ({exc})") from exc
+    return questions
+
+
 def write_jsonl(articles: list[Article], path: str | Path) -> Path:
     """Write articles as JSON Lines that ``rag ingest`` reads back to the same ids."""
     path = Path(path)

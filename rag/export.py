@@ -3,8 +3,10 @@
 Article text is untrusted. In HTML every piece of it is escaped; in Markdown the characters
 ``< > &`` are escaped too, so a viewer that renders Markdown as HTML shows them literally.
 
-JSON schema (``"schema": "newsrag.answer/1"``): the fields of :class:`rag.answer.Answer`, with
-``citations`` and ``closest`` as lists of objects with the fields of :class:`rag.answer.Citation`.
+JSON schema (``"schema": "newsrag.answer/1"``): the fields of :class:`rag.types.Answer` (among them
+``kind``, what the question asks; ``differ``; ``unstated``), with ``citations`` and ``closest`` as lists
+of objects with the fields of :class:`rag.types.Citation` (among them ``speaker``, ``published`` and
+``dates``). Fields added later have defaults, so older exports load.
 A conversation is ``{"schema": "newsrag.conversation/1", "answers": [answer, ...]}``.
 """
 
@@ -17,12 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
-from .answer import Answer, Citation
 from .errors import RagError
+from .text import MARKER
+from .types import Answer, Citation
 
 ANSWER_SCHEMA = "newsrag.answer/1"
 CONVERSATION_SCHEMA = "newsrag.conversation/1"
-_MARKER = re.compile(r"\[(\d+)\]")
 
 # --- JSON ------------------------------------------------------------------------------------
 
@@ -39,7 +41,10 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
         citation_fields = {f.name for f in fields(Citation)}
 
         def citations(key: str) -> tuple[Citation, ...]:
-            return tuple(Citation(**{k: v for k, v in c.items() if k in citation_fields}) for c in data.get(key, []))
+            return tuple(
+                Citation(**{k: tuple(v) if k == "dates" else v for k, v in c.items() if k in citation_fields})
+                for c in data.get(key, [])
+            )
 
         known = {f.name for f in fields(Answer)} - {"citations", "closest"}
         values = {k: v for k, v in data.items() if k in known}
@@ -104,11 +109,46 @@ def _where(c: Citation) -> str:
     return ", ".join(x for x in ((c.published or "")[:10], c.source, c.url) if x)
 
 
+def attribution_line(c: Citation) -> str:
+    """Who said the quote and the dates it names, as one line ("" when neither is known)."""
+    parts = []
+    if c.speaker:
+        parts.append(f"said by {c.speaker}")
+    if c.value:
+        parts.append(f"figure: {c.value}")
+    if c.dates:
+        parts.append("dates named: " + ", ".join(c.dates))
+    return "; ".join(parts)
+
+
+KIND_NAMES = {
+    "attribution": "who said what",
+    "explanation": "why",
+    "event": "what happened when",
+    "reaction": "a reaction",
+    "quantity": "how many or how much",
+    "definition": "who or what something is",
+    "yesno": "yes or no",
+    "list": "a list",
+    "factoid": "a fact",
+}
+
+
+def kind_line(answer: Answer) -> str:
+    """What the question was read as asking, and what the articles don't say."""
+    line = f"Question read as asking {KIND_NAMES.get(answer.kind, answer.kind)}." if answer.kind else ""
+    if answer.unstated:
+        line += f" The articles found don't say: {answer.unstated}."
+    return line.strip()
+
+
 def _md_references(citations: Sequence[Citation]) -> list[str]:
     lines = []
     for c in citations:
         where = _where(c)
         lines.append(f"{c.number}. **{_md(c.title)}**" + (f" ({_md(where)})" if where else ""))
+        if attribution_line(c):
+            lines.append(f"   *{_md(attribution_line(c))}*")
         lines.append(f"   > {_md(c.quote)}")
         lines.append(f"   (article {c.article_id}, characters {c.start}-{c.end})")
     return lines
@@ -119,6 +159,8 @@ def _md_answer(answer: Answer, heading: str) -> list[str]:
     if answer.notice:
         lines += [f"*{_md(answer.notice)}*", ""]
     lines += [_md(answer.text), ""]
+    if kind_line(answer):
+        lines += [f"*{_md(kind_line(answer))}*", ""]
     if answer.unsupported:
         lines += ["Not supported by any passage (check before use):", ""]
         lines += [f"- ⚠ {_md(sentence)}" for sentence in answer.unsupported] + [""]
@@ -179,7 +221,8 @@ def references_html(
         source = html.escape(c.source)
         url = _safe_url(c.url)
         link = f' <a href="{html.escape(url)}" rel="noopener noreferrer">{html.escape(url)}</a>' if url else ""
-        meta = " · ".join(x for x in (date, source) if x)
+        said = html.escape(attribution_line(c))
+        meta = " · ".join(x for x in (date, source, said) if x)
         quote = (
             f'<span class="context">{html.escape(before)} </span><mark>{html.escape(c.quote)}</mark>'
             f'<span class="context"> {html.escape(after)}</span>'
@@ -193,11 +236,13 @@ def references_html(
 
 def _html_answer(answer: Answer, prefix: str) -> str:
     text = flag_unsupported(html.escape(answer.text), answer)
-    text = _MARKER.sub(lambda m: f'<a href="#{prefix}ref-{m.group(1)}">[{m.group(1)}]</a>', text)
+    text = MARKER.sub(lambda m: f'<a href="#{prefix}ref-{m.group(1)}">[{m.group(1)}]</a>', text)
     parts = [f"<h2>{html.escape(answer.question)}</h2>"]
     if answer.notice:
         parts.append(f'<p class="meta">{html.escape(answer.notice)}</p>')
     parts.append(f'<p class="answer{" abstained" if answer.abstained else ""}">{text}</p>')
+    if kind_line(answer):
+        parts.append(f'<p class="meta">{html.escape(kind_line(answer))}</p>')
     if answer.checks:
         parts.append(f'<p class="meta">{html.escape(checks_summary(answer))}</p>')
     if answer.citations:

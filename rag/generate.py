@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .chunk import split_sentences
 from .errors import RagError
-from .retrieve import content_terms
+from .text import content_terms, split_sentences
 from .types import Passage
 
 CANNOT_ANSWER = "I cannot answer this from the articles."

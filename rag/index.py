@@ -84,6 +84,13 @@ class Index:
         with self.store.guard():
             return self.retriever.search(question, k, filters, mode)
 
+    def statements(
+        self, speaker: str, filters: Filters | None = None, limit: int = 40
+    ) -> list[tuple[Passage, int, int]]:
+        """Sentences the articles attribute to ``speaker``, each with a passage holding it, newest first."""
+        with self.store.guard():
+            return self.retriever.statements(speaker, filters, limit)
+
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles by id; returns the ids that were there. The index file is saved."""
         with self.store.guard():

@@ -1,5 +1,8 @@
 """Ingestion: files and folders -> articles -> chunks -> vectors, committed in crash-safe batches.
 
+Each article's sentences are read once for what news text carries (speakers, explainer headings,
+resolved dates: :mod:`rag.news`) and stored with it.
+
 Unchanged files are recognised by their content hash and cost no parsing or embedding. One bad
 file never stops the batch: it is reported with a one-line reason and the rest go on.
 """
@@ -16,9 +19,11 @@ from typing import Literal
 from .chunk import chunk_article
 from .embed import Embedder
 from .errors import RejectedFile
+from .news import analyze
 from .parse import SUPPORTED_SUFFIXES, parse_bytes
 from .store import Store
-from .types import Article, Chunk
+from .text import split_sentences
+from .types import Article, Chunk, SentenceFacts
 
 Status = Literal["added", "unchanged", "duplicate", "rejected", "skipped"]
 
@@ -140,6 +145,7 @@ class Ingester:
         self._queued_chunks = 0
         self._queued_ids: set[str] = set()
         self._files: list[tuple[str, str, list[str]]] = []
+        self._facts: dict[str, list[SentenceFacts]] = {}
         self._report = IngestReport()
         self._files_done = 0
         self._files_total = 0
@@ -201,11 +207,15 @@ class Ingester:
                 else:
                     result.duplicate += 1
             else:
-                chunks = chunk_article(article, self.embedder.count_tokens, self.chunk_tokens, self.overlap_tokens)
+                sentences = split_sentences(article.text)
+                chunks = chunk_article(
+                    article, self.embedder.count_tokens, self.chunk_tokens, self.overlap_tokens, sentences
+                )
                 if not chunks:
                     result.notes.append(f"article {article.title[:60]!r} has no text to index; skipped")
                     continue
                 self._queue.append((article, chunks, shown))
+                self._facts[article.id] = analyze(article.text, sentences, article.published)
                 self._queued_ids.add(article.id)
                 self._queued_chunks += len(chunks)
                 result.added += 1
@@ -232,8 +242,8 @@ class Ingester:
             return
         texts = [chunk.text for _, chunks, _ in self._queue for chunk in chunks]
         vectors = self.embedder.embed(texts)
-        self.store.add(self._queue, vectors, files=self._files)
+        self.store.add(self._queue, vectors, files=self._files, facts=self._facts)
         self._report.chunks_embedded += len(texts)
-        self._queue, self._files = [], []
+        self._queue, self._files, self._facts = [], [], {}
         self._queued_chunks = 0
         self._notify()

@@ -10,12 +10,11 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
-from .answer import Answer, Citation
-from .export import checks_summary, flag_unsupported, references_html
+from .export import attribution_line, checks_summary, flag_unsupported, kind_line, references_html
 from .ingest import IngestReport
 from .store import StoredArticle
-
-_MARKER = re.compile(r"\[(\d+)\]")
+from .text import MARKER
+from .types import Answer, Citation
 
 
 def escape(text: str) -> str:
@@ -24,7 +23,7 @@ def escape(text: str) -> str:
 
 def _hover(c: Citation) -> str:
     date = (c.published or "")[:10]
-    head = " · ".join(x for x in (c.title, date, c.source) if x)
+    head = " · ".join(x for x in (c.title, date, c.source, c.speaker and f"said by {c.speaker}") if x)
     return f"{head}\n“{' '.join(c.quote.split())}”"
 
 
@@ -38,18 +37,29 @@ def answer_html(answer: Answer, turn: int) -> str:
     link to the sources panel, and a collapsible list of the sources under it."""
     by_number = {c.number: c for c in answer.citations}
 
-    def marker(match: re.Match) -> str:
-        citation = by_number.get(int(match.group(1)))
-        if citation is None:
-            return match.group(0)
+    def marker_link(citation: Citation) -> str:
         return (
             f'<a class="cite" href="#src-{turn}-{citation.number}" title="{escape(_hover(citation))}">'
             f"[{citation.number}]</a>"
         )
 
-    text = _MARKER.sub(marker, flag_unsupported(escape(answer.text), answer))
+    def marker(match: re.Match) -> str:
+        citation = by_number.get(int(match.group(1)))
+        return match.group(0) if citation is None else marker_link(citation)
+
     parts = [f'<div class="notice">{escape(answer.notice)}</div>'] if answer.notice else []
-    parts.append(f'<div class="answer{" abstained" if answer.abstained else ""}">{text}</div>')
+    if answer.differ:  # "Reports differ": one line per source, each figure with who gave it
+        items = "".join(
+            f"<li><b>{escape(c.value or '?')}</b> according to {escape(c.speaker or c.source or c.title)}"
+            f"{' (' + escape((c.published or '')[:10]) + ')' if c.published else ''} {marker_link(c)}</li>"
+            for c in answer.citations
+        )
+        parts.append(f'<div class="answer differ"><p>Reports differ:</p><ul>{items}</ul></div>')
+    else:
+        text = MARKER.sub(marker, flag_unsupported(escape(answer.text), answer))
+        parts.append(f'<div class="answer{" abstained" if answer.abstained else ""}">{text}</div>')
+    if answer.unstated:
+        parts.append(f'<div class="unstated">{escape(kind_line(answer))}</div>')
     if answer.checks:
         parts.append(f'<div class="checks">{escape(checks_summary(answer))}</div>')
     listed = answer.citations or answer.closest
@@ -57,7 +67,8 @@ def answer_html(answer: Answer, turn: int) -> str:
         label = "Sources" if answer.citations else "Closest matches (they do not answer the question)"
         items = "".join(
             f'<li><b>{escape(c.title)}</b> <span class="date">{escape((c.published or "")[:10])}</span>'
-            f"<br>“{escape(' '.join(c.quote.split()))}”</li>"
+            + (f' <span class="speaker">{escape(attribution_line(c))}</span>' if attribution_line(c) else "")
+            + f"<br>“{escape(' '.join(c.quote.split()))}”</li>"
             for c in listed
         )
         parts.append(f"<details><summary>{label} ({len(listed)})</summary><ol>{items}</ol></details>")

@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Literal
 
 from .embed import Embedder
 from .store import Store
+from .text import content_words, words
 from .types import Filters, Passage
 
 Mode = Literal["hybrid", "dense", "keyword"]
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009)
 
-# Function words carry no evidence for BM25 and make FTS5 walk huge posting lists.
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom why will with would you your yours yourself yourselves s t d ll m re ve""".split()
-)
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-def content_terms(text: str) -> list[str]:
-    """Content words, cut to five letters (a cheap, language-neutral stemmer)."""
-    return [w[:5] for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
-
 
 def keyword_query(text: str) -> str:
     """An FTS5 query that ORs the distinct content words of ``text``, each quoted (so no syntax leaks)."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
-    if not words:
-        words = _TOKEN.findall(text.lower())
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    terms = content_words(text) or words(text)
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(terms))
 
 
 def fuse(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
@@ -83,6 +64,28 @@ class Retriever:
         ranked = ranked[:k]
         dense_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
         keyword_rank = {i: r for r, (i, _) in enumerate(keyword, 1)}
+        return self._passages(ranked, dense_rank, keyword_rank)
+
+    def statements(
+        self, speaker: str, filters: Filters | None = None, limit: int = 40
+    ) -> list[tuple[Passage, int, int]]:
+        """Sentences the articles attribute to ``speaker`` (matched by the last word of the name), each
+        with a passage holding it: ``[(passage, start, end)]``, newest articles first."""
+        found = self.store.sentences_by_speaker(speaker, filters, limit)
+        holding = self.store.chunk_ids_holding([(article_id, start) for article_id, start, _ in found])
+        passages = {p.chunk_id: p for p in self._passages([(i, 0.0) for i in dict.fromkeys(holding.values())])}
+        return [
+            (passages[holding[(article_id, start)]], start, end)
+            for article_id, start, end in found
+            if holding.get((article_id, start)) in passages
+        ]
+
+    def _passages(
+        self,
+        ranked: Sequence[tuple[int, float]],
+        dense_rank: dict[int, int] | None = None,
+        keyword_rank: dict[int, int] | None = None,
+    ) -> list[Passage]:
         rows = self.store.chunks([i for i, _ in ranked])
         passages = []
         for chunk_id, score in ranked:
@@ -102,8 +105,8 @@ class Retriever:
                     url=row.url,
                     published=row.published,
                     sentences=row.sentences,
-                    dense_rank=dense_rank.get(chunk_id),
-                    keyword_rank=keyword_rank.get(chunk_id),
+                    dense_rank=(dense_rank or {}).get(chunk_id),
+                    keyword_rank=(keyword_rank or {}).get(chunk_id),
                 )
             )
         return passages

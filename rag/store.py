@@ -3,7 +3,8 @@
 Layout of an index folder::
 
     manifest.json   model name, dimension, normalisation, format version, chunking settings
-    store.sqlite    articles, chunks with offsets, each chunk's vector, an FTS5 keyword index,
+    store.sqlite    articles, chunks with offsets, each chunk's vector, an FTS5 keyword index, what
+                    each sentence carries (speaker, explainer heading, resolved dates: rag.news),
                     and the files already ingested (WAL journal, so readers never see a torn write)
     vectors.faiss   the vector index, a cache of the vectors in store.sqlite, replaced atomically
     vectors.crc32   the CRC-32 and size of vectors.faiss, written before it is renamed into place
@@ -14,6 +15,9 @@ vector file whose checksum does not match (damaged, truncated, or from an interr
 rebuilt from the vectors in SQLite; then the FAISS ids are compared with the chunk ids in SQLite and
 any difference is repaired, so an index killed at any moment opens consistent: every vector has its
 row and every row its vector.
+
+Format versions: 1 had no sentence table; an index of version 1 is upgraded in place when opened
+(the sentence facts are read from the stored article text; nothing is embedded again).
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,9 +39,11 @@ from typing import Any
 import numpy as np
 
 from .errors import IndexError_
-from .types import Article, Chunk, Filters
+from .news import analyze
+from .text import WORD, split_sentences
+from .types import Article, Chunk, DateMention, Filters, SentenceFacts
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
@@ -88,7 +95,36 @@ CREATE TABLE IF NOT EXISTS files (
     ingested_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
+CREATE TABLE IF NOT EXISTS sentences (
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    speaker_start INTEGER,
+    speaker_end INTEGER,
+    speaker_key TEXT,
+    quoted INTEGER NOT NULL DEFAULT 0,
+    heading_start INTEGER,
+    heading_end INTEGER,
+    dates TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (article_id, start)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sentences_speaker ON sentences(speaker_key) WHERE speaker_key IS NOT NULL;
 """
+
+
+def speaker_key(name: str) -> str:
+    """The key a speaker is looked up by: the last word of the name, lower-cased ("Boris Pistorius"
+    and "Pistorius" both give "pistorius"; a possessive "'s" is dropped)."""
+    found = WORD.findall(re.sub(r"[’']s\b", "", name).lower())
+    return found[-1] if found else ""
+
+
+def _facts_row(article_id: str, f: SentenceFacts, text: str) -> tuple:
+    speaker = f.speaker or (None, None)
+    heading = f.heading or (None, None)
+    key = speaker_key(text[speaker[0] : speaker[1]]) if f.speaker else None
+    dates = json.dumps([[d.start, d.end, d.date_from, d.date_to] for d in f.dates])
+    return (article_id, f.start, f.end, *speaker, key or None, int(f.quoted), *heading, dates)
 
 
 def _now() -> str:
@@ -198,10 +234,47 @@ class Store:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         with self.guard():
+            if manifest.format_version < FORMAT_VERSION:
+                self._upgrade()
             try:
                 self._faiss = self._load_vectors()
             except (KeyError, ValueError) as exc:  # rows that read back as garbage
                 raise self._damaged(f"unreadable vectors: {exc!r}") from exc
+
+    def _upgrade(self) -> None:
+        """Bring an index of an older format version to this one, in place and without embedding."""
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    missing = self._db.execute(
+                        "SELECT id, text, published FROM articles"
+                        " WHERE id NOT IN (SELECT DISTINCT article_id FROM sentences)"
+                    ).fetchall()
+                    for article_id, text, published in missing:
+                        facts = analyze(text, split_sentences(text), published)
+                        self._insert_facts(self._db, article_id, text, facts)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            self.manifest = replace(self.manifest, format_version=FORMAT_VERSION)
+            self.manifest.save(self.folder)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise IndexError_(
+                f"the index in {self.folder} has format version {self.manifest.format_version} and must be upgraded "
+                f"to version {FORMAT_VERSION} once ({exc}); open it with write access, for example with "
+                f"`rag check --index {self.folder}`; nothing is embedded again"
+            ) from exc
+        log.info("upgraded the index in %s to format version %d", self.folder, FORMAT_VERSION)
+
+    @staticmethod
+    def _insert_facts(db: sqlite3.Connection, article_id: str, text: str, facts: Sequence[SentenceFacts]) -> None:
+        db.executemany(
+            'INSERT OR REPLACE INTO sentences (article_id, start, "end", speaker_start, speaker_end, speaker_key,'
+            " quoted, heading_start, heading_end, dates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_facts_row(article_id, f, text) for f in facts],
+        )
 
     def _damaged(self, detail: str) -> IndexError_:
         return IndexError_(
@@ -495,11 +568,13 @@ class Store:
         items: Sequence[tuple[Article, Sequence[Chunk], str]],
         vectors: np.ndarray,
         files: Iterable[tuple[str, str, Sequence[str]]] = (),
+        facts: Mapping[str, Sequence[SentenceFacts]] | None = None,
     ) -> int:
         """Store articles with their chunks and chunk vectors, and file records, in one transaction.
 
         ``items`` are ``(article, chunks, origin)``; ``vectors`` has one row per chunk, in order.
-        ``files`` are ``(path, sha256, article_ids)`` records of fully ingested files.
+        ``files`` are ``(path, sha256, article_ids)`` records of fully ingested files. ``facts`` maps
+        an article id to its sentences' facts (:func:`rag.news.analyze`); read here when not given.
         Articles already stored are skipped. Returns the number of articles added.
         """
         total = sum(len(chunks) for _, chunks, _ in items)
@@ -535,6 +610,10 @@ class Store:
                         row += len(chunks)
                         continue
                     added += 1
+                    known = (facts or {}).get(article.id)
+                    if known is None:
+                        known = analyze(article.text, split_sentences(article.text), article.published)
+                    self._insert_facts(db, article.id, article.text, known)
                     for chunk in chunks:
                         chunk_id = db.execute(
                             'INSERT INTO chunks (article_id, ord, start, "end", text, sentences)'
@@ -582,6 +661,7 @@ class Store:
                     for chunk_id in ids:
                         db.execute("DELETE FROM vectors WHERE chunk_id = ?", (chunk_id,))
                     db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+                    db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
                     if db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount:
                         removed.append(article_id)
                 db.execute("COMMIT")
@@ -635,6 +715,57 @@ class Store:
             " GROUP BY a.id ORDER BY a.published DESC, a.title"
         ).fetchall()
         return [StoredArticle(*row) for row in rows]
+
+    def sentence_facts(self, article_id: str) -> list[SentenceFacts]:
+        """What each sentence of the article carries (speaker, heading, dates), in article order."""
+        rows = self._read(
+            'SELECT start, "end", speaker_start, speaker_end, quoted, heading_start, heading_end, dates'
+            " FROM sentences WHERE article_id = ? ORDER BY start",
+            (article_id,),
+        ).fetchall()
+        return [
+            SentenceFacts(
+                start=r[0],
+                end=r[1],
+                speaker=(r[2], r[3]) if r[2] is not None else None,
+                quoted=bool(r[4]),
+                heading=(r[5], r[6]) if r[5] is not None else None,
+                dates=tuple(DateMention(*d) for d in json.loads(r[7])),
+            )
+            for r in rows
+        ]
+
+    def sentences_by_speaker(
+        self, name: str, filters: Filters | None = None, limit: int = 200
+    ) -> list[tuple[str, int, int]]:
+        """Sentences attributed to a speaker whose name ends like ``name`` (see :func:`speaker_key`):
+        ``[(article_id, start, end)]``, newest articles first, in article order within each."""
+        key = speaker_key(name)
+        if not key:
+            return []
+        where, params = self._filter_sql(filters)
+        rows = self._read(
+            'SELECT s.article_id, s.start, s."end" FROM sentences s JOIN articles a ON a.id = s.article_id'
+            f" WHERE s.speaker_key = ?{where} ORDER BY a.published DESC, s.article_id, s.start LIMIT ?",
+            [key, *params, limit],
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def chunk_ids_holding(self, places: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """For each ``(article_id, offset)``, the first chunk of that article holding the offset."""
+        found: dict[tuple[str, int], int] = {}
+        by_article: dict[str, list[int]] = {}
+        for article_id, offset in places:
+            by_article.setdefault(article_id, []).append(offset)
+        for article_id, offsets in by_article.items():
+            rows = self._read(
+                'SELECT id, start, "end" FROM chunks WHERE article_id = ? ORDER BY ord', (article_id,)
+            ).fetchall()
+            for offset in offsets:
+                chunk = next((r[0] for r in rows if r[1] <= offset < r[2]), None)
+                if chunk is not None:
+                    found[(article_id, offset)] = chunk
+        return found
 
     def article_count(self) -> int:
         return self._read("SELECT count(*) FROM articles").fetchone()[0]
@@ -769,6 +900,19 @@ class Store:
             ).fetchone()[0]
             if bad_offsets:
                 problems.append(f"{bad_offsets} chunks whose offsets do not match their article text")
+            bad_sentences = db.execute(
+                "SELECT count(*) FROM sentences s LEFT JOIN articles a ON a.id = s.article_id WHERE a.id IS NULL"
+                ' OR s.start < 0 OR s."end" > length(a.text) OR s.start >= s."end"'
+                " OR (s.speaker_start IS NOT NULL AND (s.speaker_start < 0 OR s.speaker_end > length(a.text)))"
+            ).fetchone()[0]
+            if bad_sentences:
+                problems.append(f"{bad_sentences} sentence records point outside their article text")
+            without = db.execute(
+                "SELECT count(*) FROM articles a WHERE length(trim(a.text)) > 0"
+                " AND NOT EXISTS (SELECT 1 FROM sentences s WHERE s.article_id = a.id)"
+            ).fetchone()[0]
+            if without:
+                problems.append(f"{without} articles have no sentence records")
             if self._faiss.d != self.manifest.dimension:
                 problems.append(
                     f"FAISS dimension {self._faiss.d} differs from the manifest's {self.manifest.dimension}"

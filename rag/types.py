@@ -85,3 +85,91 @@ class Passage:
     sentences: tuple[tuple[int, int], ...] = ()
     dense_rank: int | None = None
     keyword_rank: int | None = None
+
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class DateMention:
+    """A date the article text names, resolved to a calendar range: ``text[start:end]`` is the
+    expression ("on Wednesday", "last month", "in June", "October 27, 2024"); ``date_from`` and
+    ``date_to`` are ISO dates, equal for a single day, the first and last day for a month or year."""
+
+    start: int
+    end: int
+    date_from: str
+    date_to: str
+
+
+@dataclass(frozen=True)
+class SentenceFacts:
+    """What news text carries about one sentence, read once at ingestion (see :mod:`rag.news`).
+
+    All spans are offsets into the article text. ``speaker`` is the name (or noun phrase) of who said
+    or is quoted in the sentence, pointing at the mention the attribution names (a pronoun or "the
+    analyst" resolved to the earlier mention of that person); ``quoted`` is true for direct quotation
+    and reported speech. ``heading`` is the explainer subhead ("Why does Russia need North Korea?")
+    the sentence stands under. ``dates`` are the dates the sentence names, resolved against the
+    article's publication date where relative ("on Wednesday") and that date is known.
+    """
+
+    start: int
+    end: int
+    speaker: Span | None = None
+    quoted: bool = False
+    heading: Span | None = None
+    dates: tuple[DateMention, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a quoted sentence comes from. ``article.text[start:end] == quote`` always.
+
+    ``speaker`` names who said the quoted sentence, when the article attributes it; ``dates`` are the
+    dates the sentence names, resolved (ISO dates, or ``first/last`` for a longer period).
+    """
+
+    number: int
+    article_id: str
+    title: str
+    source: str
+    url: str
+    published: str | None
+    quote: str
+    start: int
+    end: int
+    before: str  # the sentence before the quote in the article ("" at the start)
+    after: str  # the sentence after it ("" at the end)
+    score: float
+    speaker: str = ""
+    dates: tuple[str, ...] = ()
+    value: str = ""  # for a "how many" question, the figure this sentence gives
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer: text with inline ``[n]`` markers and the citations they point to.
+
+    When ``abstained`` is true, ``text`` is the fixed no-answer message, ``citations`` is empty and
+    ``closest`` holds the nearest passages found. ``timings`` are in milliseconds. ``kind`` is what the
+    question asks for (see :mod:`rag.question`); ``differ`` is true when the cited reports give
+    different values for what was asked; ``unstated`` names what was asked that no cited sentence says.
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    closest: tuple[Citation, ...] = ()
+    search_query: str = ""  # the question as searched (a follow-up is joined with what it refers to)
+    confidence: float = 0.0  # score of the best sentence; below the threshold the answer abstains
+    mode: str = "extractive"  # or "generative": written by a language model, its citations checked
+    timings: dict[str, float] = field(default_factory=dict)
+    # generative answers: sentences no passage supports (shown flagged), and what the citation check did
+    unsupported: tuple[str, ...] = ()
+    checks: dict[str, int] = field(default_factory=dict)  # sentences, checked, kept, replaced, dropped, added
+    notice: str = ""  # e.g. why a generative answer fell back to the extractive one
+    kind: str = ""
+    differ: bool = False
+    unstated: str = ""

@@ -16,7 +16,7 @@ TROOPS = "How many North Korean troops were being trained before being sent to U
 
 
 def passage(text: str, title: str = "A story", article_id: str = "a1") -> Passage:
-    from rag.chunk import split_sentences
+    from rag.text import split_sentences
 
     return Passage(
         chunk_id=1,

@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import signal
@@ -12,7 +13,7 @@ import pytest
 
 from rag import Index, RagError, Settings
 from rag.answer import Assistant
-from rag.store import CHECKSUM, DATABASE, VECTORS
+from rag.store import CHECKSUM, DATABASE, FORMAT_VERSION, VECTORS
 
 from .conftest import SAMPLE
 
@@ -24,8 +25,48 @@ def test_manifest_records_model_dimension_and_format(make_index):
         "all-MiniLM-L6-v2",
         384,
         True,
-        1,
+        FORMAT_VERSION,
     )
+    assert FORMAT_VERSION == 2
+
+
+def test_an_index_of_format_1_is_upgraded_in_place_without_embedding(make_index):
+    """Version 1 had no sentence table: opening it reads the speakers, headings and dates from the
+    stored article text, and the vectors stay as they were."""
+    index = make_index()
+    index.ingest([SAMPLE])
+    folder = index.store.folder
+    vectors_before = index.store.vectors([1, 2, 3])
+    index.store._db.execute("DELETE FROM sentences")
+    index.close()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
+
+    with Index(Settings(index_dir=folder)) as reopened:
+        assert reopened.store.manifest.format_version == FORMAT_VERSION
+        assert json.loads((folder / "manifest.json").read_text())["format_version"] == FORMAT_VERSION
+        assert np.array_equal(reopened.store.vectors([1, 2, 3]), vectors_before)
+        assert reopened.check() == []
+        article = next(a for a in reopened.articles() if a.title.startswith("Officials"))
+        text = reopened.store.article(article.id).text
+        speakers = {text[slice(*f.speaker)] for f in reopened.store.sentence_facts(article.id) if f.speaker}
+        assert {"Boris Pistorius", "John Healey"} <= speakers
+
+
+def test_sentence_facts_are_stored_with_exact_offsets(sample_index):
+    for stored in sample_index.articles():
+        text = sample_index.store.article(stored.id).text
+        facts = sample_index.store.sentence_facts(stored.id)
+        assert facts and [f.start for f in facts] == sorted(f.start for f in facts)
+        for f in facts:
+            assert 0 <= f.start < f.end <= len(text)
+            if f.speaker:
+                assert text[slice(*f.speaker)].strip() == text[slice(*f.speaker)]
+    statements = sample_index.statements("Healey")
+    assert [(p.title[:9], sample_index.store.article(p.article_id).text[s:e][:20]) for p, s, e in statements] == [
+        ("Officials", "United Kingdom Defen"),
+        ("Officials", "There is an indivisi"),
+    ]
 
 
 def test_opening_with_another_model_fails_clearly(make_index):

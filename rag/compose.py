@@ -1,0 +1,337 @@
+"""Answer composition: which scored sentences to quote, in what order, and the answer's text.
+
+The answer is never written, only quoted, and how the quotes are chosen depends on what the
+question asks (:mod:`rag.question`):
+
+- attribution and reaction questions about someone ("what did X say", "how did X react") quote
+  that person's own statements, the sentences the article attributes to them, each citation
+  naming the speaker; "who said ..." names the speaker of the best sentence;
+- "how many/much" quotes sentences that give a figure for the thing counted (a number of some
+  other thing does not count); when they give different figures, the answer says "Reports
+  differ" and lists each figure with who gave it;
+- every kind: a sentence under an explainer heading that asks the same question weighs more
+  ("Why does Russia need North Korea?"), and further sentences keep to the focus of the first
+  (its article or speaker), never padding from an unrelated article;
+- near misses abstain: when the best sentences do not contain what the question asks for (a
+  figure for a "how many" question, a word of the question nothing matches), the answer says
+  the articles don't say it and shows the closest passages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .question import ParsedQuestion
+from .score import ScoredSentence, SentenceScorer, same_speaker
+from .store import speaker_key
+from .text import STOPWORDS, content_terms, words
+from .types import Citation, SentenceFacts
+
+NO_ANSWER = "The articles don't say: none of the passages found answers this question."
+
+
+@dataclass(frozen=True)
+class ComposeSettings:
+    max_sentences: int = 3  # sentences quoted in an answer
+    # Below this best-sentence score the answer abstains: the score that 98% of answerable CLAPNQ
+    # questions reach (bench/calibrate.py); questions asked of unrelated articles score far lower.
+    threshold: float = 1.66
+    # a further sentence is quoted if it scores at least this share of the best: on CLAPNQ, 0.7 and lower
+    # cover the gold sentence equally often (bench/calibrate.py); XQuAD-R's top-3 share drops at 0.7
+    keep_ratio: float = 0.6
+    duplicate_similarity: float = 0.9  # sentences more similar than this to a quoted one are left out
+    heading_weight: float = 0.3  # added for a sentence whose explainer heading asks the question
+    # A question word (not a name, not a word that only makes it a question) whose best token match in
+    # the best sentence is below this is not in the answer: a near miss, which abstains (0 = off)
+    coverage: float = 0.0
+    figure_window: int = 4  # content words after a number read for what it counts
+    figure_similarity: float = 0.5  # how close that word must be to the thing asked about
+    figure_focus: float = 0.5  # a further figure's sentence must match every other question word this well
+
+
+@dataclass(frozen=True)
+class Composition:
+    """The sentences to quote, or none (abstain), and what the answer must say about them."""
+
+    chosen: list[ScoredSentence]
+    differ: bool = False  # the quoted sentences give different figures for what was asked
+    unstated: str = ""  # what was asked that no candidate sentence says
+    values: dict[int, str] | None = None  # figure given by each chosen sentence, by position
+
+
+_CAUSAL = re.compile(
+    r"\b(because|since|due to|as a result|so that|in order to|reasons?|why|caused|causes|led to|leads to|"
+    r"therefore|thus|sign that|aims? to|seeks? to|to help|meant to|after)\b",
+    re.I,
+)
+# an exact figure: digits, a number word, an ordinal or "twice" (not "thousands of", which gives no figure)
+_TIMES = frozenset({"once", "twice", "thrice"})
+_ADJECTIVE = re.compile(r"(al|ic|an|ive|ous|ed|ing|ese|ish|ian|ern|ary|ful|less|able|ible)$")
+_FIGURE = re.compile(
+    r"(?:\d(?:[\d,.]*\d)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"a hundred|a thousand|a million|a billion|once|twice|thrice|first|second|third|fourth|fifth|sixth|seventh|"
+    r"eighth|ninth|tenth)\b)"
+    r"(?:\s*(?:%|percent|per cent|million|billion|thousand|hundred))?"
+    r"(?:\s*(?:or|to|and|-|–)\s*(?:\d(?:[\d,.]*\d)?)(?:\s*(?:million|billion|thousand))?)?",
+    re.I,
+)
+
+
+def heading_matches(question: ParsedQuestion, heading: str) -> float:
+    """The share of the question's content words that its explainer heading contains (0 to 1)."""
+    asked = set(content_terms(question.text))
+    if not heading or not asked:
+        return 0.0
+    return len(asked & set(content_terms(heading))) / len(asked)
+
+
+def adjust_for_kind(question: ParsedQuestion, ranked: Sequence[ScoredSentence], s: ComposeSettings) -> None:
+    """Raise the score of sentences under an explainer heading that asks what the question asks."""
+    for candidate in ranked:
+        match = heading_matches(question, candidate.heading)
+        if match >= 0.6:
+            candidate.score += s.heading_weight * match
+        if question.kind == "explanation" and _CAUSAL.search(candidate.text):
+            candidate.score += 0.05
+
+
+def figures(sentence: ScoredSentence, thing: str, scorer: SentenceScorer, s: ComposeSettings) -> list[str]:
+    """The figures the sentence gives for ``thing`` ("troops"). A number counts when the first content
+    word after it is the thing or means much the same ("soldiers"), or names are in between ("3,000
+    North Korean troops"); a number standing alone ("1,500 or 12,000,") counts when the sentence
+    names the thing. A number of some other thing ("13,000 containers") does not; nor does a year."""
+    found = []
+    text = sentence.text
+    for match in _FIGURE.finditer(text):
+        value = match.group(0).strip(" ,.")
+        if not value or re.fullmatch(r"(1[0-9]|20)\d\d", value):
+            continue
+        rest = text[match.end() :]
+        after = content_words_of(rest)[: s.figure_window]
+        if value.lower() in _TIMES:
+            counts = thing == "times"
+        elif not after or re.match(r"\s*[,.;:!?)”\"]", rest):
+            counts = any(_close(w, thing, scorer, s) for w in content_words_of(text))
+        else:  # what the number counts: the first word after it that is not a name or an adjective
+            counts = False
+            for word in after:
+                if _close(word, thing, scorer, s):
+                    counts = True
+                    break
+                if not _capitalised(word, rest) and not _ADJECTIVE.search(word):
+                    break
+        if counts:
+            found.append(value)
+    return found
+
+
+def _capitalised(word: str, text: str) -> bool:
+    """Is ``word`` written with a capital in ``text`` (a name such as "North Korean")?"""
+    match = re.search(rf"\b({re.escape(word)})\b", text, re.I)
+    return bool(match) and match.group(1)[:1].isupper()
+
+
+def content_words_of(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS and not w.isdigit()]
+
+
+def _close(word: str, thing: str, scorer: SentenceScorer, s: ComposeSettings) -> bool:
+    if not thing:
+        return False
+    if word[:5] == thing[:5]:
+        return True
+    return scorer.word_similarity(word, thing) >= s.figure_similarity
+
+
+def _distinct(candidate: ScoredSentence, chosen: Sequence[ScoredSentence], s: ComposeSettings) -> bool:
+    """Not the same sentence (or a near copy) as one already chosen."""
+    for c in chosen:
+        if c.article_id == candidate.article_id and c.start < candidate.end and candidate.start < c.end:
+            return False
+        if (
+            c.vector is not None
+            and candidate.vector is not None
+            and float(candidate.vector @ c.vector) > s.duplicate_similarity
+        ):
+            return False
+    return True
+
+
+def _on_focus(candidate: ScoredSentence, first: ScoredSentence, question: ParsedQuestion) -> bool:
+    """A further sentence keeps to the first one's focus: from the same article, or from another one
+    that shares at least half as much of the question's wording; when the question asks who said
+    something, only more of the same speaker's words."""
+    if question.kind == "attribution" and first.speaker:
+        return same_speaker(candidate.speaker, first.speaker)
+    if candidate.article_id == first.article_id:
+        return True
+    return candidate.lexical >= 0.5 * first.lexical and candidate.lexical > 0
+
+
+def missing_words(question: ParsedQuestion, sentence: ScoredSentence, threshold: float) -> list[str]:
+    """Words of the question (not names) whose best match in the sentence is below ``threshold``."""
+    if threshold <= 0 or not sentence.word_match:
+        return []
+    names = {w.lower() for entity in question.entities for w in entity.split()}
+    return [
+        word
+        for word, match in sentence.word_match.items()
+        if word in question.focus and word not in names and match < threshold
+    ]
+
+
+def compose(
+    question: ParsedQuestion, ranked: list[ScoredSentence], scorer: SentenceScorer, s: ComposeSettings
+) -> Composition:
+    """What to quote for ``question`` from ``ranked`` (best first); an empty choice abstains."""
+    if not ranked:
+        return Composition([])
+    if question.kind in ("attribution", "reaction") and question.who:
+        own = [c for c in ranked if same_speaker(c.speaker, question.who)]
+        if own:
+            return _statements(question, own, s)
+    best = ranked[0]
+    if best.score < s.threshold:
+        return Composition([])
+    if question.kind == "quantity" and question.thing:
+        return _figures(question, ranked, scorer, s)
+    if question.kind == "attribution" and question.who:
+        # no statement attributed to them: only sentences that name them and quote nobody else
+        ranked = [
+            c
+            for c in ranked
+            if speaker_key(question.who) in words(c.text) and (not c.speaker or same_speaker(c.speaker, question.who))
+        ]
+        if not ranked or ranked[0].score < s.threshold:
+            return Composition([], unstated=f"anything {question.who} said")
+    return _general(question, ranked, s)
+
+
+def _general(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeSettings) -> Composition:
+    """The best sentence, then further ones that score near it and keep to its focus."""
+    best = ranked[0]
+    missing = missing_words(question, best, s.coverage)
+    if missing:
+        return Composition([], unstated=", ".join(missing))
+    chosen = [best]
+    for candidate in ranked[1:]:
+        if len(chosen) == s.max_sentences or candidate.score < s.keep_ratio * best.score:
+            break
+        if _distinct(candidate, chosen, s) and _on_focus(candidate, best, question):
+            chosen.append(candidate)
+    return Composition(chosen)
+
+
+def _statements(question: ParsedQuestion, own: list[ScoredSentence], s: ComposeSettings) -> Composition:
+    """A person's own statements: the best one, then the rest of the same quotation or article
+    (in article order), then their best statements elsewhere."""
+    best = own[0]
+    asked_beyond_name = [w for w in question.focus if w not in set(words(question.who))]
+    if asked_beyond_name and best.score < s.threshold:
+        return Composition([], unstated=f"what {question.who} said about {' '.join(asked_beyond_name)}")
+    same_article = sorted((c for c in own if c.article_id == best.article_id), key=lambda c: c.start)
+    near = sorted(same_article, key=lambda c: abs(c.start - best.start))
+    chosen = [best]
+    for candidate in [*near, *own]:
+        if len(chosen) == s.max_sentences:
+            break
+        if candidate is not best and candidate not in chosen and _distinct(candidate, chosen, s):
+            chosen.append(candidate)
+    in_article = sorted((c for c in chosen if c.article_id == best.article_id), key=lambda c: c.start)
+    return Composition([*in_article, *(c for c in chosen if c.article_id != best.article_id)])
+
+
+def _figures(
+    question: ParsedQuestion, ranked: list[ScoredSentence], scorer: SentenceScorer, s: ComposeSettings
+) -> Composition:
+    """A "how many" answer: sentences giving a figure for the thing counted; "Reports differ" when
+    they give different figures."""
+    best = ranked[0]
+    counted = []
+    for candidate in ranked:
+        if candidate.score < s.keep_ratio * best.score:
+            break
+        values = figures(candidate, question.thing, scorer, s)
+        if not values or not _distinct(candidate, [c for c, _ in counted], s):
+            continue
+        # a further figure must be about what the first is: "how many troops were being trained"
+        # is not answered by a number of troops somebody expects
+        if counted and missing_words(question, candidate, s.figure_focus):
+            continue
+        counted.append((candidate, values))
+    if not counted:
+        return _general(question, ranked, s)
+    counted = counted[: s.max_sentences]
+    distinct_values = {_normalise(v) for _, values in counted for v in values}
+    differ = len(counted) > 1 and len(distinct_values) > 1
+    chosen = [c for c, _ in counted] if differ else [counted[0][0]]
+    if not differ:
+        for candidate, _ in counted[1 : s.max_sentences]:
+            if _on_focus(candidate, best, question):
+                chosen.append(candidate)
+    values = {i: " or ".join(dict.fromkeys(v)) for i, (_, v) in enumerate(counted) if i < len(chosen)}
+    return Composition(chosen, differ=differ, values=values)
+
+
+def _normalise(value: str) -> str:
+    return re.sub(r"[\s,]", "", value.lower())
+
+
+def answer_text(question: ParsedQuestion, composition: Composition, citations: Sequence[Citation]) -> str:
+    """The answer's text: the quotes with their markers; for "who said ..." the speaker first; for
+    differing figures "Reports differ:" and each figure with who gave it."""
+    if composition.differ:
+        parts = []
+        for c in citations:
+            by = c.speaker or c.source or c.title
+            parts.append(f"{c.value or '?'} according to {by} [{c.number}]")
+        return "Reports differ: " + "; ".join(parts) + "."
+    quotes = " ".join(f"{c.quote} [{c.number}]" for c in citations)
+    if question.asks_who_said and citations and citations[0].speaker:
+        return f"{citations[0].speaker}: {quotes}"
+    return quotes
+
+
+def make_citation(
+    number: int,
+    candidate: ScoredSentence,
+    text: str,
+    facts: Sequence[SentenceFacts],
+    value: str = "",
+) -> Citation:
+    """The citation of a chosen sentence, with the sentences around it in its article."""
+    quote = text[candidate.start : candidate.end]
+    starts = [f.start for f in facts]
+    position = next((i for i, start in enumerate(starts) if start >= candidate.start), None)
+    before = after = ""
+    if position is not None:
+        if position > 0:
+            before = text[facts[position - 1].start : facts[position - 1].end]
+        nxt = position + 1 if position < len(facts) and facts[position].start == candidate.start else position
+        if nxt < len(facts):
+            after = text[facts[nxt].start : facts[nxt].end]
+    p = candidate.passage
+    dates = ()
+    if candidate.facts is not None:
+        dates = tuple(
+            d.date_from if d.date_from == d.date_to else f"{d.date_from}/{d.date_to}" for d in candidate.facts.dates
+        )
+    return Citation(
+        number=number,
+        article_id=candidate.article_id,
+        title=p.title,
+        source=p.source,
+        url=p.url,
+        published=p.published,
+        quote=quote,
+        start=candidate.start,
+        end=candidate.end,
+        before=before,
+        after=after,
+        score=round(candidate.score, 4),
+        speaker=candidate.speaker,
+        dates=dates,
+        value=value,
+    )

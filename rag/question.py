@@ -1,0 +1,269 @@
+"""What a question asks: its kind, who or what it is about, and what kind of answer would do.
+
+News readers ask about people and what they said, reasons, events at a time, reactions, figures,
+who or what someone is, yes or no, and lists. :func:`parse_question` tells these apart with a few
+patterns on the question's wording (no model), and finds the question's focus: the people or
+things it names and the words for what it asks. The answerer ranks and composes by kind; the
+generative mode is given the same evidence.
+
+This module also checks a question typed by a user and joins a follow-up with the question it
+follows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import RagError
+from .text import STOPWORDS, WORD, words
+
+MAX_QUESTION_CHARS = 2000
+
+KINDS = (
+    "attribution",  # what did X say, who said ..., what does X think
+    "explanation",  # why, how come, what is the reason
+    "event",  # what happened on/in/at ...
+    "reaction",  # how did X react or respond
+    "quantity",  # how many, how much
+    "definition",  # who is X, what is X
+    "yesno",  # did/is/has ...
+    "list",  # which countries ..., what are the four ...
+    "factoid",  # any other question: who/what/when/where ...
+)
+
+_SPEECH = r"(?:say|said|says|tell|told|think|thinks|thought|claim|claimed|argue|argued|warn|warned|write|wrote|mean|meant|believe|believes|believed|state|stated|predict|predicted|add|added)"  # noqa: E501
+_ATTRIBUTION = [
+    re.compile(rf"^(?:what|how) (?:did|does|do|has|have|had|is|was) (?P<who>.+?) (?:\w+ly )?{_SPEECH}\b", re.I),
+    re.compile(
+        r"^what (?:is|was|are|were) (?P<who>.+?)[’']s? (?:view|views|statement|comment|comments|position|"
+        r"opinion|message|warning|claim)\b",
+        re.I,
+    ),  # noqa: E501
+    re.compile(rf"^who (?:has |had |have )?{_SPEECH}\b", re.I),
+    re.compile(r"^according to whom\b|\baccording to (?:whom|who)\b", re.I),
+    re.compile(r"^(?:quote|quotes) (?:from|by) (?P<who>.+)", re.I),
+]
+_REACTION = [
+    re.compile(
+        r"^how (?:did|does|do|has|have|had|is|are|was|were|will|would) (?P<who>.+?) "
+        r"(?:react|respond|reacting|responding|reacted|responded|take|receive|received|view|see)\b",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:reaction|reactions|response|responses)\b(?: (?:of|from|by) (?P<who>[^?]+?))?(?: to\b|\?|$)", re.I
+    ),
+    re.compile(r"^what did (?P<who>.+?) do (?:in response|about|after)\b", re.I),
+]
+_EXPLANATION = re.compile(
+    r"^(?:why|how come)\b|\bwhat (?:is|was|are|were) the (?:main |real |likely )?"
+    r"(?:reason|reasons|cause|causes|purpose|motive|motivation|explanation)\b"
+    r"|^what (?:caused|causes|led to|leads to|prompted|drove|explains)\b|"
+    r"\bfor what reason\b|\bwhy\b",
+    re.I,
+)
+_EVENT = re.compile(
+    r"^what (?:happened|happens|has happened|took place|occurred|went on)\b"
+    r"|^what (?:did|does|will) .+? do (?:on|in|at|during|after|before|when)\b"
+    r"|^what (?:event|events)\b|^when (?:did|was|were|does|do|is|will)\b",
+    re.I,
+)
+_QUANTITY = re.compile(
+    r"\bhow (?:many|much|old|long|far|large|big|tall|high|often|fast|deep|wide|heavy)\b"
+    r"|\bwhat (?:percentage|percent|number|amount|proportion|share|size|population)\b",
+    re.I,
+)
+_DEFINITION = re.compile(
+    r"^(?:who|what) (?:is|was|are|were) (?:a |an |the )?(?P<what>[^?]+?)\s*\??$"
+    r"|^what does (?P<term>.+?) (?:mean|stand for)\b|^(?:define|describe) (?P<defined>.+)",
+    re.I,
+)
+_DEFINITION_BLOCKERS = re.compile(
+    r"\b(?:of|in|on|at|for|from|with|by|about|that|which|who|when|doing|done|used|made|called|known|going|"
+    r"planning|reason|cause|happening)\b",
+    re.I,
+)
+_YESNO = re.compile(
+    r"^(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)\b", re.I
+)
+_LIST = re.compile(
+    r"^(?:which|what) (?:\w+ ){0,2}(?:countries|nations|states|people|groups|companies|weapons|arms|types|kinds|"
+    r"sorts|ways|things|factors|issues|reasons|steps|members|cities|places|parties|planks|officials|leaders|"
+    r"items|products|languages|books|films|songs|teams|players|names|elements|parts)\b|"
+    r"^(?:list|name) (?:the|all|some)\b|^what (?:are|were) (?:the )?(?:two|three|four|five|six|seven|main|key|"
+    r"different|various)\b|^(?:which|what) (?:\w+ ){0,3}(?:are|were) (?:among|included)\b",
+    re.I,
+)
+_NUMBER_QUESTION = _QUANTITY
+_COUNTED = re.compile(
+    r"\bhow many (?P<thing>(?:[\w’'-]+ ){0,3}?[\w’'-]+?)(?: (?:are|is|was|were|do|does|did|has|have|had|will|would|"
+    r"can|could|should|might|must|in|of|on|at|from|for|to|that|who|which)\b|$)",
+    re.I,
+)
+_TIME_QUESTION = re.compile(r"\bwhen\b|\b(what|which) (year|date|time|century|decade|month|day|season)\b", re.I)
+_NAME_QUESTION = re.compile(r"\bwho(m|se)?\b|\bwhere\b", re.I)
+_NAME = re.compile(r"\b[A-Z][\w’'\-]*(?:\s+(?:of|de|la|van|von|bin|al|the)?\s*[A-Z][\w’'\-]*)*")
+_QUESTION_WORDS = frozenset("what who whom whose why when where which how did does do is are was were has have".split())
+# words that say what kind of question it is, not what it is about
+_FRAME_WORDS = frozenset(
+    """say said says tell told think thinks thought claim claimed argue argued warn warned write wrote mean meant
+    believe believes state stated react reacted reacting respond responded responding response reaction reactions
+    happen happened happens take took place occurred reason reasons cause causes many much long old often
+    explain explains according whom describe define stand quote quotes view views statement comment comments
+    know known kind sort type types""".split()
+)
+
+
+@dataclass(frozen=True)
+class ParsedQuestion:
+    """What a question asks. ``who`` is the person or body it asks about for attribution and
+    reaction questions (as typed); ``entities`` are the names it contains; ``focus`` are its content
+    words that say what is asked about (not the words that only make it a question)."""
+
+    text: str
+    kind: str
+    who: str = ""
+    entities: tuple[str, ...] = ()
+    focus: tuple[str, ...] = ()
+    answer_type: str = ""  # "number", "time", "name" or "" (see answer_type_of)
+    thing: str = ""  # what a "how many" question counts ("troops"), as typed, singular or plural
+
+    @property
+    def asks_who_said(self) -> bool:
+        return self.kind == "attribution" and not self.who
+
+
+def answer_type_of(question: str) -> str:
+    """The kind of thing that must be in the answer: "number" for how many/much/old..., "time" for
+    when/what year..., "name" for who/where; "" for other questions."""
+    if _NUMBER_QUESTION.search(question):
+        return "number"
+    if _TIME_QUESTION.search(question):
+        return "time"
+    if _NAME_QUESTION.search(question):
+        return "name"
+    return ""
+
+
+def _kind_and_who(question: str) -> tuple[str, str]:
+    text = question.strip().rstrip("?").strip()
+    for pattern in _REACTION:
+        if match := pattern.search(text):
+            return "reaction", (match.groupdict().get("who") or "").strip()
+    for pattern in _ATTRIBUTION:
+        if match := pattern.search(text):
+            return "attribution", (match.groupdict().get("who") or "").strip()
+    if _EXPLANATION.search(text):
+        return "explanation", ""
+    if _QUANTITY.search(text):
+        return "quantity", ""
+    if _EVENT.search(text):
+        return "event", ""
+    if _LIST.search(text):
+        return "list", ""
+    if (match := _DEFINITION.search(text)) and not _DEFINITION_BLOCKERS.search(match.group("what") or ""):
+        return "definition", (match.group("what") or match.group("term") or match.group("defined") or "").strip()
+    if _YESNO.search(text):
+        return "yesno", ""
+    return "factoid", ""
+
+
+def entities_of(question: str) -> tuple[str, ...]:
+    """Capitalised names in the question ("Boris Pistorius", "North Korea"), without question words."""
+    found = []
+    for match in _NAME.finditer(question):
+        name = match.group(0)
+        parts = name.split()
+        while parts and parts[0].lower() in _QUESTION_WORDS | STOPWORDS:
+            parts.pop(0)
+        if parts:
+            found.append(" ".join(parts))
+    return tuple(dict.fromkeys(found))
+
+
+def parse_question(question: str) -> ParsedQuestion:
+    """The kind, subject and focus of ``question`` (see :data:`KINDS`)."""
+    kind, who = _kind_and_who(question)
+    who = re.sub(r"^(?:the|a|an)\s+", "", who, flags=re.I)
+    focus = tuple(dict.fromkeys(w for w in words(question) if w not in STOPWORDS and w not in _FRAME_WORDS))
+    return ParsedQuestion(
+        text=question,
+        kind=kind,
+        who=who,
+        entities=entities_of(question),
+        focus=focus,
+        answer_type=answer_type_of(question),
+        thing=counted_thing(question),
+    )
+
+
+def counted_thing(question: str) -> str:
+    """The head word of what a "how many" question counts: "troops" in "How many North Korean troops
+    were trained?"; "" for other questions."""
+    match = _COUNTED.search(question.strip().rstrip("?"))
+    if not match:
+        return ""
+    # the counted noun is usually the first plural among the words up to the verb ("North Korean
+    # troops were", "MEPs sit in", "Huguenots fled France"), else the first word ("people did")
+    found = match.group("thing").split()
+    return next((w for w in found if len(w) > 3 and w.lower().endswith("s")), found[0]).lower()
+
+
+# --- the question as typed ---------------------------------------------------------------------
+
+_ANAPHORA = frozenset(
+    "he she it they him her them his hers its their theirs this that these those there then such".split()
+)
+
+
+def check_question(question: object) -> str:
+    """The question, stripped; a RagError for empty, non-text or absurdly long questions."""
+    if not isinstance(question, str):
+        raise RagError(f"the question must be text, not {type(question).__name__}")
+    question = " ".join(question.split())
+    if not question:
+        raise RagError("the question is empty; type a question about the articles")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise RagError(
+            f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+            "Ask a shorter question"
+        )
+    if not WORD.search(question):
+        raise RagError("the question has no words in it; type a question about the articles")
+    return question
+
+
+def previous_questions(history: Sequence[object] | None) -> list[str]:
+    """The user's earlier questions, oldest first, from any usual history shape.
+
+    Accepts Answers (anything with a ``question`` attribute), ``(question, answer)`` pairs, or chat
+    messages ``{"role", "content"}``.
+    """
+    questions: list[str] = []
+    for turn in history or ():
+        if isinstance(turn, dict):
+            if turn.get("role") == "user" and isinstance(turn.get("content"), str):
+                questions.append(turn["content"])
+            elif "question" in turn and isinstance(turn["question"], str):
+                questions.append(turn["question"])
+        elif isinstance(turn, list | tuple) and turn and isinstance(turn[0], str):
+            questions.append(turn[0])
+        elif isinstance(getattr(turn, "question", None), str):
+            questions.append(turn.question)
+    return [q for q in questions if q.strip()]
+
+
+def is_follow_up(question: str) -> bool:
+    """A question that leans on the conversation: it refers back (they, it, there, ...) or says little."""
+    found = words(question)
+    content = [w for w in found if w not in STOPWORDS]
+    return any(w in _ANAPHORA for w in found) or len(content) <= 1
+
+
+def search_query(question: str, history: Sequence[object] | None) -> str:
+    """The text to search for: a follow-up question is joined with the question it follows."""
+    earlier = previous_questions(history)
+    if earlier and is_follow_up(question):
+        return f"{question} {earlier[-1]}"
+    return question
