@@ -1,17 +1,18 @@
-"""Calibrates the near-miss check: a question word that the best sentence has no match for.
+"""Calibrates the near-miss check: passages on the question's topic that do not say what it asks.
 
-A near miss is a question whose passages are on its topic but do not say what it asks ("How much is
-Russia paying North Korea for the troops?" of an article on the troops that names no payment). The
-check (rag.compose.missing_words) looks at each word of the question that says what it asks about
-(not a name, not a word that only makes it a question) and abstains when the best sentence's best
-token match for one of them is below a threshold.
+"How much is Russia paying North Korea for the troops?", asked of an article about the troops that
+names no payment, finds on-topic sentences that score well; only what they lack tells it apart. The
+check (rag.compose.is_near_miss) is a logistic model over a few features of the best sentences
+(rag.compose.NEAR_MISS_FEATURES): how well the weakest-matched word of the question is matched, whether
+the kind of answer asked for (a number, a date, a name) is there, and how well the best sentence scores.
 
-CLAPNQ dev has 300 answerable questions and 300 whose passage is on topic but does not answer them.
-The questions are split in two by their position (even, odd): the threshold is chosen on the even half,
-as the highest that keeps abstention on its answerable questions (with the score threshold) at most
-the target, and reported on the odd half; XQuAD-R's answerable questions are held out entirely.
+Data: CLAPNQ dev, 300 answerable questions and 300 whose passage is on topic but does not answer them,
+and XQuAD-R's 1,190 answerable questions, each asked of an index of its own set's passages. Every set is
+split in two by position (even, odd). The model is fitted on the even halves (answered = 1), and its cut
+is the highest that keeps abstention on the even halves' answerable questions (the score threshold
+included) at most the target on each set. The odd halves report what it does on questions it never saw.
 
-    .venv/bin/python bench/calibrate_near_miss.py [--target 0.04]
+    .venv/bin/python bench/calibrate_near_miss.py [--target 0.04] [--refresh]
 """
 
 from __future__ import annotations
@@ -19,78 +20,103 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import SHARED  # noqa: E402
+from corpus import CACHE, SHARED  # noqa: E402
 
 from rag import Index, Settings  # noqa: E402
 from rag.answer import AnswerSettings, Assistant  # noqa: E402
-from rag.compose import compose  # noqa: E402
+from rag.compose import NEAR_MISS_FEATURES, near_miss_features  # noqa: E402
 from rag.datasets import load_clapnq, load_squad, write_jsonl  # noqa: E402
 
-GRID = np.round(np.arange(0.20, 0.62, 0.02), 2)
+FEATURES = CACHE / "near_miss_features.npz"
 
 
-def decisions(assistant: Assistant, questions, coverages) -> np.ndarray:
-    """For each question and each coverage threshold: does ask() abstain? (questions x thresholds)"""
-    rows = []
+def collect(assistant: Assistant, questions) -> tuple[np.ndarray, np.ndarray]:
+    """Each question's features and its best-sentence score (NaN features when nothing was found)."""
+    rows, best = [], []
     for q in questions:
         evidence = assistant.rank_sentences(q.question)
-        row = []
-        for coverage in coverages:
-            settings = replace(assistant.settings, coverage=float(coverage)).compose
-            row.append(not compose(evidence.question, evidence.sentences, assistant.scorer, settings).chosen)
-        rows.append(row)
-    return np.array(rows, dtype=bool)
+        if evidence.sentences:
+            rows.append(near_miss_features(evidence.question, evidence.sentences))
+            best.append(evidence.sentences[0].score)
+        else:
+            rows.append(np.full(len(NEAR_MISS_FEATURES), np.nan))
+            best.append(0.0)
+    return np.array(rows), np.array(best)
 
 
-def build(tmp: Path, name: str, articles) -> Index:
-    index = Index(Settings.from_env(index_dir=tmp / name), create=True)
-    index.ingest([write_jsonl(articles, tmp / f"{name}.jsonl")])
-    return index
+def features() -> dict[str, np.ndarray]:
+    if FEATURES.exists():
+        return dict(np.load(FEATURES))
+    articles, questions = load_clapnq(SHARED / "clapnq_dev_answerable.jsonl", SHARED / "clapnq_dev_unanswerable.jsonl")
+    squad_articles, squad_questions = load_squad(SHARED / "xquad-r.en.json")
+    data: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, passages, asked in (("clapnq", articles, questions), ("xquad", squad_articles, squad_questions)):
+            index = Index(Settings.from_env(index_dir=Path(tmp) / name), create=True)
+            index.ingest([write_jsonl(passages, Path(tmp) / f"{name}.jsonl")])
+            data[f"{name}_x"], data[f"{name}_best"] = collect(Assistant(index, AnswerSettings()), asked)
+            data[f"{name}_answerable"] = np.array([q.answerable for q in asked])
+            index.close()
+    CACHE.mkdir(exist_ok=True)
+    np.savez(FEATURES, **data)
+    return data
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", type=float, default=0.04, help="most abstention on answerable questions")
+    parser.add_argument("--refresh", action="store_true", help="ask the questions again (features are cached)")
     args = parser.parse_args()
-    articles, questions = load_clapnq(SHARED / "clapnq_dev_answerable.jsonl", SHARED / "clapnq_dev_unanswerable.jsonl")
-    squad_articles, squad_questions = load_squad(SHARED / "xquad-r.en.json")
-    with tempfile.TemporaryDirectory() as tmp:
-        clapnq = Assistant(build(Path(tmp), "clapnq", articles), AnswerSettings())
-        answers = decisions(clapnq, questions, GRID)
-        xquad = Assistant(build(Path(tmp), "xquad", squad_articles), AnswerSettings())
-        xquad_answers = decisions(xquad, squad_questions, GRID)
-    answerable = np.array([q.answerable for q in questions])
-    even = np.arange(len(questions)) % 2 == 0
+    if args.refresh and FEATURES.exists():
+        FEATURES.unlink()
+    from sklearn.linear_model import LogisticRegression
 
-    def rates(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return answers[mask & answerable].mean(axis=0), answers[mask & ~answerable].mean(axis=0)
+    data = features()
+    threshold = AnswerSettings().threshold
+    sets = {}
+    for name in ("clapnq", "xquad"):
+        x, best, answerable = data[f"{name}_x"], data[f"{name}_best"], data[f"{name}_answerable"]
+        even = np.arange(len(x)) % 2 == 0
+        sets[name] = (np.nan_to_num(x), best, answerable, even)
+    fit_x = np.concatenate([sets[n][0][sets[n][3]] for n in sets])
+    fit_y = np.concatenate([sets[n][2][sets[n][3]] for n in sets])
+    weights = {1: 0.5 / fit_y.mean(), 0: 0.5 / (1 - fit_y.mean())}
+    model = LogisticRegression(C=1.0, max_iter=5000, class_weight=weights).fit(fit_x, fit_y)
 
+    def abstains(name: str, cut: float, half: np.ndarray) -> tuple[float, float]:
+        x, best, answerable, _ = sets[name]
+        out = (best < threshold) | (model.predict_proba(x)[:, 1] < cut)
+        positives, negatives = half & answerable, half & ~answerable
+        return out[positives].mean(), (out[negatives].mean() if negatives.any() else float("nan"))
+
+    cuts = np.round(np.arange(0.05, 0.96, 0.01), 2)
+    allowed = [c for c in cuts if all(abstains(n, c, sets[n][3])[0] <= args.target for n in sets)]
+    cut = max(allowed) if allowed else 0.0
+    print(f"fitted on {len(fit_y)} questions (the even halves); score threshold {threshold}\n")
+    print("| cut | CLAPNQ odd: answerable abstain | unanswerable abstain | XQuAD-R odd: answerable abstain |")
+    print("|---|---|---|---|")
+    for c in [x for x in cuts if abs(x * 20 - round(x * 20)) < 1e-9] + [cut]:
+        pos, neg = abstains("clapnq", c, ~sets["clapnq"][3])
+        xq, _ = abstains("xquad", c, ~sets["xquad"][3])
+        print(f"| {c:.2f}{' (chosen)' if c == cut else ''} | {pos:.3f} | {neg:.3f} | {xq:.3f} |")
+    pos, neg = abstains("clapnq", cut, ~sets["clapnq"][3])
+    xq, _ = abstains("xquad", cut, ~sets["xquad"][3])
     print(
-        f"CLAPNQ: {answerable.sum()} answerable, {(~answerable).sum()} unanswerable; XQuAD-R: {len(squad_questions)}\n"
+        f"\nchosen cut {cut:.2f} (answerable abstention at most {args.target:.0%} on both even halves); "
+        f"odd halves: CLAPNQ answerable {pos:.1%}, unanswerable {neg:.1%}; XQuAD-R {xq:.1%}"
     )
-    print("| coverage | CLAPNQ even: answerable abstain | unanswerable | odd: answerable | unanswerable | XQuAD-R |")
-    print("|---|---|---|---|---|---|")
-    even_pos, even_neg = rates(even)
-    odd_pos, odd_neg = rates(~even)
-    for i, coverage in enumerate(GRID):
-        print(
-            f"| {coverage:.2f} | {even_pos[i]:.3f} | {even_neg[i]:.3f} | {odd_pos[i]:.3f} | {odd_neg[i]:.3f} "
-            f"| {xquad_answers[:, i].mean():.3f} |"
-        )
-    allowed = [i for i in range(len(GRID)) if even_pos[i] <= args.target]
-    chosen = max(allowed, key=lambda i: GRID[i]) if allowed else 0
-    print(
-        f"\nchosen on the even half (answerable abstention at most {args.target:.0%}): coverage {GRID[chosen]:.2f}; "
-        f"on the odd half {odd_pos[chosen]:.1%} of answerable and {odd_neg[chosen]:.1%} of unanswerable questions "
-        f"abstain; XQuAD-R (held out) {xquad_answers[:, chosen].mean():.1%}"
-    )
+    print("\nfeature weights:")
+    for name, w in zip(NEAR_MISS_FEATURES, model.coef_[0]):
+        print(f"  {name:45} {w:+.3f}")
+    print(f"  {'bias':45} {model.intercept_[0]:+.3f}")
+    shipped = ", ".join(f"{w:.3f}" for w in [*model.coef_[0], model.intercept_[0]])
+    print(f"\nAnswerSettings(near_miss_weights=({shipped}), near_miss_cut={cut:.2f})")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,9 @@ class AnswerSettings:
     keep_ratio: float = 0.6
     duplicate_similarity: float = 0.9  # sentences more similar than this to a quoted one are left out
     heading_weight: float = 0.3  # added for a sentence under an explainer heading that asks the question
-    coverage: float = ComposeSettings.coverage  # near misses: see rag.compose.ComposeSettings
+    # near misses: a logistic model's weights and cut (rag.compose.is_near_miss, bench/calibrate_near_miss.py)
+    near_miss_weights: tuple[float, ...] = ComposeSettings.near_miss_weights
+    near_miss_cut: float = ComposeSettings.near_miss_cut
     speaker_statements: int = 40  # statements of the person asked about added as candidates
     figure_sentences: int = 6  # for "how many": sentences with a figure for the thing counted, scored fully
     mode: str = "extractive"  # "generative" asks a language model (rag.generate), citations checked
@@ -93,7 +95,8 @@ class AnswerSettings:
             keep_ratio=self.keep_ratio,
             duplicate_similarity=self.duplicate_similarity,
             heading_weight=self.heading_weight,
-            coverage=self.coverage,
+            near_miss_weights=self.near_miss_weights,
+            near_miss_cut=self.near_miss_cut,
         )
 
 
@@ -152,6 +155,8 @@ class Assistant:
         statements = []
         if parsed.who and parsed.kind in ("attribution", "reaction"):
             statements = self.index.statements(parsed.who, filters, self.settings.speaker_statements)
+        for asked in parsed.dates:  # sentences that name the day asked about, "on Wednesday" included
+            statements += self.index.dated(asked.date_from, asked.date_to, filters, self.settings.speaker_statements)
         candidates = self.scorer.candidates(passages[: self.settings.candidate_passages])
         known = {(c.article_id, c.start, c.end): c for c in candidates}
         # the statements of the person asked about are scored fully, wherever they were found

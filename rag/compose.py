@@ -23,6 +23,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from .question import ParsedQuestion
 from .score import ScoredSentence, SentenceScorer, same_speaker
 from .store import speaker_key
@@ -43,9 +45,12 @@ class ComposeSettings:
     keep_ratio: float = 0.6
     duplicate_similarity: float = 0.9  # sentences more similar than this to a quoted one are left out
     heading_weight: float = 0.3  # added for a sentence whose explainer heading asks the question
-    # A question word (not a name, not a word that only makes it a question) whose best token match in
-    # the best sentence is below this is not in the answer: a near miss, which abstains (0 = off)
-    coverage: float = 0.0
+    time_weight: float = 0.3  # added, times the share named, for a sentence naming the question's dates
+    wording_weight: float = 0.05  # added for causal wording ("why") or reaction wording ("how did X react")
+    # Near misses: the weights and bias of a logistic model over near_miss_features, and the
+    # probability of an answer below which the answer abstains (bench/calibrate_near_miss.py)
+    near_miss_weights: tuple[float, ...] = ()
+    near_miss_cut: float = 0.5
     figure_window: int = 4  # content words after a number read for what it counts
     figure_similarity: float = 0.5  # how close that word must be to the thing asked about
     figure_focus: float = 0.5  # a further figure's sentence must match every other question word this well
@@ -69,6 +74,15 @@ _CAUSAL = re.compile(
 # an exact figure: digits, a number word, an ordinal or "twice" (not "thousands of", which gives no figure)
 _TIMES = frozenset({"once", "twice", "thrice"})
 _ADJECTIVE = re.compile(r"(al|ic|an|ive|ous|ed|ing|ese|ish|ian|ern|ary|ful|less|able|ible)$")
+_TIME_WORD = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december|monday|tuesday"
+    r"|wednesday|thursday|friday|saturday|sunday|yesterday|today|1\d{3}|20\d{2})\b"
+)
+_REACTION = re.compile(
+    r"\b(react\w*|respon\w*|weighed in|welcom\w*|condemn\w*|criticis\w*|criticiz\w*|warn\w*|caution\w*|"
+    r"prais\w*|protest\w*|denounc\w*|reject\w*|hint\w*|vow\w*|urg\w*|call(?:ed|s)? (?:for|on))\b",
+    re.I,
+)
 _FIGURE = re.compile(
     r"(?:\d(?:[\d,.]*\d)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
     r"a hundred|a thousand|a million|a billion|once|twice|thrice|first|second|third|fourth|fifth|sixth|seventh|"
@@ -88,13 +102,23 @@ def heading_matches(question: ParsedQuestion, heading: str) -> float:
 
 
 def adjust_for_kind(question: ParsedQuestion, ranked: Sequence[ScoredSentence], s: ComposeSettings) -> None:
-    """Raise the score of sentences under an explainer heading that asks what the question asks."""
+    """Raise the score of sentences under an explainer heading that asks what the question asks, of
+    sentences that name the day, month or year the question names, and of sentences with the wording
+    of a reason (for "why") or a reaction (for "how did X react")."""
+    asked_times = set(_TIME_WORD.findall(question.text.lower()))
     for candidate in ranked:
+        if names_asked_date(question, candidate):
+            candidate.score += s.time_weight
         match = heading_matches(question, candidate.heading)
         if match >= 0.6:
             candidate.score += s.heading_weight * match
+        if asked_times:
+            named = asked_times & set(_TIME_WORD.findall(candidate.text.lower()))
+            candidate.score += s.time_weight * len(named) / len(asked_times)
         if question.kind == "explanation" and _CAUSAL.search(candidate.text):
-            candidate.score += 0.05
+            candidate.score += s.wording_weight
+        if question.kind == "reaction" and _REACTION.search(candidate.text):
+            candidate.score += s.wording_weight
 
 
 def figures(sentence: ScoredSentence, thing: str, scorer: SentenceScorer, s: ComposeSettings) -> list[str]:
@@ -182,6 +206,62 @@ def missing_words(question: ParsedQuestion, sentence: ScoredSentence, threshold:
     ]
 
 
+NEAR_MISS_FEATURES = (
+    "best score",
+    "weakest word match",
+    "mean word match",
+    "weakest word match, best of the top three",
+    "answer type missing",
+    "shared words",
+    "passage similarity",
+    "late interaction",
+    "words asked",
+)
+
+
+def names_asked_date(question: ParsedQuestion, sentence: ScoredSentence) -> bool:
+    """Does the sentence name a date the question asks about? "What happened on October 23, 2024?"
+    and "officials said Wednesday" in an article of Thursday, October 24."""
+    named = sentence.facts.dates if sentence.facts else ()
+    return any(d.date_from <= a.date_to and a.date_from <= d.date_to for d in named for a in question.dates)
+
+
+def near_miss_features(question: ParsedQuestion, ranked: Sequence[ScoredSentence]) -> np.ndarray:
+    """What tells a near miss from an answer, read off the best sentences (see NEAR_MISS_FEATURES):
+    how well the weakest-matched word of the question is matched, whether the kind of answer asked
+    for is there, and how well the best sentence scores."""
+    best = ranked[0]
+
+    def matches(sentence: ScoredSentence) -> list[float]:
+        names = {w.lower() for entity in question.entities for w in entity.split()}
+        return [m for w, m in sentence.word_match.items() if w in question.focus and w not in names] or [1.0]
+
+    own = matches(best)
+    return np.array(
+        [
+            best.score,
+            min(own),
+            sum(own) / len(own),
+            max(min(matches(c)) for c in ranked[:3]),
+            float(bool(question.answer_type) and not best.answer_type),
+            best.lexical,
+            best.passage_dense,
+            best.tokens,
+            len(own) / 5,
+        ]
+    )
+
+
+def is_near_miss(question: ParsedQuestion, ranked: Sequence[ScoredSentence], s: ComposeSettings) -> bool:
+    """A logistic model over :func:`near_miss_features` (weights from bench/calibrate_near_miss.py)
+    says the best sentences are on the topic but do not say what is asked."""
+    if not s.near_miss_weights:
+        return False
+    *weights, bias = s.near_miss_weights
+    logit = float(np.dot(weights, near_miss_features(question, ranked))) + bias
+    return 1 / (1 + np.exp(-logit)) < s.near_miss_cut
+
+
 def compose(
     question: ParsedQuestion, ranked: list[ScoredSentence], scorer: SentenceScorer, s: ComposeSettings
 ) -> Composition:
@@ -192,9 +272,16 @@ def compose(
         own = [c for c in ranked if same_speaker(c.speaker, question.who)]
         if own:
             return _statements(question, own, s)
+    if question.kind == "event" and question.dates:
+        on_the_day = [c for c in ranked if names_asked_date(question, c)]
+        if on_the_day:  # what the articles say happened then, best first
+            return _general(question, on_the_day, s)
     best = ranked[0]
     if best.score < s.threshold:
         return Composition([])
+    if is_near_miss(question, ranked, s):
+        word = _weakest_word(question, best)
+        return Composition([], unstated=f"anything about “{word}”" if word else "what was asked")
     if question.kind == "quantity" and question.thing:
         return _figures(question, ranked, scorer, s)
     if question.kind == "attribution" and question.who:
@@ -205,16 +292,13 @@ def compose(
             if speaker_key(question.who) in words(c.text) and (not c.speaker or same_speaker(c.speaker, question.who))
         ]
         if not ranked or ranked[0].score < s.threshold:
-            return Composition([], unstated=f"anything {question.who} said")
+            return Composition([], unstated=f"what {question.who} said")
     return _general(question, ranked, s)
 
 
 def _general(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeSettings) -> Composition:
     """The best sentence, then further ones that score near it and keep to its focus."""
     best = ranked[0]
-    missing = missing_words(question, best, s.coverage)
-    if missing:
-        return Composition([], unstated=", ".join(missing))
     chosen = [best]
     for candidate in ranked[1:]:
         if len(chosen) == s.max_sentences or candidate.score < s.keep_ratio * best.score:
@@ -222,6 +306,12 @@ def _general(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeS
         if _distinct(candidate, chosen, s) and _on_focus(candidate, best, question):
             chosen.append(candidate)
     return Composition(chosen)
+
+
+def _weakest_word(question: ParsedQuestion, sentence: ScoredSentence) -> str:
+    names = {w.lower() for entity in question.entities for w in entity.split()}
+    asked = {w: m for w, m in sentence.word_match.items() if w in question.focus and w not in names}
+    return min(asked, key=asked.get) if asked else ""
 
 
 def _statements(question: ParsedQuestion, own: list[ScoredSentence], s: ComposeSettings) -> Composition:

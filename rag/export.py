@@ -138,7 +138,7 @@ def kind_line(answer: Answer) -> str:
     """What the question was read as asking, and what the articles don't say."""
     line = f"Question read as asking {KIND_NAMES.get(answer.kind, answer.kind)}." if answer.kind else ""
     if answer.unstated:
-        line += f" The articles found don't say: {answer.unstated}."
+        line += f" The articles found don't say {answer.unstated}."
     return line.strip()
 
 

@@ -91,6 +91,14 @@ class Index:
         with self.store.guard():
             return self.retriever.statements(speaker, filters, limit)
 
+    def dated(
+        self, date_from: str, date_to: str, filters: Filters | None = None, limit: int = 40
+    ) -> list[tuple[Passage, int, int]]:
+        """Sentences that name a date between ``date_from`` and ``date_to`` (ISO, inclusive), each with a
+        passage holding it, newest articles first: "on Wednesday" counts as the Wednesday it meant."""
+        with self.store.guard():
+            return self.retriever.dated(date_from, date_to, filters, limit)
+
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles by id; returns the ids that were there. The index file is saved."""
         with self.store.guard():

@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import RagError
+from .news import find_dates
 from .text import STOPWORDS, WORD, words
+from .types import DateMention
 
 MAX_QUESTION_CHARS = 2000
 
@@ -128,6 +130,7 @@ class ParsedQuestion:
     focus: tuple[str, ...] = ()
     answer_type: str = ""  # "number", "time", "name" or "" (see answer_type_of)
     thing: str = ""  # what a "how many" question counts ("troops"), as typed, singular or plural
+    dates: tuple[DateMention, ...] = ()  # the dates it names with a year ("on October 23, 2024", "in 1998")
 
     @property
     def asks_who_said(self) -> bool:
@@ -195,6 +198,7 @@ def parse_question(question: str) -> ParsedQuestion:
         focus=focus,
         answer_type=answer_type_of(question),
         thing=counted_thing(question),
+        dates=tuple(find_dates(question, 0, len(question), None)),
     )
 
 

@@ -71,7 +71,15 @@ class Retriever:
     ) -> list[tuple[Passage, int, int]]:
         """Sentences the articles attribute to ``speaker`` (matched by the last word of the name), each
         with a passage holding it: ``[(passage, start, end)]``, newest articles first."""
-        found = self.store.sentences_by_speaker(speaker, filters, limit)
+        return self._sentences(self.store.sentences_by_speaker(speaker, filters, limit))
+
+    def dated(
+        self, date_from: str, date_to: str, filters: Filters | None = None, limit: int = 40
+    ) -> list[tuple[Passage, int, int]]:
+        """Sentences that name a date in the range (resolved at ingestion), each with a passage holding it."""
+        return self._sentences(self.store.sentences_dated(date_from, date_to, filters, limit))
+
+    def _sentences(self, found: list[tuple[str, int, int]]) -> list[tuple[Passage, int, int]]:
         holding = self.store.chunk_ids_holding([(article_id, start) for article_id, start, _ in found])
         passages = {p.chunk_id: p for p in self._passages([(i, 0.0) for i in dict.fromkeys(holding.values())])}
         return [

@@ -372,9 +372,9 @@ class SentenceScorer:
 
 def same_speaker(name: str, asked: str) -> bool:
     """Does the speaker ``name`` (as the article writes it) match ``asked`` (as the question does)?
-    The last words must agree ("Pistorius", "Boris Pistorius"); when both give more than one word,
-    every word asked must be in the name ("Ban Ki-moon" is not "Moon Jae-in")."""
+    The last words must agree ("Pistorius", "Boris Pistorius"), and the words of one must all be in
+    the other ("UK defence secretary John Healey" is "John Healey"; "Ban Ki-moon" is not "Moon Jae-in")."""
     if not name or not asked or speaker_key(name) != speaker_key(asked):
         return False
-    given, asked_words = set(WORD.findall(name.lower())), WORD.findall(asked.lower())
-    return len(given) < 2 or len(asked_words) < 2 or set(asked_words) <= given
+    given, asked_words = set(WORD.findall(name.lower())), set(WORD.findall(asked.lower()))
+    return given <= asked_words or asked_words <= given

@@ -109,6 +109,14 @@ CREATE TABLE IF NOT EXISTS sentences (
     PRIMARY KEY (article_id, start)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentences_speaker ON sentences(speaker_key) WHERE speaker_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sentence_dates (
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    sentence_start INTEGER NOT NULL,
+    date_from TEXT NOT NULL,
+    date_to TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentence_dates_range ON sentence_dates(date_from, date_to);
+CREATE INDEX IF NOT EXISTS sentence_dates_article ON sentence_dates(article_id);
 """
 
 
@@ -270,6 +278,10 @@ class Store:
 
     @staticmethod
     def _insert_facts(db: sqlite3.Connection, article_id: str, text: str, facts: Sequence[SentenceFacts]) -> None:
+        db.executemany(
+            "INSERT INTO sentence_dates (article_id, sentence_start, date_from, date_to) VALUES (?, ?, ?, ?)",
+            [(article_id, f.start, d.date_from, d.date_to) for f in facts for d in f.dates],
+        )
         db.executemany(
             'INSERT OR REPLACE INTO sentences (article_id, start, "end", speaker_start, speaker_end, speaker_key,'
             " quoted, heading_start, heading_end, dates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -662,6 +674,7 @@ class Store:
                         db.execute("DELETE FROM vectors WHERE chunk_id = ?", (chunk_id,))
                     db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
                     db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+                    db.execute("DELETE FROM sentence_dates WHERE article_id = ?", (article_id,))
                     if db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount:
                         removed.append(article_id)
                 db.execute("COMMIT")
@@ -766,6 +779,22 @@ class Store:
                 if chunk is not None:
                     found[(article_id, offset)] = chunk
         return found
+
+    def sentences_dated(
+        self, date_from: str, date_to: str, filters: Filters | None = None, limit: int = 200
+    ) -> list[tuple[str, int, int]]:
+        """Sentences that name a date in ``date_from``..``date_to`` (ISO, inclusive), resolved at
+        ingestion ("on Wednesday" of an article of that week): ``[(article_id, start, end)]``."""
+        where, params = self._filter_sql(filters)
+        rows = self._read(
+            'SELECT DISTINCT s.article_id, s.start, s."end" FROM sentence_dates d'
+            " JOIN sentences s ON s.article_id = d.article_id AND s.start = d.sentence_start"
+            " JOIN articles a ON a.id = s.article_id"
+            f" WHERE d.date_from <= ? AND d.date_to >= ?{where} ORDER BY a.published DESC, s.article_id, s.start"
+            " LIMIT ?",
+            [date_to[:10], date_from[:10], *params, limit],
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def article_count(self) -> int:
         return self._read("SELECT count(*) FROM articles").fetchone()[0]

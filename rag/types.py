@@ -154,7 +154,8 @@ class Answer:
     When ``abstained`` is true, ``text`` is the fixed no-answer message, ``citations`` is empty and
     ``closest`` holds the nearest passages found. ``timings`` are in milliseconds. ``kind`` is what the
     question asks for (see :mod:`rag.question`); ``differ`` is true when the cited reports give
-    different values for what was asked; ``unstated`` names what was asked that no cited sentence says.
+    different values for what was asked; ``unstated`` completes "The articles found don't say ..." when
+    the answer abstains because the sentences found do not say what was asked.
     """
 
     question: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,12 +12,30 @@ from pathlib import Path
 
 import pytest
 
+import rag
 from rag import Index, Settings
 from rag.embed import Embedder
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "articles"
 BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def check_answer(answer, index):
+    """Invariants of every answer: verbatim quotes, exact offsets, markers numbered in order."""
+    for citation in (*answer.citations, *answer.closest):
+        article = index.store.article(citation.article_id)
+        assert article.text[citation.start : citation.end] == citation.quote
+        assert citation.title == article.title
+        if citation.before:
+            assert article.text.rfind(citation.before, 0, citation.start) >= 0
+        if citation.after:
+            assert article.text.find(citation.after, citation.end) >= 0
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert markers == [c.number for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert answer.abstained == (not answer.citations)
+    if answer.abstained:
+        assert answer.text == rag.NO_ANSWER
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,3 @@
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -9,29 +8,14 @@ from rag import RagError
 from rag.answer import NO_ANSWER, AnswerSettings, Assistant, ask
 from rag.score import embedding_free_score
 
+from .conftest import check_answer
+
 TROOPS = "How many North Korean troops were being trained before being sent to Ukraine?"
 
 
 @pytest.fixture(scope="module")
 def assistant(sample_index):
     return Assistant(sample_index)
-
-
-def check_answer(answer, index):
-    """Invariants of every answer: verbatim quotes, exact offsets, markers numbered in order."""
-    for citation in (*answer.citations, *answer.closest):
-        article = index.store.article(citation.article_id)
-        assert article.text[citation.start : citation.end] == citation.quote
-        assert citation.title == article.title
-        if citation.before:
-            assert article.text.rfind(citation.before, 0, citation.start) >= 0
-        if citation.after:
-            assert article.text.find(citation.after, citation.end) >= 0
-    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
-    assert markers == [c.number for c in answer.citations] == list(range(1, len(answer.citations) + 1))
-    assert answer.abstained == (not answer.citations)
-    if answer.abstained:
-        assert answer.text == NO_ANSWER
 
 
 def test_troops_question_cites_the_3000_sentence(assistant, sample_index):

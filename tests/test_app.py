@@ -62,6 +62,16 @@ def test_follow_up_and_filters_over_the_api(client, server):
     assert dated["abstained"] and dated["closest"] == []
 
 
+def test_the_api_carries_the_kind_and_each_speaker(client, server):
+    _, app = server
+    data = client.predict("What did John Healey say?", api_name="/ask")
+    assert data["kind"] == "attribution"
+    assert [c["speaker"] for c in data["citations"]] == ["John Healey", "John Healey"]
+    differ = client.predict("How many North Korean troops are in Russia?", api_name="/ask")
+    assert differ["differ"] and differ["text"].startswith("Reports differ: ")
+    check_citations(answer_from_dict(differ), app.index)
+
+
 @pytest.mark.parametrize("question", ["", "   ", "x" * 10_000])
 def test_bad_questions_are_clear_errors_not_traces(client, question):
     with pytest.raises(Exception) as caught:

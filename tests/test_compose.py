@@ -1,12 +1,16 @@
 """Answer composition by the question's kind: statements, figures, focus, near misses."""
 
+import json
+
 import numpy as np
 import pytest
 
 from rag.answer import Assistant
-from rag.compose import ComposeSettings, compose
+from rag.compose import ComposeSettings, compose, figures
 from rag.question import parse_question
 from rag.score import ScoredSentence
+
+from .conftest import SAMPLE, check_answer
 
 TROOPS = "How many North Korean troops were being trained before being sent to Ukraine?"
 
@@ -34,3 +38,101 @@ def test_near_duplicates_and_overlaps_are_not_quoted_twice(assistant, sample_ind
     pick = lambda ranked: compose(question, ranked, assistant.scorer, settings).chosen  # noqa: E731
     assert pick([best, twin, overlap, other, weak]) == [best, other]
     assert pick([best, weak]) == [best]
+
+
+def _sentence(text: str, assistant) -> ScoredSentence:
+    passage = assistant.index.search(TROOPS, k=1)[0]
+    return ScoredSentence(passage.article_id, 0, len(text), text, passage, 1, score=3.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "thing", "expected"),
+    [
+        ("South Korea’s spy chief said 3,000 North Korean troops were being trained.", "troops", ["3,000"]),
+        ("North Korea has sent over 13,000 containers of artillery to Russia.", "troops", []),
+        (
+            "“We don’t know whether we are talking about 1,500 or 12,000, or which soldiers,” he said.",
+            "troops",
+            ["1,500 or 12,000"],
+        ),
+        ("Trump is out on bail in two criminal cases.", "cases", ["two"]),
+        ("He was impeached twice, found liable in fraud.", "times", ["twice"]),
+        ("He was impeached twice, found liable in fraud.", "troops", []),
+        ("In 2023 the troops went home.", "troops", []),  # a year is not a count
+        ("You don’t get thousands of soldiers from North Korea.", "troops", []),  # no figure
+        ("There are 750 MEPs in the Parliament.", "meps", ["750"]),
+    ],
+)
+def test_figures_count_only_the_thing_asked_about(assistant, text, thing, expected):
+    assert figures(_sentence(text, assistant), thing, assistant.scorer, ComposeSettings()) == expected
+
+
+def test_what_someone_said_quotes_their_whole_statement(assistant, sample_index):
+    answer = assistant.ask("What did John Healey say?")
+    check_answer(answer, sample_index)
+    assert answer.kind == "attribution"
+    assert [c.speaker for c in answer.citations] == ["John Healey", "John Healey"]
+    assert "not just a concern" in answer.citations[0].quote
+    assert "indivisible link with security concerns in the Indo-Pacific" in answer.citations[1].quote
+
+
+def test_statements_are_the_speakers_own_never_padding(assistant, sample_index):
+    answer = assistant.ask("What did Pistorius say?")
+    check_answer(answer, sample_index)
+    assert answer.citations and all(c.speaker == "Boris Pistorius" for c in answer.citations)
+    assert "1,500 or 12,000" in answer.citations[0].quote
+
+
+def test_who_said_names_the_speaker(assistant, sample_index):
+    answer = assistant.ask("Who said Ukraine is wearing down the Russian army?")
+    check_answer(answer, sample_index)
+    assert answer.text.startswith("Justin Crump: ")
+    assert all(c.speaker == "Justin Crump" for c in answer.citations)
+
+
+def test_reports_that_differ_are_listed_with_who_gave_each_figure(assistant, sample_index):
+    answer = assistant.ask("How many North Korean troops are in Russia?")
+    check_answer(answer, sample_index)
+    assert answer.differ and answer.text.startswith("Reports differ: ")
+    assert {(c.value, c.speaker) for c in answer.citations} == {
+        ("3,000", "South Korea’s spy chief"),
+        ("10,000", "Glib Voloskyi"),
+        ("1,500 or 12,000", "Boris Pistorius"),
+    }
+    assert not any("13,000 containers" in c.quote for c in answer.citations)
+
+
+def test_a_specific_figure_question_gets_one_figure(assistant, sample_index):
+    answer = assistant.ask(TROOPS)
+    check_answer(answer, sample_index)
+    assert not answer.differ
+    assert [c.value for c in answer.citations][:1] == ["3,000"]
+
+
+def test_an_explainer_heading_that_asks_the_question_leads(assistant, sample_index):
+    answer = assistant.ask("Why does Russia need North Korea?")
+    check_answer(answer, sample_index)
+    assert answer.kind == "explanation"
+    heading_section = ("deepened their military cooperation", "signed a defense deal")
+    assert any(part in answer.citations[0].quote for part in heading_section)
+
+
+def test_someone_the_articles_do_not_quote(assistant, sample_index):
+    answer = assistant.ask("What did Kim Jong Un say about sending troops?")
+    check_answer(answer, sample_index)
+    assert answer.abstained and "Kim Jong Un" in answer.unstated
+
+
+def test_a_date_in_the_question_finds_what_the_article_said_on_that_weekday(make_index, tmp_path):
+    from rag.parse import parse_file
+
+    (article,) = [a for a in parse_file(SAMPLE / "000_9df642e36ad14cf8.txt").articles if "Troops" in a.title]
+    dated = tmp_path / "dated.jsonl"
+    record = {"title": article.title, "text": article.text, "published": "2024-10-23"}  # a Wednesday
+    dated.write_text(json.dumps(record) + "\n")
+    index = make_index()
+    index.ingest([dated])
+    answer = Assistant(index).ask("What happened on October 23, 2024?")
+    check_answer(answer, index)
+    assert answer.kind == "event"
+    assert any("Wednesday" in c.quote and "2024-10-23" in c.dates for c in answer.citations)

@@ -152,3 +152,47 @@ def test_generative_answer_exports_flag_unsupported_sentences(answers):
     assert "<b>ten</b>" not in page
     fallback = replace(first, notice="Showing the extractive answer: cannot reach the language model.")
     assert "Showing the extractive answer" in to_markdown(fallback) and "Showing the extractive" in to_html(fallback)
+
+
+@pytest.fixture(scope="module")
+def news_answers(sample_index):
+    assistant = Assistant(sample_index)
+    return [
+        assistant.ask("What did John Healey say?"),
+        assistant.ask("How many North Korean troops are in Russia?"),
+    ]
+
+
+def test_every_format_carries_the_kind_the_speaker_and_the_figure(news_answers):
+    said, differ = news_answers
+    data = json.loads(to_json(news_answers))["answers"]
+    assert data[0]["kind"] == "attribution" and data[0]["citations"][0]["speaker"] == "John Healey"
+    assert data[1]["differ"] is True and {c["value"] for c in data[1]["citations"]} >= {"3,000", "10,000"}
+    assert from_json(to_json(news_answers)) == news_answers
+    for page in (to_markdown(news_answers), to_html(news_answers)):
+        assert "said by John Healey" in page and "said by Boris Pistorius" in page
+        assert "who said what" in page and "how many or how much" in page
+        assert "figure: 1,500 or 12,000" in page
+    assert differ.text.startswith("Reports differ: ")
+
+
+def test_an_older_export_without_the_news_fields_still_loads(news_answers):
+    data = json.loads(to_json(news_answers[0]))
+    for key in ("kind", "differ", "unstated"):
+        data.pop(key)
+    for citation in data["citations"]:
+        for key in ("speaker", "dates", "value"):
+            citation.pop(key)
+    loaded = from_json(json.dumps(data))
+    assert loaded.kind == "" and loaded.citations[0].speaker == "" and loaded.citations[0].dates == ()
+
+
+def test_the_chat_names_speakers_and_lists_reports_that_differ(news_answers):
+    from rag.render import answer_html
+
+    said = answer_html(news_answers[0], 1)
+    assert said.count("<span class=\"speaker\">said by John Healey</span>") == 2  # beside each listed quote
+    differ = answer_html(news_answers[1], 2)
+    assert "<p>Reports differ:</p><ul>" in differ
+    assert differ.count("<li><b>") >= 2 + len(news_answers[1].citations)  # one line per figure, then sources
+    assert "<b>1,500 or 12,000</b> according to Boris Pistorius" in differ
