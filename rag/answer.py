@@ -32,6 +32,7 @@ from .index import Index, open_index
 from .question import check_question, parse_question, previous_questions, search_query
 from .retrieve import fuse
 from .score import Evidence, ScoredSentence, ScoreWeights, SentenceScorer
+from .text import content_terms
 from .types import Answer, Citation, Filters, Passage
 
 __all__ = ["NO_ANSWER", "Answer", "AnswerSettings", "Assistant", "Citation", "ask"]
@@ -64,7 +65,7 @@ class AnswerSettings:
     # near misses: a logistic model's weights and cut (rag.compose.is_near_miss, bench/calibrate_near_miss.py)
     near_miss_weights: tuple[float, ...] = ComposeSettings.near_miss_weights
     near_miss_cut: float = ComposeSettings.near_miss_cut
-    speaker_statements: int = 40  # statements of the person asked about added as candidates
+    speaker_statements: int = 12  # statements of the person asked about (or dated sentences) scored fully
     figure_sentences: int = 6  # for "how many": sentences with a figure for the thing counted, scored fully
     mode: str = "extractive"  # "generative" asks a language model (rag.generate), citations checked
     llm_passages: int = 4  # passages given to the language model
@@ -152,15 +153,23 @@ class Assistant:
             by_id = {p.chunk_id: p for p in [*passages, *alone]}
             order = fuse([[p.chunk_id for p in passages], [p.chunk_id for p in alone]])
             passages = [by_id[i] for i, _ in order[:depth]]
-        statements = []
+        if query != question and parsed.kind in ("attribution", "reaction") and not parsed.who:
+            earlier = parse_question(previous_questions(history)[-1])  # "what did he say?" after a question
+            parsed = replace(parsed, who=earlier.who or next(iter(earlier.entities), ""))
+        found = []  # the statements of the person asked about, and sentences that name the date asked about
         if parsed.who and parsed.kind in ("attribution", "reaction"):
-            statements = self.index.statements(parsed.who, filters, self.settings.speaker_statements)
-        for asked in parsed.dates:  # sentences that name the day asked about, "on Wednesday" included
-            statements += self.index.dated(asked.date_from, asked.date_to, filters, self.settings.speaker_statements)
+            found = self.index.statements(parsed.who, filters, 4 * self.settings.speaker_statements)
+        for asked in parsed.dates:  # "on Wednesday" of an article of that week included
+            found += self.index.dated(asked.date_from, asked.date_to, filters, 4 * self.settings.speaker_statements)
         candidates = self.scorer.candidates(passages[: self.settings.candidate_passages])
         known = {(c.article_id, c.start, c.end): c for c in candidates}
-        # the statements of the person asked about are scored fully, wherever they were found
-        forced = [known.get((c.article_id, c.start, c.end), c) for c in self.scorer.candidates([], statements)]
+        # they are scored fully wherever they were found; the ones sharing most words with the question
+        asked_terms = set(content_terms(question))
+        found_sentences = self.scorer.candidates([], found, extra_rank=len(passages) + 1)
+        found_sentences.sort(key=lambda c: -len(asked_terms & set(content_terms(c.text))))
+        forced = [
+            known.get((c.article_id, c.start, c.end), c) for c in found_sentences[: self.settings.speaker_statements]
+        ]
         candidates += [c for c in forced if (c.article_id, c.start, c.end) not in known]
         if parsed.kind == "quantity" and parsed.thing:  # and so are sentences with a figure for the thing
             more = [c for c in self.scorer.candidates(further) if (c.article_id, c.start, c.end) not in known]

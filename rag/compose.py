@@ -206,19 +206,6 @@ def missing_words(question: ParsedQuestion, sentence: ScoredSentence, threshold:
     ]
 
 
-NEAR_MISS_FEATURES = (
-    "best score",
-    "weakest word match",
-    "mean word match",
-    "weakest word match, best of the top three",
-    "answer type missing",
-    "shared words",
-    "passage similarity",
-    "late interaction",
-    "words asked",
-)
-
-
 def names_asked_date(question: ParsedQuestion, sentence: ScoredSentence) -> bool:
     """Does the sentence name a date the question asks about? "What happened on October 23, 2024?"
     and "officials said Wednesday" in an article of Thursday, October 24."""
@@ -226,27 +213,51 @@ def names_asked_date(question: ParsedQuestion, sentence: ScoredSentence) -> bool
     return any(d.date_from <= a.date_to and a.date_from <= d.date_to for d in named for a in question.dates)
 
 
+NEAR_MISS_FEATURES = (
+    "best score",
+    "lead of the best score over the second",
+    "weakest word match",
+    "mean word match",
+    "words matched under 0.4",
+    "weakest word match, best of the top three",
+    "answer type missing in the best sentence",
+    "answer type missing in the top three",
+    "shared words",
+    "passage similarity",
+    "sentence similarity",
+    "late interaction",
+    "late interaction over content words",
+    "words asked",
+)
+
+
 def near_miss_features(question: ParsedQuestion, ranked: Sequence[ScoredSentence]) -> np.ndarray:
     """What tells a near miss from an answer, read off the best sentences (see NEAR_MISS_FEATURES):
     how well the weakest-matched word of the question is matched, whether the kind of answer asked
     for is there, and how well the best sentence scores."""
     best = ranked[0]
+    names = {w.lower() for entity in question.entities for w in entity.split()}
 
     def matches(sentence: ScoredSentence) -> list[float]:
-        names = {w.lower() for entity in question.entities for w in entity.split()}
         return [m for w, m in sentence.word_match.items() if w in question.focus and w not in names] or [1.0]
 
     own = matches(best)
+    wants_type = bool(question.answer_type)
     return np.array(
         [
             best.score,
+            best.score - (ranked[1].score if len(ranked) > 1 else 0.0),
             min(own),
             sum(own) / len(own),
+            sum(m < 0.4 for m in own),
             max(min(matches(c)) for c in ranked[:3]),
-            float(bool(question.answer_type) and not best.answer_type),
+            float(wants_type and not best.answer_type),
+            float(wants_type and not any(c.answer_type for c in ranked[:3])),
             best.lexical,
             best.passage_dense,
+            best.dense,
             best.tokens,
+            best.content_tokens,
             len(own) / 5,
         ]
     )
@@ -274,7 +285,12 @@ def compose(
             return _statements(question, own, s)
     if question.kind == "event" and question.dates:
         on_the_day = [c for c in ranked if names_asked_date(question, c)]
-        if on_the_day:  # what the articles say happened then, best first
+        # "What happened on October 23, 2024?" asks for nothing but the date: what the articles say
+        # happened then, best first; a question about something else on that date must score as usual
+        only_the_date = not set(question.focus) - set(
+            words(" ".join(question.text[d.start : d.end] for d in question.dates))
+        )
+        if on_the_day and (only_the_date or on_the_day[0].score >= s.threshold):
             return _general(question, on_the_day, s)
     best = ranked[0]
     if best.score < s.threshold:
@@ -354,15 +370,12 @@ def _figures(
     if not counted:
         return _general(question, ranked, s)
     counted = counted[: s.max_sentences]
-    distinct_values = {_normalise(v) for _, values in counted for v in values}
-    differ = len(counted) > 1 and len(distinct_values) > 1
-    chosen = [c for c, _ in counted] if differ else [counted[0][0]]
-    if not differ:
-        for candidate, _ in counted[1 : s.max_sentences]:
-            if _on_focus(candidate, best, question):
-                chosen.append(candidate)
-    values = {i: " or ".join(dict.fromkeys(v)) for i, (_, v) in enumerate(counted) if i < len(chosen)}
-    return Composition(chosen, differ=differ, values=values)
+    # reports differ when two of them share no figure ("3,000" against "10,000"); "3,000" in both agrees
+    sets = [{_normalise(v) for v in values} for _, values in counted]
+    differ = any(not a & b for i, a in enumerate(sets) for b in sets[i + 1 :])
+    chosen = [counted[0]] + [(c, v) for c, v in counted[1:] if differ or _on_focus(c, best, question)]
+    values = {i: " or ".join(dict.fromkeys(v)) for i, (_, v) in enumerate(chosen)}
+    return Composition([c for c, _ in chosen], differ=differ, values=values)
 
 
 def _normalise(value: str) -> str:
@@ -393,15 +406,11 @@ def make_citation(
 ) -> Citation:
     """The citation of a chosen sentence, with the sentences around it in its article."""
     quote = text[candidate.start : candidate.end]
-    starts = [f.start for f in facts]
-    position = next((i for i, start in enumerate(starts) if start >= candidate.start), None)
-    before = after = ""
-    if position is not None:
-        if position > 0:
-            before = text[facts[position - 1].start : facts[position - 1].end]
-        nxt = position + 1 if position < len(facts) and facts[position].start == candidate.start else position
-        if nxt < len(facts):
-            after = text[facts[nxt].start : facts[nxt].end]
+    # the whole sentences around the quote: the last one ending before it, the first one starting after it
+    ends_before = [f for f in facts if f.end <= candidate.start]
+    starts_after = [f for f in facts if f.start >= candidate.end]
+    before = text[ends_before[-1].start : ends_before[-1].end] if ends_before else ""
+    after = text[starts_after[0].start : starts_after[0].end] if starts_after else ""
     p = candidate.passage
     dates = ()
     if candidate.facts is not None:

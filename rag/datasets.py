@@ -138,6 +138,8 @@ def load_reader(path: str | Path) -> list[ReaderQuestion]:
             if expect == "abstain":
                 expected = {"abstain": True}
             elif isinstance(expect, dict) and (expect.get("any") or expect.get("all")):
+                if not all(isinstance(expect.get(k, []), list) for k in ("any", "all", "none")):
+                    raise ValueError('"any", "all" and "none" must be lists of strings')
                 expected = {k: tuple(expect.get(k) or ()) for k in ("any", "all", "none")}
             else:
                 raise ValueError('"expect" must be "abstain" or an object with "any" or "all"')

@@ -110,7 +110,7 @@ def _where(c: Citation) -> str:
 
 
 def attribution_line(c: Citation) -> str:
-    """Who said the quote and the dates it names, as one line ("" when neither is known)."""
+    """Who said the quote, the figure it gives and the dates it names, as one line ("" when none is known)."""
     parts = []
     if c.speaker:
         parts.append(f"said by {c.speaker}")

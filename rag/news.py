@@ -140,7 +140,15 @@ def _relative_day(base: dt.date, word: str) -> DateRange:
 
 
 def _resolve(match: re.Match[str], base: dt.date | None) -> DateRange | None:
-    """The calendar range a match of ``_DATE`` names; None when relative and ``base`` is None."""
+    """The calendar range a match of ``_DATE`` names; None when relative and ``base`` is None, or
+    when it falls off the calendar ("yesterday" of 0001-01-01)."""
+    try:
+        return _resolve_match(match, base)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _resolve_match(match: re.Match[str], base: dt.date | None) -> DateRange | None:
     kind = match.lastgroup  # the alternative that matched: it closes after the groups nested in it
     g = match.group
     if kind == "iso":
@@ -739,7 +747,7 @@ def _carry_into_quotations(readings: list[_Reading]) -> None:
 def analyze(text: str, sentences: Sequence[tuple[int, int]], published: str | None = None) -> list[SentenceFacts]:
     """One SentenceFacts per sentence span, in order (same start/end).
 
-    ``sentences`` are the spans of :func:`rag.chunk.split_sentences` (a line is a paragraph); ``published``
+    ``sentences`` are the spans of :func:`rag.text.split_sentences` (a line is a paragraph); ``published``
     is the article's ISO date or datetime, against which relative dates ("on Wednesday") are resolved.
     """
     base = _base_date(published)

@@ -35,7 +35,10 @@ KINDS = (
     "factoid",  # any other question: who/what/when/where ...
 )
 
-_SPEECH = r"(?:say|said|says|tell|told|think|thinks|thought|claim|claimed|argue|argued|warn|warned|write|wrote|mean|meant|believe|believes|believed|state|stated|predict|predicted|add|added)"  # noqa: E501
+_SPEECH = (
+    r"(?:say|said|says|tell|told|think|thinks|thought|claim|claimed|argue|argued|warn|warned|write|wrote|believe|"
+    r"believes|believed|state|stated|predict|predicted|add|added)"
+)
 _ATTRIBUTION = [
     re.compile(rf"^(?:what|how) (?:did|does|do|has|have|had|is|was) (?P<who>.+?) (?:\w+ly )?{_SPEECH}\b", re.I),
     re.compile(
@@ -97,7 +100,6 @@ _LIST = re.compile(
     r"different|various)\b|^(?:which|what) (?:\w+ ){0,3}(?:are|were) (?:among|included)\b",
     re.I,
 )
-_NUMBER_QUESTION = _QUANTITY
 _COUNTED = re.compile(
     r"\bhow many (?P<thing>(?:[\w’'-]+ ){0,3}?[\w’'-]+?)(?: (?:are|is|was|were|do|does|did|has|have|had|will|would|"
     r"can|could|should|might|must|in|of|on|at|from|for|to|that|who|which)\b|$)",
@@ -119,9 +121,10 @@ _FRAME_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class ParsedQuestion:
-    """What a question asks. ``who`` is the person or body it asks about for attribution and
-    reaction questions (as typed); ``entities`` are the names it contains; ``focus`` are its content
-    words that say what is asked about (not the words that only make it a question)."""
+    """What a question asks. ``who`` is the person or body it asks about (as typed): who spoke for an
+    attribution question, who reacted for a reaction question, what is defined for a definition
+    question; ``entities`` are the names it contains; ``focus`` are its content words that say what is
+    asked about (not the words that only make it a question)."""
 
     text: str
     kind: str
@@ -140,7 +143,7 @@ class ParsedQuestion:
 def answer_type_of(question: str) -> str:
     """The kind of thing that must be in the answer: "number" for how many/much/old..., "time" for
     when/what year..., "name" for who/where; "" for other questions."""
-    if _NUMBER_QUESTION.search(question):
+    if _QUANTITY.search(question):
         return "number"
     if _TIME_QUESTION.search(question):
         return "time"
@@ -189,6 +192,8 @@ def parse_question(question: str) -> ParsedQuestion:
     """The kind, subject and focus of ``question`` (see :data:`KINDS`)."""
     kind, who = _kind_and_who(question)
     who = re.sub(r"^(?:the|a|an)\s+", "", who, flags=re.I)
+    if who.lower() in _ANAPHORA:  # "what did he say?": who is for the conversation to tell
+        who = ""
     focus = tuple(dict.fromkeys(w for w in words(question) if w not in STOPWORDS and w not in _FRAME_WORDS))
     return ParsedQuestion(
         text=question,

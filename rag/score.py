@@ -211,6 +211,8 @@ class SentenceScorer:
             article = self.index.store.article(article_id)
             cached = (article.text, self.index.store.sentence_facts(article_id)) if article else ("", [])
             with self._cache_lock:
+                if self._articles_generation != generation:
+                    return cached  # the index changed meanwhile: not remembered
                 self._articles[article_id] = cached
                 while len(self._articles) > 256:
                     self._articles.popitem(last=False)
@@ -251,31 +253,41 @@ class SentenceScorer:
         return question_vectors, [known[key] for key in keys]
 
     def idf(self, terms: set[str]) -> dict[str, float]:
+        """Each term's inverse document frequency over the chunks (remembered until the index changes)."""
         generation = self.index.store.generation
-        if generation != self._idf_generation:
-            self._idf, self._idf_generation = {}, generation
-        missing = [t for t in terms if t not in self._idf]
+        with self._cache_lock:
+            if generation != self._idf_generation:
+                self._idf, self._idf_generation = {}, generation
+            found = {t: self._idf[t] for t in terms if t in self._idf}
+        missing = [t for t in terms if t not in found]
         if missing:
             total = max(1, self.index.store.chunk_count())
             for term in missing:
                 df = self.index.store.document_frequency(term)
-                self._idf[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))
-        return {t: self._idf[t] for t in terms}
+                found[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))
+            with self._cache_lock:
+                if generation == self._idf_generation:
+                    self._idf.update((t, found[t]) for t in missing)
+        return found
 
     # scoring --------------------------------------------------------------------------------
 
     def candidates(
-        self, passages: Sequence[Passage], extra: Sequence[tuple[Passage, int, int]] = ()
+        self, passages: Sequence[Passage], extra: Sequence[tuple[Passage, int, int]] = (), extra_rank: int = 0
     ) -> list[ScoredSentence]:
         """The sentences of ``passages`` that could answer (not headings, fragments or questions),
-        and the ``extra`` (passage, start, end) sentences, each once."""
+        and the ``extra`` (passage, start, end) sentences, ranked ``extra_rank`` (default: after the
+        passages), each once."""
         found: dict[tuple[str, int, int], ScoredSentence] = {}
         spans = [
             (rank, passage, start, end) for rank, passage in enumerate(passages, 1) for start, end in passage.sentences
         ]
-        spans += [(len(passages) + 1, passage, start, end) for passage, start, end in extra]
+        spans += [(extra_rank or len(passages) + 1, passage, start, end) for passage, start, end in extra]
         for rank, passage, start, end in spans:
-            text = passage.text[start - passage.start : end - passage.start]
+            if passage.start <= start and end <= passage.end:
+                text = passage.text[start - passage.start : end - passage.start]
+            else:  # a long sentence cut over several chunks: its whole text
+                text = self.article(passage.article_id)[0][start:end]
             if len(WORD.findall(text)) < 3:  # section headings, bylines, stray fragments
                 continue
             if text.rstrip("\"'”’»)] ").endswith("?"):  # a question in the text answers nothing
@@ -283,8 +295,11 @@ class SentenceScorer:
             key = (passage.article_id, start, end)
             if key not in found:
                 found[key] = ScoredSentence(passage.article_id, start, end, text, passage, rank)
-        for candidate in found.values():
+        for key, candidate in list(found.items()):
             article_text, facts = self.facts_at(candidate.article_id, candidate.start)
+            if article_text[candidate.start : candidate.end] != candidate.text:  # removed or changed since
+                del found[key]
+                continue
             candidate.facts = facts
             if facts is not None and facts.speaker:
                 candidate.speaker = article_text[slice(*facts.speaker)]
@@ -307,8 +322,12 @@ class SentenceScorer:
             return []
         w = self.weights
         query_vector = self.index.embedder.embed_query(query).result()
-        chunk_ids = list({c.passage.chunk_id for c in candidates})
-        passage_dense = dict(zip(chunk_ids, self.index.store.vectors(chunk_ids) @ query_vector))
+        stored = self.index.store.vectors_by_id({c.passage.chunk_id for c in candidates})
+        candidates = [c for c in candidates if c.passage.chunk_id in stored]  # not removed since the search
+        forced = [c for c in forced if c.passage.chunk_id in stored]
+        if not candidates:
+            return []
+        passage_dense = {chunk_id: float(vector @ query_vector) for chunk_id, vector in stored.items()}
         # words of the question itself count fully, words borrowed from earlier turns half
         weights: dict[str, float] = {}
         for term in content_terms(query):
@@ -360,10 +379,11 @@ class SentenceScorer:
 
     def _word_vectors(self, words: Sequence[str]) -> np.ndarray:
         with self._cache_lock:
-            missing = [w for w in dict.fromkeys(words) if w not in self._words]
+            known = {w: self._words[w] for w in words if w in self._words}
+        missing = [w for w in dict.fromkeys(words) if w not in known]
         fresh = dict(zip(missing, self.index.embedder.embed(missing))) if missing else {}
+        found = [fresh[w] if w in fresh else known[w] for w in words]
         with self._cache_lock:
-            found = [fresh[w] if w in fresh else self._words[w] for w in words]
             self._words.update(fresh)
             while len(self._words) > 4096:
                 self._words.pop(next(iter(self._words)))

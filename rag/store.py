@@ -266,8 +266,9 @@ class Store:
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
-            self.manifest = replace(self.manifest, format_version=FORMAT_VERSION)
-            self.manifest.save(self.folder)
+            upgraded = replace(self.manifest, format_version=FORMAT_VERSION)
+            upgraded.save(self.folder)
+            self.manifest = upgraded
         except (OSError, sqlite3.OperationalError) as exc:
             raise IndexError_(
                 f"the index in {self.folder} has format version {self.manifest.format_version} and must be upgraded "
@@ -278,12 +279,14 @@ class Store:
 
     @staticmethod
     def _insert_facts(db: sqlite3.Connection, article_id: str, text: str, facts: Sequence[SentenceFacts]) -> None:
+        db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+        db.execute("DELETE FROM sentence_dates WHERE article_id = ?", (article_id,))
         db.executemany(
             "INSERT INTO sentence_dates (article_id, sentence_start, date_from, date_to) VALUES (?, ?, ?, ?)",
             [(article_id, f.start, d.date_from, d.date_to) for f in facts for d in f.dates],
         )
         db.executemany(
-            'INSERT OR REPLACE INTO sentences (article_id, start, "end", speaker_start, speaker_end, speaker_key,'
+            'INSERT INTO sentences (article_id, start, "end", speaker_start, speaker_end, speaker_key,'
             " quoted, heading_start, heading_end, dates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [_facts_row(article_id, f, text) for f in facts],
         )
@@ -373,6 +376,8 @@ class Store:
             db.executescript(_SCHEMA)
             db.execute("SELECT count(*) FROM chunks").fetchone()
         except sqlite3.DatabaseError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise  # another process holds the write lock: not damage
             raise self._damaged(str(exc)) from exc
         return db
 
@@ -500,6 +505,20 @@ class Store:
                 ids = missing[start : start + 10_000]
                 self._faiss_add(ids, self._vectors_for(ids))
         return bool(len(extra) or len(missing))
+
+    def vectors_by_id(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of those of these chunks that exist (one removed meanwhile is left out)."""
+        dim = self.manifest.dimension
+        ids = [int(i) for i in dict.fromkeys(chunk_ids)]
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(ids), 900):
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            for chunk_id, blob in self._read(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part):
+                if len(blob) != 4 * dim:
+                    raise self._damaged(f"stored vectors do not match the manifest's dimension {dim}")
+                found[chunk_id] = np.frombuffer(blob, dtype=np.float32, count=dim)
+        return found
 
     def vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
         """The stored vectors of these chunks, one row each, in order."""
@@ -660,7 +679,8 @@ class Store:
         return added
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
-        """Delete articles, their chunks, vectors and keyword entries. Returns the ids that existed."""
+        """Delete articles, their chunks, vectors, keyword entries and sentence facts. Returns the ids
+        that existed."""
         removed: list[str] = []
         with self._lock:
             db = self._db
@@ -936,6 +956,26 @@ class Store:
             ).fetchone()[0]
             if bad_sentences:
                 problems.append(f"{bad_sentences} sentence records point outside their article text")
+            bad_spans = db.execute(
+                "SELECT count(*) FROM sentences s JOIN articles a ON a.id = s.article_id"
+                " WHERE (s.speaker_start IS NOT NULL AND s.speaker_end <= s.speaker_start)"
+                " OR (s.heading_start IS NOT NULL AND (s.heading_start < 0 OR s.heading_end > length(a.text)"
+                " OR s.heading_end <= s.heading_start))"
+            ).fetchone()[0]
+            if bad_spans:
+                problems.append(f"{bad_spans} sentence records have a speaker or heading span that is not in the text")
+            stray_dates = db.execute(
+                "SELECT count(*) FROM sentence_dates d LEFT JOIN sentences s"
+                " ON s.article_id = d.article_id AND s.start = d.sentence_start"
+                " WHERE s.article_id IS NULL OR d.date_from > d.date_to"
+            ).fetchone()[0]
+            listed = db.execute("SELECT coalesce(sum(json_array_length(dates)), 0) FROM sentences").fetchone()[0]
+            dated = db.execute("SELECT count(*) FROM sentence_dates").fetchone()[0]
+            if stray_dates or listed != dated:
+                problems.append(
+                    f"the sentence dates disagree: {stray_dates} date rows without their sentence or with an empty "
+                    f"range; {listed} dates listed with the sentences, {dated} in the date table"
+                )
             without = db.execute(
                 "SELECT count(*) FROM articles a WHERE length(trim(a.text)) > 0"
                 " AND NOT EXISTS (SELECT 1 FROM sentences s WHERE s.article_id = a.id)"

@@ -136,3 +136,26 @@ def test_a_date_in_the_question_finds_what_the_article_said_on_that_weekday(make
     check_answer(answer, index)
     assert answer.kind == "event"
     assert any("Wednesday" in c.quote and "2024-10-23" in c.dates for c in answer.citations)
+
+
+def test_a_follow_up_asks_about_the_person_of_the_question_before(assistant, sample_index):
+    first = assistant.ask("What did Boris Pistorius say?")
+    answer = assistant.ask("What did he say about escalation?", history=[first])
+    check_answer(answer, sample_index)
+    assert answer.citations and all(c.speaker == "Boris Pistorius" for c in answer.citations)
+
+
+def test_reports_that_agree_do_not_differ(assistant):
+    def sentence(text, start):
+        candidate = _sentence(text, assistant)
+        candidate.start, candidate.end = start, start + len(text)
+        return candidate
+
+    question = parse_question("How many troops were sent?")
+    agree = [sentence("They sent 3,000 troops and 500 troops died.", 0), sentence("It sent 3,000 troops.", 100)]
+    settings = ComposeSettings(threshold=0.0)
+    composition = compose(question, agree, assistant.scorer, settings)
+    assert not composition.differ and composition.values == {0: "3,000 or 500", 1: "3,000"}
+    disagree = [sentence("They sent 3,000 troops.", 0), sentence("It sent 10,000 troops.", 100)]
+    composition = compose(question, disagree, assistant.scorer, settings)
+    assert composition.differ and composition.values == {0: "3,000", 1: "10,000"}
