@@ -8,9 +8,11 @@ the kind of answer asked for (a number, a date, a name) is there, and how well t
 
 Data: CLAPNQ dev, 300 answerable questions and 300 whose passage is on topic but does not answer them,
 and XQuAD-R's 1,190 answerable questions, each asked of an index of its own set's passages. Every set is
-split in two by position (even, odd). The model is fitted on the even halves (answered = 1), and its cut
-is the highest that keeps abstention on the even halves' answerable questions (the score threshold
-included) at most the target on each set. The odd halves report what it does on questions it never saw.
+split in two by position (even, odd). The model is fitted on the even halves (1: an answerable question
+whose best sentence holds the answer; 0: a question the passages do not answer; answerable questions
+answered wrongly are wrong either way and left out). Its cut is the highest that keeps abstention on the
+even halves' answerable questions (the score threshold included) at most the target on each set. The
+odd halves report what it does on questions it never saw.
 
     .venv/bin/python bench/calibrate_near_miss.py [--target 0.04] [--refresh]
 """
@@ -36,18 +38,30 @@ from rag.datasets import load_clapnq, load_squad, write_jsonl  # noqa: E402
 FEATURES = CACHE / "near_miss_features.npz"
 
 
-def collect(assistant: Assistant, questions) -> tuple[np.ndarray, np.ndarray]:
-    """Each question's features and its best-sentence score (NaN features when nothing was found)."""
-    rows, best = [], []
+def holds(sentence, question) -> bool:
+    """Does the best sentence answer an answerable question (as `rag eval` judges a citation)?"""
+    if question.match == "answer":
+        return any(" ".join(a.split()) in " ".join(sentence.text.split()) for a in question.answers if a)
+    return sentence.article_id == question.article_id and any(
+        sentence.start < b and a < sentence.end for a, b in question.spans
+    )
+
+
+def collect(assistant: Assistant, questions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each question's features, its best-sentence score and whether that sentence answers it (NaN
+    features when nothing was found)."""
+    rows, best, right = [], [], []
     for q in questions:
         evidence = assistant.rank_sentences(q.question)
         if evidence.sentences:
             rows.append(near_miss_features(evidence.question, evidence.sentences))
             best.append(evidence.sentences[0].score)
+            right.append(q.answerable and holds(evidence.sentences[0], q))
         else:
             rows.append(np.full(len(NEAR_MISS_FEATURES), np.nan))
             best.append(0.0)
-    return np.array(rows), np.array(best)
+            right.append(False)
+    return np.array(rows), np.array(best), np.array(right)
 
 
 def features() -> dict[str, np.ndarray]:
@@ -60,7 +74,9 @@ def features() -> dict[str, np.ndarray]:
         for name, passages, asked in (("clapnq", articles, questions), ("xquad", squad_articles, squad_questions)):
             index = Index(Settings.from_env(index_dir=Path(tmp) / name), create=True)
             index.ingest([write_jsonl(passages, Path(tmp) / f"{name}.jsonl")])
-            data[f"{name}_x"], data[f"{name}_best"] = collect(Assistant(index, AnswerSettings()), asked)
+            data[f"{name}_x"], data[f"{name}_best"], data[f"{name}_right"] = collect(
+                Assistant(index, AnswerSettings()), asked
+            )
             data[f"{name}_answerable"] = np.array([q.answerable for q in asked])
             index.close()
     CACHE.mkdir(exist_ok=True)
@@ -84,8 +100,12 @@ def main() -> None:
         x, best, answerable = data[f"{name}_x"], data[f"{name}_best"], data[f"{name}_answerable"]
         even = np.arange(len(x)) % 2 == 0
         sets[name] = (np.nan_to_num(x), best, answerable, even)
-    fit_x = np.concatenate([sets[n][0][sets[n][3]] for n in sets])
-    fit_y = np.concatenate([sets[n][2][sets[n][3]] for n in sets])
+    # fitted to tell the answers whose best sentence is right from the questions the passages do not
+    # answer; answerable questions whose best sentence is wrong are wrong either way and left out
+    right = {n: data[f"{n}_right"] for n in sets}
+    fit_rows = {n: sets[n][3] & (right[n] | ~sets[n][2]) for n in sets}
+    fit_x = np.concatenate([sets[n][0][fit_rows[n]] for n in sets])
+    fit_y = np.concatenate([right[n][fit_rows[n]] for n in sets])
     weights = {1: 0.5 / fit_y.mean(), 0: 0.5 / (1 - fit_y.mean())}
     model = LogisticRegression(C=1.0, max_iter=5000, class_weight=weights).fit(fit_x, fit_y)
 
@@ -98,7 +118,7 @@ def main() -> None:
     cuts = np.round(np.arange(0.05, 0.96, 0.01), 2)
     allowed = [c for c in cuts if all(abstains(n, c, sets[n][3])[0] <= args.target for n in sets)]
     cut = max(allowed) if allowed else 0.0
-    print(f"fitted on {len(fit_y)} questions (the even halves); score threshold {threshold}\n")
+    print(f"fitted on {len(fit_y)} questions (of the even halves); score threshold {threshold}\n")
     print("| cut | CLAPNQ odd: answerable abstain | unanswerable abstain | XQuAD-R odd: answerable abstain |")
     print("|---|---|---|---|")
     for c in [x for x in cuts if abs(x * 20 - round(x * 20)) < 1e-9] + [cut]:

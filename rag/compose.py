@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from .question import ParsedQuestion
 from .score import ScoredSentence, SentenceScorer, same_speaker
 from .store import speaker_key
 from .text import STOPWORDS, content_terms, words
-from .types import Citation, SentenceFacts
+from .types import Citation, DateMention, SentenceFacts
 
 NO_ANSWER = "The articles don't say: none of the passages found answers this question."
 
@@ -49,8 +50,11 @@ class ComposeSettings:
     wording_weight: float = 0.05  # added for causal wording ("why") or reaction wording ("how did X react")
     # Near misses: the weights and bias of a logistic model over near_miss_features, and the
     # probability of an answer below which the answer abstains (bench/calibrate_near_miss.py)
-    near_miss_weights: tuple[float, ...] = ()
-    near_miss_cut: float = 0.5
+    near_miss_weights: tuple[float, ...] = (
+        2.355, 1.877, 0.664, -0.753, -0.157, 0.877, -0.228, -0.964, 1.471, 1.203, 0.023, 0.373, 1.010, -3.151,
+        0.907, 3.887, -9.034,
+    )  # fmt: skip
+    near_miss_cut: float = 0.09
     figure_window: int = 4  # content words after a number read for what it counts
     figure_similarity: float = 0.5  # how close that word must be to the thing asked about
     figure_focus: float = 0.5  # a further figure's sentence must match every other question word this well
@@ -75,7 +79,7 @@ _CAUSAL = re.compile(
 _TIMES = frozenset({"once", "twice", "thrice"})
 _ADJECTIVE = re.compile(r"(al|ic|an|ive|ous|ed|ing|ese|ish|ian|ern|ary|ful|less|able|ible)$")
 _TIME_WORD = re.compile(
-    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december|monday|tuesday"
+    r"\b(?:january|february|april|june|july|august|september|october|november|december|monday|tuesday"
     r"|wednesday|thursday|friday|saturday|sunday|yesterday|today|1\d{3}|20\d{2})\b"
 )
 _REACTION = re.compile(
@@ -210,7 +214,17 @@ def names_asked_date(question: ParsedQuestion, sentence: ScoredSentence) -> bool
     """Does the sentence name a date the question asks about? "What happened on October 23, 2024?"
     and "officials said Wednesday" in an article of Thursday, October 24."""
     named = sentence.facts.dates if sentence.facts else ()
-    return any(d.date_from <= a.date_to and a.date_from <= d.date_to for d in named for a in question.dates)
+    return any(_within(d, a) for d in named for a in question.dates)
+
+
+def _within(named: DateMention, asked: DateMention) -> bool:
+    """A date the sentence names falls in the period asked about, and is no vaguer than it allows:
+    "in 1754" does not say what happened on May 28, 1754; "on Wednesday" does say what happened in June."""
+    if not (named.date_from <= asked.date_to and asked.date_from <= named.date_to):
+        return False
+    days = (date.fromisoformat(named.date_to) - date.fromisoformat(named.date_from)).days
+    allowed = max((date.fromisoformat(asked.date_to) - date.fromisoformat(asked.date_from)).days, 31)
+    return days <= allowed
 
 
 NEAR_MISS_FEATURES = (
@@ -228,6 +242,8 @@ NEAR_MISS_FEATURES = (
     "late interaction",
     "late interaction over content words",
     "words asked",
+    "weakest match of a word not in the titles, best of the top three",
+    "words asked that are not in the titles",
 )
 
 
@@ -243,6 +259,11 @@ def near_miss_features(question: ParsedQuestion, ranked: Sequence[ScoredSentence
 
     own = matches(best)
     wants_type = bool(question.answer_type)
+    # the words that say what is asked, beyond what the articles are about ("founded" in "When was
+    # Harvard University founded?" of an article titled "Harvard University")
+    topic = names | {w for c in ranked[:3] for w in words(c.passage.title)}
+    asked = [w for w in question.focus if w not in topic and w in best.word_match]
+    coverage = [max(c.word_match.get(w, 0.0) for c in ranked[:3]) for w in asked] or [1.0]
     return np.array(
         [
             best.score,
@@ -259,6 +280,8 @@ def near_miss_features(question: ParsedQuestion, ranked: Sequence[ScoredSentence
             best.tokens,
             best.content_tokens,
             len(own) / 5,
+            min(coverage),
+            len(asked) / 5,
         ]
     )
 

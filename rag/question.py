@@ -39,8 +39,9 @@ _SPEECH = (
     r"(?:say|said|says|tell|told|think|thinks|thought|claim|claimed|argue|argued|warn|warned|write|wrote|believe|"
     r"believes|believed|state|stated|predict|predicted|add|added)"
 )
+_ADVERB = r"(?:actually|really|publicly|recently|originally|first|also|later|then|just|once|ever|exactly)"
 _ATTRIBUTION = [
-    re.compile(rf"^(?:what|how) (?:did|does|do|has|have|had|is|was) (?P<who>.+?) (?:\w+ly )?{_SPEECH}\b", re.I),
+    re.compile(rf"^(?:what|how) (?:did|does|do|has|have|had|is|was) (?P<who>.+?) (?:{_ADVERB} )?{_SPEECH}\b", re.I),
     re.compile(
         r"^what (?:is|was|are|were) (?P<who>.+?)[’']s? (?:view|views|statement|comment|comments|position|"
         r"opinion|message|warning|claim)\b",

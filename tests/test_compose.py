@@ -159,3 +159,20 @@ def test_reports_that_agree_do_not_differ(assistant):
     disagree = [sentence("They sent 3,000 troops.", 0), sentence("It sent 10,000 troops.", 100)]
     composition = compose(question, disagree, assistant.scorer, settings)
     assert composition.differ and composition.values == {0: "3,000", 1: "10,000"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How much did Trump's campaign raise?", "Who is Trump's running mate?"],
+)
+def test_a_near_miss_says_what_the_articles_do_not_say(assistant, sample_index, question):
+    answer = assistant.ask(question)
+    check_answer(answer, sample_index)
+    assert answer.abstained and answer.unstated.startswith("anything about “")
+    assert answer.closest  # what the articles do say, shown as the closest matches
+
+
+def test_near_miss_features_are_what_the_model_weighs():
+    from rag.compose import NEAR_MISS_FEATURES
+
+    assert len(ComposeSettings().near_miss_weights) == len(NEAR_MISS_FEATURES) + 1  # and a bias

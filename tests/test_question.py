@@ -84,3 +84,8 @@ def test_focus_leaves_out_question_and_frame_words():
 )
 def test_counted_thing(question, thing):
     assert counted_thing(question) == thing
+
+
+def test_a_name_ending_like_an_adverb_is_kept_whole():
+    assert parse_question("What did Phyllis Schlafly say about the ERA?").who == "Phyllis Schlafly"
+    assert parse_question("What did Austin actually say?").who == "Austin"
