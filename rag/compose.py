@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -54,7 +54,7 @@ class ComposeSettings:
         2.355, 1.877, 0.664, -0.753, -0.157, 0.877, -0.228, -0.964, 1.471, 1.203, 0.023, 0.373, 1.010, -3.151,
         0.907, 3.887, -9.034,
     )  # fmt: skip
-    near_miss_cut: float = 0.09
+    near_miss_cut: float = 0.05
     figure_window: int = 4  # content words after a number read for what it counts
     figure_similarity: float = 0.5  # how close that word must be to the thing asked about
     figure_focus: float = 0.5  # a further figure's sentence must match every other question word this well
@@ -395,10 +395,12 @@ def _figures(
     counted = counted[: s.max_sentences]
     # reports differ when two of them share no figure ("3,000" against "10,000"); "3,000" in both agrees
     sets = [{_normalise(v) for v in values} for _, values in counted]
-    differ = any(not a & b for i, a in enumerate(sets) for b in sets[i + 1 :])
-    chosen = [counted[0]] + [(c, v) for c, v in counted[1:] if differ or _on_focus(c, best, question)]
-    values = {i: " or ".join(dict.fromkeys(v)) for i, (_, v) in enumerate(chosen)}
-    return Composition([c for c, _ in chosen], differ=differ, values=values)
+    if not any(not a & b for i, a in enumerate(sets) for b in sets[i + 1 :]):
+        general = _general(question, ranked, s)  # one figure, or figures that agree: the best sentences
+        given = [figures(c, question.thing, scorer, s) for c in general.chosen]
+        return replace(general, values={i: " or ".join(dict.fromkeys(v)) for i, v in enumerate(given) if v})
+    values = {i: " or ".join(dict.fromkeys(v)) for i, (_, v) in enumerate(counted)}
+    return Composition([c for c, _ in counted], differ=True, values=values)
 
 
 def _normalise(value: str) -> str:

@@ -163,7 +163,7 @@ def test_reports_that_agree_do_not_differ(assistant):
 
 @pytest.mark.parametrize(
     "question",
-    ["How much did Trump's campaign raise?", "Who is Trump's running mate?"],
+    ["How much did Trump's campaign raise?"],
 )
 def test_a_near_miss_says_what_the_articles_do_not_say(assistant, sample_index, question):
     answer = assistant.ask(question)
