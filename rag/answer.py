@@ -44,25 +44,21 @@ class AnswerSettings:
     candidate_passages: int = 8  # passages whose sentences are candidates
     scored_sentences: int = 12  # candidates embedded and fully scored: the best by the embedding-free part
     lexical_sentences: int = 2  # and the best by shared words alone
-    max_sentences: int = 3  # sentences quoted in an answer
     # The weights of the sentence score (rag.score.ScoreWeights), picked by a grid on CLAPNQ dev alone
     # (bench/calibrate.py), so XQuAD-R is held out for them. No rule looks at individual questions.
-    dense_weight: float = 0.5
-    token_weight: float = 2.0
-    content_token_weight: float = 0.5
-    lexical_weight: float = 0.2
-    passage_weight: float = 1.0
-    answer_type_weight: float = 0.05
+    dense_weight: float = ScoreWeights.dense
+    token_weight: float = ScoreWeights.tokens
+    content_token_weight: float = ScoreWeights.content_tokens
+    lexical_weight: float = ScoreWeights.lexical
+    passage_weight: float = ScoreWeights.passage
+    answer_type_weight: float = ScoreWeights.answer_type
     titled_sentences: bool = True  # embed each candidate sentence after its article's title
-    # Below this best-sentence score the answer abstains: the score that 98% of answerable CLAPNQ
-    # questions reach (bench/calibrate.py); questions asked of unrelated articles score far lower.
-    threshold: float = 1.66
-    # a further sentence is quoted if it scores at least this share of the best: on CLAPNQ, 0.7 and lower
-    # cover the gold sentence equally often (bench/calibrate.py); XQuAD-R's top-3 share drops at 0.7
-    keep_ratio: float = 0.6
-    duplicate_similarity: float = 0.9  # sentences more similar than this to a quoted one are left out
-    heading_weight: float = 0.3  # added for a sentence under an explainer heading that asks the question
-    # near misses: a logistic model's weights and cut (rag.compose.is_near_miss, bench/calibrate_near_miss.py)
+    # how the quotes are chosen, and when the answer abstains: see rag.compose.ComposeSettings
+    max_sentences: int = ComposeSettings.max_sentences
+    threshold: float = ComposeSettings.threshold
+    keep_ratio: float = ComposeSettings.keep_ratio
+    duplicate_similarity: float = ComposeSettings.duplicate_similarity
+    heading_weight: float = ComposeSettings.heading_weight
     near_miss_weights: tuple[float, ...] = ComposeSettings.near_miss_weights
     near_miss_cut: float = ComposeSettings.near_miss_cut
     speaker_statements: int = 12  # statements of the person asked about (or dated sentences) scored fully
