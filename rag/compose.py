@@ -202,7 +202,7 @@ def missing_words(question: ParsedQuestion, sentence: ScoredSentence, threshold:
     """Words of the question (not names) whose best match in the sentence is below ``threshold``."""
     if threshold <= 0 or not sentence.word_match:
         return []
-    names = {w.lower() for entity in question.entities for w in entity.split()}
+    names = question.name_words
     return [
         word
         for word, match in sentence.word_match.items()
@@ -252,7 +252,7 @@ def near_miss_features(question: ParsedQuestion, ranked: Sequence[ScoredSentence
     how well the weakest-matched word of the question is matched, whether the kind of answer asked
     for is there, and how well the best sentence scores."""
     best = ranked[0]
-    names = {w.lower() for entity in question.entities for w in entity.split()}
+    names = question.name_words
 
     def matches(sentence: ScoredSentence) -> list[float]:
         return [m for w, m in sentence.word_match.items() if w in question.focus and w not in names] or [1.0]
@@ -348,7 +348,7 @@ def _general(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeS
 
 
 def _weakest_word(question: ParsedQuestion, sentence: ScoredSentence) -> str:
-    names = {w.lower() for entity in question.entities for w in entity.split()}
+    names = question.name_words
     asked = {w: m for w, m in sentence.word_match.items() if w in question.focus and w not in names}
     return min(asked, key=asked.get) if asked else ""
 

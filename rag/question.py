@@ -137,6 +137,11 @@ class ParsedQuestion:
     dates: tuple[DateMention, ...] = ()  # the dates it names with a year ("on October 23, 2024", "in 1998")
 
     @property
+    def name_words(self) -> set[str]:
+        """The words of the names it contains, lower-cased."""
+        return {w.lower() for entity in self.entities for w in entity.split()}
+
+    @property
     def asks_who_said(self) -> bool:
         return self.kind == "attribution" and not self.who
 

@@ -527,15 +527,12 @@ class Store:
         return self._vectors_for(chunk_ids)
 
     def _vectors_for(self, ids: Sequence[int]) -> np.ndarray:
-        dim = self.manifest.dimension
-        found: dict[int, bytes] = {}
-        for start in range(0, len(ids), 900):
-            part = [int(i) for i in ids[start : start + 900]]
-            marks = ",".join("?" * len(part))
-            found.update(self._read(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part))
-        if len(found) != len(set(map(int, ids))) or any(len(blob) != 4 * dim for blob in found.values()):
-            raise self._damaged(f"stored vectors do not match the manifest's dimension {dim} or are missing")
-        return np.stack([np.frombuffer(found[int(i)], dtype=np.float32, count=dim) for i in ids])
+        found = self.vectors_by_id(ids)
+        if len(found) != len(set(map(int, ids))):
+            raise self._damaged(
+                f"stored vectors do not match the manifest's dimension {self.manifest.dimension} or are missing"
+            )
+        return np.stack([found[int(i)] for i in ids])
 
     def _faiss_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
