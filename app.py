@@ -13,21 +13,23 @@ from pathlib import Path
 import gradio as gr
 from gradio import FileData
 
-from rag import Filters, Index, RagError, Settings
-from rag.answer import MODES, Assistant
-from rag.cli import DEFAULT_SAMPLE, progress_bars
-from rag.export import answer_to_dict, export
+from rag import Filters, RagError, Settings
+from rag.answer import Assistant
+from rag.config import MODES
+from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
+from rag.index import SAMPLE_ARTICLES, open_or_build
+from rag.index import exists as index_exists
 from rag.ingest import FileResult
-from rag.parse import SUPPORTED_SUFFIXES, date_bound
+from rag.parse import SUPPORTED_SUFFIXES
+from rag.progress import terminal_progress
 from rag.render import answer_html, draft_html, error_html, library_rows, question_html, report_html, sources_html
+from rag.types import day
 
 EXAMPLES = [
     "How many North Korean troops were being trained before being sent to Ukraine?",
     "What did Justin Crump say about why Russia would need North Korean soldiers?",
     "How old is Donald Trump?",
 ]
-MAX_UPLOAD_MB = int(os.environ.get("RAG_MAX_UPLOAD_MB", "20"))
-MAX_UPLOAD_FILES = int(os.environ.get("RAG_MAX_UPLOAD_FILES", "50"))
 EXPORT_FORMATS = {"Markdown": "md", "JSON": "json", "HTML": "html"}
 UPLOAD_ROOT = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
 
@@ -49,43 +51,26 @@ CSS = """
 """
 
 
-def open_or_build(settings: Settings) -> Index:
-    """Open the index; on first start, build it from the bundled sample articles, with progress."""
-    if (Path(settings.index_dir) / "manifest.json").exists():
-        return Index(settings)
-    print(f"No index in {settings.index_dir}: building it from {DEFAULT_SAMPLE} ...", flush=True)
-    index = Index(settings, create=True)
-    update, close = progress_bars(quiet=False)
-    try:
-        print(index.ingest([DEFAULT_SAMPLE], progress=update).summary(), flush=True)
-    finally:
-        close()
-    return index
-
-
 class App:
     """The shared state of the server: one index and one assistant for every session."""
 
-    def __init__(self, assistant: Assistant):
+    def __init__(self, assistant: Assistant, settings: Settings | None = None):
         self.assistant = assistant
         self.index = assistant.index
+        self.settings = settings or self.index.settings
         self.ingest_lock = threading.Lock()
 
     # --- helpers --------------------------------------------------------------------------
 
     def filters(self, sources, date_from, date_to) -> Filters:
-        return Filters(
-            sources=tuple(sources or ()),
-            date_from=date_bound((date_from or "").strip() or None, "From date"),
-            date_to=date_bound((date_to or "").strip() or None, "To date"),
-        )
+        return Filters.parse(sources=sources, date_from=date_from, date_to=date_to, names=("From date", "To date"))
 
     def sources(self) -> list[str]:
-        return sorted({a.source for a in self.index.articles() if a.source})
+        return self.index.sources()
 
     def library_updates(self):
         articles = self.index.articles()
-        choices = [(f"{a.title[:80]} ({(a.published or '')[:10] or 'no date'}) · {a.id}", a.id) for a in articles]
+        choices = [(f"{a.title[:80]} ({day(a.published) or 'no date'}) · {a.id}", a.id) for a in articles]
         return (
             gr.Dataframe(value=library_rows(articles)),
             gr.Dropdown(choices=self.sources()),
@@ -129,7 +114,7 @@ class App:
         return sources_html(answer, turn, self.article_text)
 
     def article_text(self, article_id: str) -> str | None:
-        article = self.index.store.article(article_id)
+        article = self.index.article(article_id)
         return article.text if article else None
 
     def select(self, answers, evt: gr.SelectData):
@@ -143,11 +128,14 @@ class App:
 
     def ingest_files(self, uploads: list[tuple[Path, str]], progress=None) -> dict:
         """Ingest uploaded files; ``uploads`` are (server temp path, original name for the report)."""
-        if len(uploads) > MAX_UPLOAD_FILES:
-            raise RagError(f"{len(uploads)} files at once; the limit is {MAX_UPLOAD_FILES}. Upload fewer files.")
+        most, megabytes = self.settings.max_upload_files, self.settings.max_file_mb
+        if len(uploads) > most:
+            raise RagError(
+                f"{len(uploads)} files at once; the limit is {most} (RAG_MAX_UPLOAD_FILES). Upload fewer files."
+            )
         paths, names, too_big = [], {}, []
         for path, name in uploads:
-            if path.stat().st_size > MAX_UPLOAD_MB * 2**20:
+            if path.stat().st_size > megabytes * 2**20:
                 too_big.append(name)
                 continue
             paths.append(path)
@@ -155,7 +143,7 @@ class App:
         with self.ingest_lock:
             report = self.index.ingest(paths, progress=progress, origin_names=names)
         for name in too_big:
-            reason = f"file is over the {MAX_UPLOAD_MB} MB upload limit; split it into smaller files"
+            reason = f"file is over the {megabytes} MB limit (RAG_MAX_FILE_MB); split it into smaller files"
             report.files.append(FileResult(name, "rejected", reason=reason))
         return report
 
@@ -226,23 +214,10 @@ class App:
             report = self.ingest_files(uploads)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
-        return {
-            "added": report.added,
-            "unchanged": report.unchanged,
-            "duplicate": report.duplicate,
-            "rejected": len(report.rejected),
-            "files": [
-                {"file": f.path, "status": f.status, "added": f.added, "reason": f.reason, "notes": f.notes}
-                for f in report.files
-            ],
-            "articles": self.index.stats().articles,
-        }
+        return {**report_to_dict(report), "articles": self.index.stats().articles}
 
     def api_articles(self) -> list[dict]:
-        return [
-            {"id": a.id, "title": a.title, "published": a.published, "source": a.source, "chunks": a.chunks}
-            for a in self.index.articles()
-        ]
+        return [article_to_dict(a) for a in self.index.articles()]
 
     def api_remove(self, article_id: str) -> dict:
         with self.ingest_lock:
@@ -382,21 +357,41 @@ def build(app: App) -> gr.Blocks:
     return demo
 
 
+def launch(demo: gr.Blocks, settings: Settings, **options) -> None:
+    """Serve the app on the configured address and port, with the upload limit of the settings."""
+    demo.launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        max_file_size=f"{settings.max_file_mb}mb",
+        css=CSS,
+        footer_links=["api"],
+        **options,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--index", help="index folder (default: $RAG_INDEX or embeddings/)")
-    parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"), help="address to listen on")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
+    parser.add_argument("--host", help="address to listen on (default: $RAG_HOST, $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", help="port to listen on (default: $RAG_PORT, $GRADIO_SERVER_PORT or 7860)")
     args = parser.parse_args()
-    index = open_or_build(Settings.from_env(index_dir=args.index))
-    app = App(Assistant(index))
-    build(app).launch(
-        server_name=args.host,
-        server_port=args.port,
-        max_file_size=f"{MAX_UPLOAD_MB}mb",
-        css=CSS,
-        footer_links=["api"],
-    )
+    try:
+        settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port)
+    except RagError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    built = None
+    if not index_exists(settings.index_dir):
+        print(f"No index in {settings.index_dir}: building it from {SAMPLE_ARTICLES} ...", flush=True)
+    update, close = terminal_progress()
+    try:
+        index, built = open_or_build(settings, progress=update)
+    except RagError as exc:
+        parser.exit(1, f"error: {exc}\n")
+    finally:
+        close()
+    if built is not None:
+        print(built.summary(), flush=True)
+    launch(build(App(Assistant(index))), settings)
 
 
 if __name__ == "__main__":

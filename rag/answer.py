@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .compose import NO_ANSWER, ComposeSettings, adjust_for_kind, answer_text, compose, figures, make_citation
+from .config import MODES, Settings
 from .errors import RagError
 from .generate import (
     LLMClient,
@@ -65,13 +66,10 @@ class AnswerSettings:
     figure_sentences: int = 6  # for "how many": sentences with a figure for the thing counted, scored fully
     mode: str = "extractive"  # "generative" asks a language model (rag.generate), citations checked
     llm_passages: int = 4  # passages given to the language model
+    support: SupportSettings = SupportSettings()  # when a generated sentence counts as supported
 
-    @classmethod
-    def from_env(cls) -> AnswerSettings:
-        import os
-
-        mode = os.environ.get("RAG_ANSWER_MODE") or cls.mode
-        return cls(mode=check_mode(mode))
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
 
     @property
     def weights(self) -> ScoreWeights:
@@ -97,9 +95,6 @@ class AnswerSettings:
         )
 
 
-MODES = ("extractive", "generative")
-
-
 def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise RagError(f"unknown answer mode {mode!r}: use one of {', '.join(MODES)} (RAG_ANSWER_MODE, --mode)")
@@ -119,7 +114,7 @@ class Assistant:
         llm: LLMSettings | LLMClient | None = None,
     ):
         self.index = index if isinstance(index, Index) else open_index(index)
-        self.settings = settings or AnswerSettings.from_env()
+        self.settings = settings or AnswerSettings(mode=self.index.settings.answer_mode)
         self._llm = llm
         self.scorer = SentenceScorer(
             self.index, self.settings.weights, self.settings.scored_sentences, self.settings.lexical_sentences
@@ -261,7 +256,7 @@ class Assistant:
     @property
     def llm(self) -> LLMClient:
         if not isinstance(self._llm, LLMClient):
-            self._llm = LLMClient(self._llm or LLMSettings.from_env())
+            self._llm = LLMClient(self._llm or self.index.settings.llm)
         return self._llm
 
     def _standalone(self, question: str, history: Sequence[object] | None) -> str:
@@ -315,7 +310,7 @@ class Assistant:
             )
             return
         claims = split_claims(reply)
-        report = check_claims(claims, passages, self.index.embedder.embed, SupportSettings())
+        report = check_claims(claims, passages, self.index.embedder.embed, self.settings.support)
         numbers: dict[tuple[int, int], Citation] = {}
         parts: list[str] = []
         for claim in claims:
@@ -368,14 +363,14 @@ def ask(
 ) -> Answer:
     """Answer ``question`` from the index in ``index`` (default ``RAG_INDEX`` or ``embeddings/``).
 
-    ``mode`` is ``"extractive"`` (the default, or ``RAG_ANSWER_MODE``) or ``"generative"``.
-    The index and model are opened on the first call and kept for the next ones.
+    ``mode`` is ``"extractive"`` (the default, or ``RAG_ANSWER_MODE``) or ``"generative"``. An entry
+    point: the other settings come from the environment too (see :mod:`rag.config`). The index and
+    model are opened on the first call and kept for the next ones.
     """
     if isinstance(index, Index):
         return Assistant(index).ask(question, history=history, k=k, filters=filters, mode=mode)
-    from .config import Settings
-
-    folder = str(Path(Settings.from_env(index_dir=index).index_dir).resolve())
+    settings = Settings.from_env(index_dir=index)
+    folder = str(Path(settings.index_dir).resolve())
     if folder not in _assistants:
-        _assistants[folder] = Assistant(folder)
+        _assistants[folder] = Assistant(Index(settings))
     return _assistants[folder].ask(question, history=history, k=k, filters=filters, mode=mode)

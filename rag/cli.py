@@ -9,14 +9,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from .answer import MODES
-from .config import Settings
-from .errors import RagError
+from .config import MODES, Settings, markdown_table, resolve
+from .errors import RagError, rebuild_hint
+from .export import article_to_dict, report_to_dict
 from .index import Index
-from .parse import date_bound
-from .types import Filters
-
-DEFAULT_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "articles"
+from .progress import terminal_progress
+from .types import Filters, day
 
 
 def _common() -> argparse.ArgumentParser:
@@ -35,11 +33,12 @@ def _filter_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _filters(args: argparse.Namespace) -> Filters:
-    return Filters(
-        article_ids=tuple(args.article),
-        sources=tuple(args.source),
-        date_from=date_bound(args.since, "--since"),
-        date_to=date_bound(args.until, "--until"),
+    return Filters.parse(
+        article_ids=args.article,
+        sources=args.source,
+        date_from=args.since,
+        date_to=args.until,
+        names=("--since", "--until"),
     )
 
 
@@ -52,15 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .html .json .jsonl .pdf files or folders")
     ingest.add_argument("--chunk-tokens", type=int, help="largest chunk in tokens (new index only)")
     ingest.add_argument("--overlap-tokens", type=int, help="sentence overlap in tokens (new index only)")
+    ingest.add_argument("--json", action="store_true", help="machine-readable report")
 
     search = commands.add_parser("search", parents=[common], help="find the passages that match a question")
     search.add_argument("question")
     search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
     search.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
-    search.add_argument("--article", action="append", default=[], metavar="ID", help="only this article (repeatable)")
-    search.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
-    search.add_argument("--since", metavar="DATE", help="published on or after (YYYY-MM-DD)")
-    search.add_argument("--until", metavar="DATE", help="published on or before (YYYY-MM-DD)")
+    _filter_arguments(search)
     search.add_argument("--json", action="store_true", help="machine-readable output")
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question, quoting and citing the articles")
@@ -92,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", parents=[common], help="remove articles by id")
     remove.add_argument("ids", nargs="+", metavar="ID")
     commands.add_parser("check", parents=[common], help="check that vectors, rows and keyword index agree")
+    config = commands.add_parser("config", parents=[common], help="the settings in effect and where each came from")
+    shown = config.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="machine-readable output")
+    shown.add_argument("--markdown", action="store_true", help="the table of every setting, as in the README")
     return parser
 
 
@@ -104,49 +105,34 @@ def _mode_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _overrides(args: argparse.Namespace) -> dict:
+    """The settings given on the command line (the entry point reads the environment; see rag.config)."""
+    return {
+        "index_dir": args.index,
+        "model": args.model,
+        "chunk_tokens": getattr(args, "chunk_tokens", None),
+        "overlap_tokens": getattr(args, "overlap_tokens", None),
+        "answer_mode": getattr(args, "mode", None) if args.command in ("ask", "eval") else None,
+    }
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        index_dir=args.index,
-        model=args.model,
-        chunk_tokens=getattr(args, "chunk_tokens", None),
-        overlap_tokens=getattr(args, "overlap_tokens", None),
-    )
-
-
-def progress_bars(quiet: bool):
-    """A progress callback drawing file and chunk bars on a terminal, or None."""
-    if quiet or not sys.stderr.isatty():
-        return None, lambda: None
-    from tqdm import tqdm
-
-    files = tqdm(desc="files", unit="file", position=0, leave=True)
-    chunks = tqdm(desc="chunks embedded", unit="chunk", position=1, leave=True)
-
-    def update(progress) -> None:
-        files.total = progress.files_total
-        files.n = progress.files_done
-        files.set_postfix_str(progress.current[-40:], refresh=False)
-        files.refresh()
-        chunks.n = progress.chunks_done
-        chunks.refresh()
-
-    def close() -> None:
-        files.close()
-        chunks.close()
-
-    return update, close
+    return Settings.from_env(**_overrides(args))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     with Index(_settings(args), create=True) as index:
-        update, close = progress_bars(args.quiet)
+        update, close = terminal_progress(args.quiet or args.json)
         try:
             report = index.ingest(args.paths, progress=update)
         finally:
             close()
-        print(report.summary())
         stats = index.stats()
-        print(f"index {stats.folder}: {stats.articles} articles, {stats.chunks} chunks")
+    if args.json:
+        print(json.dumps({**report_to_dict(report), "articles": stats.articles}, ensure_ascii=False, indent=2))
+        return 0
+    print(report.summary())
+    print(f"index {stats.folder}: {stats.articles} articles, {stats.chunks} chunks")
     return 0
 
 
@@ -159,7 +145,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not passages:
         print("no matching passages")
     for rank, p in enumerate(passages, 1):
-        where = ", ".join(x for x in (p.published and p.published[:10], p.source or p.url) if x)
+        where = ", ".join(x for x in (day(p.published), p.source or p.url) if x)
         print(f"[{rank}] {p.title}" + (f" ({where})" if where else ""))
         print(f"    article {p.article_id}, characters {p.start}-{p.end}, score {p.score:.4f}")
         print("    " + " ".join(p.text.split()))
@@ -184,7 +170,7 @@ def render_text(answer) -> str:
     if answer.closest:
         lines.append("Closest matches:")
     for c in cited:
-        where = ", ".join(x for x in ((c.published or "")[:10], c.source or c.url) if x)
+        where = ", ".join(x for x in (day(c.published), c.source or c.url) if x)
         lines.append(f"[{c.number}] {c.title}" + (f" ({where})" if where else ""))
         if attribution_line(c):
             lines.append(f"    {attribution_line(c)}")
@@ -254,10 +240,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     with Index(_settings(args)) as index:
         articles = index.articles()
     if args.json:
-        print(json.dumps([asdict(a) for a in articles], ensure_ascii=False, indent=2))
+        print(json.dumps([article_to_dict(a) for a in articles], ensure_ascii=False, indent=2))
         return 0
     for a in articles:
-        date = (a.published or "")[:10] or "-"
+        date = day(a.published) or "-"
         print(f"{a.id}  {date:10}  {a.chunks:4d} chunks  {a.title}")
     print(f"{len(articles)} articles")
     return 0
@@ -294,9 +280,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         for problem in problems:
             print(f"problem: {problem}")
-        print("the index is inconsistent; rebuild it: move the folder aside and run `rag ingest` again")
+        print(f"the index is inconsistent; {rebuild_hint(stats.folder)}")
         return 1
     print(f"ok: {stats.articles} articles, {stats.chunks} chunks; vectors, rows and keyword index agree")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    if args.markdown:
+        sys.stdout.write(markdown_table())
+        return 0
+    _, effective = resolve(**_overrides(args))
+    if args.json:
+        rows = [{"setting": e.name, "variable": e.variable, "value": e.shown, "origin": e.origin} for e in effective]
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(e.variable) for e in effective)
+    for e in effective:
+        print(f"{e.variable:{width}}  {e.shown or '(none)':32}  {e.origin}")
     return 0
 
 
@@ -309,6 +310,7 @@ COMMANDS = {
     "stats": cmd_stats,
     "remove": cmd_remove,
     "check": cmd_check,
+    "config": cmd_config,
 }
 
 

@@ -1,89 +1,266 @@
-"""Settings, each documented, read from the environment (``RAG_*``) with sensible defaults."""
+"""The settings: every one declared once here, with its default, type, limits, help and variable.
+
+Only the entry points read the environment (the ``rag`` command, ``app.py``, and the Python
+helpers :func:`rag.ask` and :func:`rag.open_index`): they call :meth:`Settings.from_env`. Library
+classes take a :class:`Settings` and otherwise use the defaults. ``rag config`` prints the
+effective settings and where each came from; the README's table is :func:`markdown_table`.
+
+Order of precedence, highest first: the command line, the first variable of a setting's list
+that is set (``RAG_HOST`` before ``GRADIO_SERVER_NAME``), the default.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from .errors import RagError
 
+MODES = ("extractive", "generative")
+GROUPS = {
+    "index": "Index and ingestion",
+    "answer": "Answers",
+    "llm": "Language model (generative mode)",
+    "app": "Chat app",
+}
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
+
+def setting(
+    default: Any,
+    env: str | tuple[str, ...],
+    help: str,
+    *,
+    group: str,
+    kind: type = str,
+    flag: str | None = None,
+    choices: tuple[str, ...] = (),
+    minimum: float | None = None,
+    maximum: float | None = None,
+    secret: bool = False,
+    shown_default: str | None = None,
+):
+    """Declare one setting: a dataclass field whose metadata says how to read and check it."""
+    names = (env,) if isinstance(env, str) else env
+    meta = {
+        "env": names,
+        "help": help,
+        "group": group,
+        "kind": kind,
+        "flag": flag,
+        "choices": choices,
+        "minimum": minimum,
+        "maximum": maximum,
+        "secret": secret,
+        "shown_default": shown_default,
+    }
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class Settings:
-    index_dir: Path = field(
-        default=Path("embeddings"),
-        metadata={"env": "RAG_INDEX", "help": "folder of the index (FAISS + SQLite + manifest)"},
+    # --- index and ingestion ---
+    index_dir: Path = setting(
+        Path("embeddings"), "RAG_INDEX", "index folder (FAISS + SQLite + manifest)", group="index", kind=Path,
+        flag="--index",
     )
-    model: str | None = field(
-        default=None,
-        metadata={
-            "env": "RAG_MODEL",
-            "help": "sentence-transformers model name or local path; default: the index's own model, "
-            "or all-MiniLM-L6-v2 for a new index",
-        },
+    model: str | None = setting(
+        None, "RAG_MODEL",
+        "sentence-transformers model name (already on disk) or local model folder",
+        group="index", flag="--model",
+        shown_default="the index's own model; all-MiniLM-L6-v2 for a new index",
     )
-    chunk_tokens: int = field(
-        default=160,
-        metadata={
-            "env": "RAG_CHUNK_TOKENS",
-            "help": "largest chunk, in model tokens (capped at the model's limit)",
-        },
+    chunk_tokens: int = setting(
+        160, "RAG_CHUNK_TOKENS", "largest chunk in model tokens, capped at the model's limit (new index only)",
+        group="index", kind=int, minimum=16, flag="--chunk-tokens",
     )
-    overlap_tokens: int = field(
-        default=48,
-        metadata={
-            "env": "RAG_OVERLAP_TOKENS",
-            "help": "whole sentences repeated between neighbouring chunks, up to this many tokens",
-        },
+    overlap_tokens: int = setting(
+        48, "RAG_OVERLAP_TOKENS",
+        "whole sentences repeated between neighbouring chunks, up to this many tokens (new index only)",
+        group="index", kind=int, minimum=0, flag="--overlap-tokens",
     )
-    batch_size: int = field(default=32, metadata={"env": "RAG_BATCH_SIZE", "help": "texts per model forward pass"})
-    flush_chunks: int = field(
-        default=1024,
-        metadata={
-            "env": "RAG_FLUSH_CHUNKS",
-            "help": "chunks embedded and committed together during ingestion",
-        },
+    batch_size: int = setting(32, "RAG_BATCH_SIZE", "texts per model forward pass", group="index", kind=int, minimum=1)
+    flush_chunks: int = setting(
+        1024, "RAG_FLUSH_CHUNKS", "chunks embedded and committed together during ingestion",
+        group="index", kind=int, minimum=1,
     )
-    ann_threshold: int = field(
-        default=100_000,
-        metadata={
-            "env": "RAG_ANN_THRESHOLD",
-            "help": "from this many chunks on, search an approximate (IVF) index",
-        },
+    ann_threshold: int = setting(
+        100_000, "RAG_ANN_THRESHOLD",
+        "from this many chunks on, search an approximate FAISS index (IVF) instead of an exact one",
+        group="index", kind=int, minimum=1,
     )
-    nprobe: int = field(
-        default=128, metadata={"env": "RAG_NPROBE", "help": "IVF lists visited per query (recall vs. speed)"}
+    nprobe: int = setting(
+        128, "RAG_NPROBE", "IVF lists visited per query (higher: better recall, slower)",
+        group="index", kind=int, minimum=1,
     )
-    max_file_mb: int = field(
-        default=20, metadata={"env": "RAG_MAX_FILE_MB", "help": "files larger than this are rejected"}
+    max_file_mb: int = setting(
+        20, "RAG_MAX_FILE_MB", "files (and the chat's uploads) larger than this many MB are rejected",
+        group="index", kind=int, minimum=1,
     )
+    # --- answers ---
+    answer_mode: str = setting(
+        "extractive", "RAG_ANSWER_MODE",
+        "extractive quotes the articles' sentences; generative asks the language model at RAG_LLM_URL "
+        "and checks every citation",
+        group="answer", choices=MODES, flag="--mode",
+    )
+    # --- the language model (generative mode) ---
+    llm_url: str = setting(
+        "http://127.0.0.1:8080/v1", "RAG_LLM_URL", "OpenAI-compatible chat-completions server", group="llm"
+    )
+    llm_model: str = setting("default", "RAG_LLM_MODEL", "model name sent to that server", group="llm")
+    llm_api_key: str = setting(
+        "", ("RAG_LLM_API_KEY", "OPENAI_API_KEY"), "API key for that server, if it needs one",
+        group="llm", secret=True, shown_default="none",
+    )
+    llm_timeout: float = setting(
+        60.0, "RAG_LLM_TIMEOUT", "seconds allowed for a whole answer", group="llm", kind=float, minimum=1,
+    )
+    llm_temperature: float = setting(
+        0.0, "RAG_LLM_TEMPERATURE", "sampling temperature", group="llm", kind=float, minimum=0, maximum=2,
+    )
+    llm_max_tokens: int = setting(
+        200, "RAG_LLM_MAX_TOKENS", "longest answer, in the model's tokens", group="llm", kind=int, minimum=16,
+    )
+    # --- the chat app ---
+    host: str = setting(
+        "127.0.0.1", ("RAG_HOST", "GRADIO_SERVER_NAME"),
+        "address the app listens on; anything but 127.0.0.1 exposes it to the network",
+        group="app", flag="--host",
+    )
+    port: int = setting(
+        7860, ("RAG_PORT", "GRADIO_SERVER_PORT"), "port the app listens on",
+        group="app", kind=int, minimum=1, maximum=65535, flag="--port",
+    )
+    max_upload_files: int = setting(
+        50, "RAG_MAX_UPLOAD_FILES", "files accepted in one upload", group="app", kind=int, minimum=1,
+    )
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                object.__setattr__(self, f.name, _check(f, value, f"{f.name}"))
 
     @classmethod
-    def from_env(cls, **overrides) -> Settings:
-        """Defaults, then ``RAG_*`` environment variables, then explicit ``overrides`` (None ignored)."""
-        values = {}
-        for f in fields(cls):
-            raw = _env(f.metadata["env"])
-            if raw is None:
-                continue
-            if f.type in ("int", int):
-                try:
-                    values[f.name] = int(raw)
-                except ValueError:
-                    raise RagError(f"{f.metadata['env']}={raw!r} is not a whole number") from None
-            elif f.name == "index_dir":
-                values[f.name] = Path(raw)
-            else:
-                values[f.name] = raw
-        settings = replace(cls(), **values)
-        return settings.with_overrides(**overrides)
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then the environment, then ``overrides`` (the command line; None is ignored)."""
+        return resolve(environ, **overrides)[0]
 
-    def with_overrides(self, **overrides) -> Settings:
-        given = {k: (Path(v) if k == "index_dir" else v) for k, v in overrides.items() if v is not None}
-        return replace(self, **given)
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def llm(self):
+        """The language model server's settings (:class:`rag.generate.LLMSettings`)."""
+        from .generate import LLMSettings
+
+        return LLMSettings(
+            url=self.llm_url,
+            model=self.llm_model,
+            api_key=self.llm_api_key,
+            timeout=self.llm_timeout,
+            temperature=self.llm_temperature,
+            max_tokens=self.llm_max_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class Effective:
+    """One setting as it is in effect: its value and where that came from."""
+
+    name: str
+    variable: str
+    value: Any
+    origin: str  # "default", a variable's name, or "command line (--flag)"
+    help: str
+    secret: bool
+
+    @property
+    def shown(self) -> str:
+        if self.secret and self.value:
+            return "(set, hidden)"
+        return "" if self.value is None else str(self.value)
+
+
+def resolve(environ: Mapping[str, str] | None = None, **overrides: Any) -> tuple[Settings, list[Effective]]:
+    """The settings in effect and, for each, its value and origin (see the module's precedence)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    report = []
+    for f in fields(Settings):
+        meta = f.metadata
+        value, origin = f.default, "default"
+        for name in meta["env"]:
+            raw = environ.get(name)
+            if raw not in (None, ""):
+                value, origin = _check(f, raw, name), name
+                break
+        given = overrides.get(f.name)
+        if given is not None:
+            value, origin = _check(f, given, meta["flag"] or f.name), f"command line ({meta['flag'] or f.name})"
+        values[f.name] = value
+        report.append(Effective(f.name, meta["env"][0], value, origin, meta["help"], meta["secret"]))
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+    return Settings(**values), report
+
+
+def _check(f, raw: Any, where: str) -> Any:
+    """``raw`` as the setting's type, within its limits; a RagError names ``where`` and the value."""
+    meta = f.metadata
+    kind = meta["kind"]
+    shown = f"{where} {raw!r}" if where.startswith("-") else f"{where}={raw!r}"
+    if kind is int and not isinstance(raw, bool):
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise RagError(f"{shown} is not a whole number; {_expected(f)}") from None
+    elif kind is float:
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            raise RagError(f"{shown} is not a number; {_expected(f)}") from None
+    elif kind is Path:
+        value = Path(raw)
+    else:
+        value = str(raw).strip()
+    if meta["choices"] and value not in meta["choices"]:
+        raise RagError(f"{shown} is not one of {', '.join(meta['choices'])}; {_expected(f)}")
+    low, high = meta["minimum"], meta["maximum"]
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise RagError(f"{shown} is out of range; {_expected(f)}")
+    return value
+
+
+def _expected(f) -> str:
+    meta = f.metadata
+    if meta["choices"]:
+        return f"use {' or '.join(meta['choices'])}"
+    low, high = meta["minimum"], meta["maximum"]
+    kind = "a whole number" if meta["kind"] is int else "a number"
+    if low is not None and high is not None:
+        return f"use {kind} from {low:g} to {high:g} (default {f.default})"
+    if low is not None:
+        return f"use {kind} of at least {low:g} (default {f.default})"
+    return f"use {kind} (default {f.default})"
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from the declarations above."""
+    lines = []
+    for group, title in GROUPS.items():
+        lines += [f"**{title}**", "", "| variable | default | meaning |", "|---|---|---|"]
+        for f in fields(Settings):
+            meta = f.metadata
+            if meta["group"] != group:
+                continue
+            names = " or ".join(f"`{name}`" for name in meta["env"])
+            default = meta["shown_default"] or f"`{f.default}`"
+            flag = f" (command line: `{meta['flag']}`)" if meta["flag"] else ""
+            lines.append(f"| {names} | {default} | {meta['help']}{flag} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -163,6 +163,13 @@ class Embedder:
                 self._query_pool = _query_pool()
         return self._query_pool.submit(compute)
 
+    def close(self) -> None:
+        """Stop the question-encoding workers (started again if the embedder is used after)."""
+        with self._query_lock:
+            pool, self._query_pool = self._query_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
     def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
         """Each text's unit vector and its tokens' unit vectors, from one pass of the model.
 

@@ -15,3 +15,8 @@ class RejectedFile(RagError):
 
 class IndexError_(RagError):
     """The index folder is missing, corrupt, or was built with another model."""
+
+
+def rebuild_hint(folder: object) -> str:
+    """What to do with an index that is really damaged (never said of one ``rag check`` passes)."""
+    return f"rebuild the index: move {folder} aside and run `rag ingest` again"

@@ -244,10 +244,10 @@ def evaluate(
 ) -> dict[str, float | int]:
     """Evaluate ask() on the questions in ``paths``; see the module docstring. For a reader-question
     file, the wrong answers are appended to ``failures_out`` when given."""
-    answer_settings = answer_settings or AnswerSettings.from_env()
+    settings = settings or Settings()
+    answer_settings = answer_settings or AnswerSettings(mode=settings.answer_mode)
     if mode:
         answer_settings = replace(answer_settings, mode=check_mode(mode))
-    settings = settings or Settings.from_env()
     if len(paths) == 1 and is_reader_file(paths[0]):
         questions = load_reader(paths[0])[:limit] if limit else load_reader(paths[0])
         if against is None and not corpus:

@@ -17,11 +17,14 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any
 
 from .errors import RagError
+from .ingest import IngestReport
+from .store import StoredArticle
 from .text import MARKER
-from .types import Answer, Citation
+from .types import Answer, Citation, day
 
 ANSWER_SCHEMA = "newsrag.answer/1"
 CONVERSATION_SCHEMA = "newsrag.conversation/1"
@@ -31,6 +34,27 @@ CONVERSATION_SCHEMA = "newsrag.conversation/1"
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
     return {"schema": ANSWER_SCHEMA, **asdict(answer)}
+
+
+def article_to_dict(article: StoredArticle) -> dict[str, Any]:
+    """An article of the library as JSON (``rag list --json``, the app's ``/articles``); the file it
+    came from is given by name only, never as a path on the server."""
+    return {**asdict(article), "origin": Path(article.origin).name if article.origin else ""}
+
+
+def report_to_dict(report: IngestReport) -> dict[str, Any]:
+    """An ingestion report as JSON (``rag ingest --json``, the app's ``/ingest``)."""
+    return {
+        "added": report.added,
+        "unchanged": report.unchanged,
+        "duplicate": report.duplicate,
+        "rejected": len(report.rejected),
+        "chunks_embedded": report.chunks_embedded,
+        "files": [
+            {"file": f.path, "status": f.status, "added": f.added, "reason": f.reason, "notes": list(f.notes)}
+            for f in report.files
+        ],
+    }
 
 
 def answer_from_dict(data: dict[str, Any]) -> Answer:
@@ -106,7 +130,7 @@ def _md(text: str) -> str:
 
 
 def _where(c: Citation) -> str:
-    return ", ".join(x for x in ((c.published or "")[:10], c.source, c.url) if x)
+    return ", ".join(x for x in (day(c.published), c.source, c.url) if x)
 
 
 def attribution_line(c: Citation) -> str:
@@ -217,7 +241,7 @@ def references_html(
     items = []
     for c in citations:
         before, after = context(c) if context else (c.before, c.after)
-        date = html.escape((c.published or "")[:10])
+        date = html.escape(day(c.published))
         source = html.escape(c.source)
         url = _safe_url(c.url)
         link = f' <a href="{html.escape(url)}" rel="noopener noreferrer">{html.escape(url)}</a>' if url else ""

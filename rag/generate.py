@@ -14,7 +14,6 @@ supporting sentence verbatim, with its offsets, like extractive citations.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -23,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import RagError
-from .text import content_terms, split_sentences
-from .types import Passage
+from .text import content_terms, split_sentences, words
+from .types import Passage, day
 
 CANNOT_ANSWER = "I cannot answer this from the articles."
 
@@ -48,7 +47,7 @@ class LLMError(RagError):
 
 @dataclass(frozen=True)
 class LLMSettings:
-    """Where and how to reach the chat-completions server; read from ``RAG_LLM_*``."""
+    """Where and how to reach the chat-completions server (``Settings.llm``: the ``RAG_LLM_*`` settings)."""
 
     url: str = "http://127.0.0.1:8080/v1"
     model: str = "default"
@@ -57,27 +56,6 @@ class LLMSettings:
     temperature: float = 0.0
     max_tokens: int = 200
 
-    @classmethod
-    def from_env(cls, **overrides) -> LLMSettings:
-        env = {
-            "url": os.environ.get("RAG_LLM_URL"),
-            "model": os.environ.get("RAG_LLM_MODEL"),
-            "api_key": os.environ.get("RAG_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY"),
-            "timeout": os.environ.get("RAG_LLM_TIMEOUT"),
-            "temperature": os.environ.get("RAG_LLM_TEMPERATURE"),
-            "max_tokens": os.environ.get("RAG_LLM_MAX_TOKENS"),
-        }
-        values = {}
-        for name, raw in {**env, **overrides}.items():
-            if raw in (None, ""):
-                continue
-            kind = type(getattr(cls, name))
-            try:
-                values[name] = kind(raw)
-            except ValueError:
-                raise RagError(f"RAG_LLM_{name.upper()}={raw!r} is not a valid {kind.__name__}") from None
-        return cls(**values)
-
 
 class LLMClient:
     """A chat-completions client (the ``openai`` package) with a deadline on the whole reply."""
@@ -85,7 +63,7 @@ class LLMClient:
     def __init__(self, settings: LLMSettings | None = None):
         from openai import OpenAI
 
-        self.settings = settings or LLMSettings.from_env()
+        self.settings = settings or LLMSettings()
         s = self.settings
         self._client = OpenAI(base_url=s.url, api_key=s.api_key or "not-needed", timeout=s.timeout, max_retries=0)
 
@@ -139,7 +117,7 @@ def _fence(text: str) -> str:
 def answer_messages(question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
     blocks = []
     for key, p in enumerate(passages, 1):
-        dated = f" ({p.published[:10]})" if p.published else ""
+        dated = f" ({day(p.published)})" if p.published else ""
         blocks.append(f"[{key}] {_fence(p.title)}{dated}\n{_fence(p.text)}")
     user = "<passages>\n" + "\n\n".join(blocks) + f"\n</passages>\n\nQuestion: {question}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
@@ -163,8 +141,8 @@ def clean_condensed(reply: str, fallback: str) -> str:
 
 
 def is_cannot_answer(text: str) -> bool:
-    words = lambda s: re.findall(r"\w+", s.lower())  # noqa: E731
-    return words(CANNOT_ANSWER) == words(text)[: len(words(CANNOT_ANSWER))]
+    refusal = words(CANNOT_ANSWER)
+    return refusal == words(text)[: len(refusal)]
 
 
 # --- checking --------------------------------------------------------------------------------

@@ -9,10 +9,13 @@ from pathlib import Path
 
 from .config import Settings
 from .embed import DEFAULT_MODEL, Embedder, canonical_model_name
+from .errors import RagError
 from .ingest import Ingester, IngestReport, Progress
 from .retrieve import Mode, Retriever
 from .store import Store, StoredArticle
-from .types import Filters, Passage
+from .types import Article, Filters, Passage
+
+SAMPLE_ARTICLES = Path(__file__).resolve().parent.parent / "data" / "articles"  # shipped with the product
 
 
 @dataclass(frozen=True)
@@ -34,16 +37,26 @@ class Index:
 
     ``Index(settings=...)`` opens an existing index, or with ``create=True`` makes a new one.
     The model recorded in the index is used unless ``settings.model`` asks for another, which is
-    an error (an index must be searched with the model that built it).
+    an error (an index must be searched with the model that built it). An ``embedder`` of the
+    index's model can be passed in to share one loaded model between indexes.
     """
 
-    def __init__(self, settings: Settings | None = None, *, create: bool = False):
-        self.settings = settings or Settings.from_env()
+    def __init__(self, settings: Settings | None = None, *, create: bool = False, embedder: Embedder | None = None):
+        self.settings = settings or Settings()
         folder = Path(self.settings.index_dir)
         wanted = canonical_model_name(self.settings.model) if self.settings.model else None
         options = {"ann_threshold": self.settings.ann_threshold, "nprobe": self.settings.nprobe}
+        self._owns_embedder = embedder is None
+
+        def embedder_for(model: str) -> Embedder:
+            if embedder is None:
+                return Embedder(model, batch_size=self.settings.batch_size)
+            if embedder.name != canonical_model_name(model):
+                raise RagError(f"the index in {folder} uses the model {model}, not the embedder's {embedder.name}")
+            return embedder
+
         if create and not (folder / "manifest.json").exists():
-            self.embedder = Embedder(wanted or DEFAULT_MODEL, batch_size=self.settings.batch_size)
+            self.embedder = embedder_for(wanted or DEFAULT_MODEL)
             chunk_tokens = min(self.settings.chunk_tokens, self.embedder.max_tokens)
             self.store = Store.open(
                 folder,
@@ -56,7 +69,11 @@ class Index:
             )
         else:
             self.store = Store.open(folder, model=wanted, **options)
-            self.embedder = Embedder(self.store.manifest.model, batch_size=self.settings.batch_size)
+            try:
+                self.embedder = embedder_for(self.store.manifest.model)
+            except RagError:
+                self.store.close()
+                raise
         self.retriever = Retriever(self.store, self.embedder)
 
     def ingest(
@@ -111,6 +128,15 @@ class Index:
         with self.store.guard():
             return self.store.articles()
 
+    def article(self, article_id: str) -> Article | None:
+        """One article with its whole text, or None if it is not in the index."""
+        with self.store.guard():
+            return self.store.article(article_id)
+
+    def sources(self) -> list[str]:
+        """The sources of the articles, sorted (for a source filter)."""
+        return sorted({a.source for a in self.articles() if a.source})
+
     def check(self) -> list[str]:
         """Problems found by a full integrity check; an empty list means the index is consistent."""
         try:
@@ -135,7 +161,10 @@ class Index:
             )
 
     def close(self) -> None:
+        """Close the database and stop every thread this index started."""
         self.store.close()
+        if self._owns_embedder:
+            self.embedder.close()
 
     def __enter__(self) -> Index:
         return self
@@ -144,6 +173,31 @@ class Index:
         self.close()
 
 
+def exists(folder: str | Path) -> bool:
+    """Is there an index in ``folder``?"""
+    return (Path(folder) / "manifest.json").exists()
+
+
+def open_or_build(
+    settings: Settings,
+    *,
+    sample: str | Path = SAMPLE_ARTICLES,
+    progress: Callable[[Progress], None] | None = None,
+    embedder: Embedder | None = None,
+) -> tuple[Index, IngestReport | None]:
+    """Open the index of ``settings``; if there is none yet, create it and ingest ``sample`` (the
+    bundled sample articles by default). Returns the index and, when it was built, the report."""
+    if exists(settings.index_dir):
+        return Index(settings, embedder=embedder), None
+    index = Index(settings, create=True, embedder=embedder)
+    try:
+        return index, index.ingest([sample], progress=progress)
+    except BaseException:
+        index.close()
+        raise
+
+
 def open_index(folder: str | Path | None = None, *, model: str | None = None, create: bool = False) -> Index:
-    """Open the index in ``folder`` (default: ``RAG_INDEX`` or ``embeddings/``)."""
+    """Open the index in ``folder`` (default: ``RAG_INDEX`` or ``embeddings/``). An entry point: the
+    other settings come from the environment too (see :mod:`rag.config`)."""
     return Index(Settings.from_env(index_dir=folder, model=model), create=create)

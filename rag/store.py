@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import IndexError_
+from .errors import IndexError_, rebuild_hint
 from .news import analyze
 from .text import WORD, split_sentences
 from .types import Article, Chunk, DateMention, Filters, SentenceFacts
@@ -159,8 +159,7 @@ class Manifest:
             return cls(**known)
         except (OSError, ValueError, TypeError) as exc:
             raise IndexError_(
-                f"the index manifest {path} is unreadable ({exc}); rebuild the index: "
-                f"move {folder} aside and run `rag ingest` again"
+                f"the index manifest {path} is unreadable ({exc}); {rebuild_hint(folder)}"
             ) from exc
 
     def save(self, folder: Path) -> None:
@@ -293,8 +292,7 @@ class Store:
 
     def _damaged(self, detail: str) -> IndexError_:
         return IndexError_(
-            f"the index database {self.folder / DATABASE} is damaged ({detail}); rebuild the index: "
-            f"move {self.folder} aside and run `rag ingest` again"
+            f"the index database {self.folder / DATABASE} is damaged ({detail}); {rebuild_hint(self.folder)}"
         )
 
     @contextmanager
@@ -342,13 +340,11 @@ class Store:
                 )
             if not (folder / DATABASE).exists():
                 raise IndexError_(
-                    f"the index in {folder} has a manifest but no {DATABASE}; rebuild it: move "
-                    f"{folder} aside and run `rag ingest` again"
+                    f"the index in {folder} has a manifest but no {DATABASE}; {rebuild_hint(folder)}"
                 )
         elif (folder / DATABASE).exists():
             raise IndexError_(
-                f"the index in {folder} has a {DATABASE} but no {MANIFEST}; rebuild it: move "
-                f"{folder} aside and run `rag ingest` again"
+                f"the index in {folder} has a {DATABASE} but no {MANIFEST}; {rebuild_hint(folder)}"
             )
         elif create:
             if model is None or dimension is None:
@@ -396,6 +392,13 @@ class Store:
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._reader().execute(sql, params)
+
+    def _read_in(self, sql: str, values: Sequence[Any]) -> Iterator[tuple]:
+        """The rows of ``sql`` whose ``IN ({ids})`` list is ``values``, bound in batches of at most
+        900 (SQLite's limit on bound parameters)."""
+        for start in range(0, len(values), 900):
+            part = values[start : start + 900]
+            yield from self._read(sql.format(ids=",".join("?" * len(part))), part)
 
     def close(self) -> None:
         with self._lock:
@@ -511,13 +514,10 @@ class Store:
         dim = self.manifest.dimension
         ids = [int(i) for i in dict.fromkeys(chunk_ids)]
         found: dict[int, np.ndarray] = {}
-        for start in range(0, len(ids), 900):
-            part = ids[start : start + 900]
-            marks = ",".join("?" * len(part))
-            for chunk_id, blob in self._read(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part):
-                if len(blob) != 4 * dim:
-                    raise self._damaged(f"stored vectors do not match the manifest's dimension {dim}")
-                found[chunk_id] = np.frombuffer(blob, dtype=np.float32, count=dim)
+        for chunk_id, blob in self._read_in("SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({ids})", ids):
+            if len(blob) != 4 * dim:
+                raise self._damaged(f"stored vectors do not match the manifest's dimension {dim}")
+            found[chunk_id] = np.frombuffer(blob, dtype=np.float32, count=dim)
         return found
 
     def vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
@@ -712,22 +712,11 @@ class Store:
 
     def existing_articles(self, article_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(article_ids))
-        found: set[str] = set()
-        for start in range(0, len(ids), 900):
-            part = ids[start : start + 900]
-            marks = ",".join("?" * len(part))
-            found.update(r[0] for r in self._read(f"SELECT id FROM articles WHERE id IN ({marks})", part))
-        return found
+        return {r[0] for r in self._read_in("SELECT id FROM articles WHERE id IN ({ids})", ids)}
 
     def origins(self, article_ids: Iterable[str]) -> dict[str, str]:
         """The file each article was first ingested from."""
-        ids = list(article_ids)
-        found: dict[str, str] = {}
-        for start in range(0, len(ids), 900):
-            part = ids[start : start + 900]
-            marks = ",".join("?" * len(part))
-            found.update(self._read(f"SELECT id, origin FROM articles WHERE id IN ({marks})", part))
-        return found
+        return dict(self._read_in("SELECT id, origin FROM articles WHERE id IN ({ids})", list(article_ids)))
 
     def article(self, article_id: str) -> Article | None:
         row = self._read(
@@ -822,19 +811,15 @@ class Store:
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         """The chunks with these ids, joined with their article's title, source, url and date."""
         found: dict[int, ChunkRow] = {}
-        ids = [int(i) for i in chunk_ids]
-        for start in range(0, len(ids), 900):
-            part = ids[start : start + 900]
-            marks = ",".join("?" * len(part))
-            rows = self._read(
-                'SELECT c.id, c.article_id, c.start, c."end", c.text, c.sentences,'
-                " a.title, a.source, a.url, a.published"
-                f" FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
-                part,
-            )
-            for r in rows:
-                sentences = tuple(tuple(s) for s in json.loads(r[5]))
-                found[r[0]] = ChunkRow(r[0], r[1], r[2], r[3], r[4], sentences, r[6], r[7], r[8], r[9])
+        rows = self._read_in(
+            'SELECT c.id, c.article_id, c.start, c."end", c.text, c.sentences,'
+            " a.title, a.source, a.url, a.published"
+            " FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({ids})",
+            [int(i) for i in chunk_ids],
+        )
+        for r in rows:
+            sentences = tuple(tuple(s) for s in json.loads(r[5]))
+            found[r[0]] = ChunkRow(r[0], r[1], r[2], r[3], r[4], sentences, r[6], r[7], r[8], r[9])
         return found
 
     @staticmethod

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import RagError
 
 
 def article_id(title: str, text: str) -> str:
@@ -21,6 +23,11 @@ def article_id(title: str, text: str) -> str:
 
     digest = hashlib.sha256(f"{canon(title)}\n{canon(text)}".encode()).hexdigest()
     return digest[:16]
+
+
+def day(published: str | None) -> str:
+    """The ``YYYY-MM-DD`` part of a publication date or datetime; "" when there is none."""
+    return (published or "")[:10]
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,31 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.article_ids or self.sources or self.date_from or self.date_to)
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        article_ids: Sequence[str] | None = (),
+        sources: Sequence[str] | None = (),
+        date_from: str | None = None,
+        date_to: str | None = None,
+        names: tuple[str, str] = ("from date", "to date"),
+    ) -> Filters:
+        """Filters from what a person typed or picked: blanks are ignored, dates are read as dates
+        (a RagError names the field, ``names``, and the value) and must not be in the wrong order."""
+        from .parse import date_bound
+
+        low = date_bound((date_from or "").strip() or None, names[0])
+        high = date_bound((date_to or "").strip() or None, names[1])
+        if low and high and low > high:
+            raise RagError(f"{names[0]} {low} is after {names[1]} {high}; swap them")
+        return cls(
+            article_ids=tuple(a.strip() for a in article_ids or () if a and a.strip()),
+            sources=tuple(s for s in sources or () if s),
+            date_from=low,
+            date_to=high,
+        )
 
 
 @dataclass(frozen=True)

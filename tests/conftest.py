@@ -17,7 +17,8 @@ from rag import Index, Settings
 from rag.embed import Embedder
 
 DATA = Path(__file__).parent / "data"
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "articles"
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "articles"
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -41,8 +42,9 @@ def check_answer(answer, index):
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     embedder = Embedder()
-    embedder.model  # load now, once for the whole session
-    return embedder
+    embedder.model  # load now, once for the whole session; every index of the tests is given it
+    yield embedder
+    embedder.close()
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ def make_index(tmp_path, embedder):
     opened: list[Index] = []
 
     def make(name: str = "index", **settings) -> Index:
-        index = Index(Settings(index_dir=tmp_path / name, **settings), create=True)
+        index = Index(Settings(index_dir=tmp_path / name, **settings), create=True, embedder=embedder)
         opened.append(index)
         return index
 
@@ -64,7 +66,7 @@ def make_index(tmp_path, embedder):
 def sample_index(tmp_path_factory, embedder) -> Index:
     """The bundled sample articles, indexed once and shared read-only by the tests."""
     folder = tmp_path_factory.mktemp("sample") / "index"
-    index = Index(Settings(index_dir=folder), create=True)
+    index = Index(Settings(index_dir=folder), create=True, embedder=embedder)
     index.ingest([SAMPLE])
     yield index
     index.close()
@@ -92,20 +94,13 @@ def server(tmp_path_factory, embedder):
     import app as app_module
     from rag.answer import Assistant
 
-    folder = tmp_path_factory.mktemp("server") / "index"
-    index = Index(Settings(index_dir=folder), create=True)
+    port = free_port()
+    settings = Settings(index_dir=tmp_path_factory.mktemp("server") / "index", host="127.0.0.1", port=port)
+    index = Index(settings, create=True, embedder=embedder)
     index.ingest([SAMPLE])
     app = app_module.App(Assistant(index))
     demo = app_module.build(app)
-    port = free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        max_file_size=f"{app_module.MAX_UPLOAD_MB}mb",
-        css=app_module.CSS,
-        quiet=True,
-    )
+    app_module.launch(demo, settings, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/", app
     demo.close()
     index.close()

@@ -8,7 +8,7 @@ from gradio_client import Client, handle_file
 
 from rag.export import answer_from_dict, to_html, to_markdown
 
-from .conftest import BENCH, DATA
+from .conftest import BENCH, DATA, ROOT
 
 sys.path.insert(0, str(BENCH))
 
@@ -129,3 +129,52 @@ def test_sixteen_sessions_while_articles_are_uploaded(server, tmp_path):
     assert sum(not a["abstained"] for a in load.answers) >= 24  # most questions are about the sample
     assert app.index.stats().articles == before + 10
     assert app.index.check() == []
+
+
+def _app_process(env: dict, *args: str):
+    import os
+    import subprocess
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "GRADIO_SERVER_"))}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), *args],
+        env={**clean, **env},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_the_app_honours_gradio_server_port(sample_index):
+    """Container platforms set GRADIO_SERVER_NAME/PORT; RAG_PORT and --port still come first."""
+    import time
+
+    from .conftest import free_port
+
+    port = free_port()
+    env = {"GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    process = _app_process(env, "--index", str(sample_index.store.folder))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"the app did not serve on GRADIO_SERVER_PORT={port}: {process.communicate(timeout=5)[0]}")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_a_bad_port_is_one_clear_line_not_a_trace():
+    process = _app_process({"RAG_PORT": "http"})
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 2
+    assert output.strip().splitlines()[-1] == (
+        "error: RAG_PORT='http' is not a whole number; use a whole number from 1 to 65535 (default 7860)"
+    )
+    assert "Traceback" not in output

@@ -4,8 +4,6 @@ import shutil
 
 import pytest
 
-from rag import Settings
-from rag.index import Index
 from rag.types import Filters
 
 from .conftest import DATA, SAMPLE
@@ -149,36 +147,3 @@ def test_progress_reports_files_and_chunks(make_index):
     make_index().ingest([SAMPLE], progress=events.append)
     assert events[-1].files_done == events[-1].files_total == 1
     assert events[-1].chunks_done == 19
-
-
-def test_index_reopens_with_its_model_and_settings(tmp_path, embedder):
-    folder = tmp_path / "index"
-    with Index(Settings(index_dir=folder, chunk_tokens=100, overlap_tokens=0), create=True) as index:
-        index.ingest([SAMPLE])
-        chunks = index.stats().chunks
-    with Index(Settings(index_dir=folder)) as index:
-        stats = index.stats()
-        assert (stats.chunks, stats.chunk_tokens, stats.overlap_tokens) == (chunks, 100, 0)
-        assert stats.model == "all-MiniLM-L6-v2"
-
-
-def test_any_model_folder_works_by_configuration(tmp_path, monkeypatch, embedder):
-    from rag.embed import resolve_model
-
-    model_dir = tmp_path / "my-model"
-    shutil.copytree(resolve_model("all-MiniLM-L6-v2"), model_dir)
-    monkeypatch.setenv("RAG_MODEL", str(model_dir))
-    with Index(Settings.from_env(index_dir=tmp_path / "index"), create=True) as index:
-        index.ingest([DATA / "good" / "orchard.txt"])
-        assert index.stats().model == str(model_dir)
-        assert index.search("apple harvest frost", k=1)[0].title == "Apple Harvest Falls After Late Frost"
-    monkeypatch.delenv("RAG_MODEL")
-    with Index(Settings.from_env(index_dir=tmp_path / "index")) as index:  # the index knows its model
-        assert index.embedder.name == str(model_dir)
-
-
-def test_unknown_model_is_a_clear_error(tmp_path):
-    from rag import RagError
-
-    with pytest.raises(RagError, match="cannot load the embedding model 'no-such/model-anywhere'"):
-        Index(Settings(index_dir=tmp_path / "index", model="no-such/model-anywhere"), create=True)

@@ -39,7 +39,7 @@ def library(tmp_path_factory, embedder):
 
     from .conftest import DATA
 
-    index = Index(Settings(index_dir=tmp_path_factory.mktemp("lib") / "index"), create=True)
+    index = Index(Settings(index_dir=tmp_path_factory.mktemp("lib") / "index"), create=True, embedder=embedder)
     index.ingest([SAMPLE, DATA / "good"])
     yield index
     index.close()

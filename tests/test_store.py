@@ -30,7 +30,7 @@ def test_manifest_records_model_dimension_and_format(make_index):
     assert FORMAT_VERSION == 2
 
 
-def test_an_index_of_format_1_is_upgraded_in_place_without_embedding(make_index):
+def test_an_index_of_format_1_is_upgraded_in_place_without_embedding(make_index, embedder):
     """Version 1 had no sentence table: opening it reads the speakers, headings and dates from the
     stored article text, and the vectors stay as they were."""
     index = make_index()
@@ -42,7 +42,7 @@ def test_an_index_of_format_1_is_upgraded_in_place_without_embedding(make_index)
     manifest = json.loads((folder / "manifest.json").read_text())
     (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
 
-    with Index(Settings(index_dir=folder)) as reopened:
+    with Index(Settings(index_dir=folder), embedder=embedder) as reopened:
         assert reopened.store.manifest.format_version == FORMAT_VERSION
         assert json.loads((folder / "manifest.json").read_text())["format_version"] == FORMAT_VERSION
         assert np.array_equal(reopened.store.vectors([1, 2, 3]), vectors_before)
@@ -89,7 +89,7 @@ def test_vectors_are_unit_length_and_stored_with_every_chunk(make_index):
     assert len(ids) == index.stats().chunks == 19
 
 
-def test_remove_is_incremental_and_complete(make_index, good_files):
+def test_remove_is_incremental_and_complete(make_index, good_files, embedder):
     index = make_index()
     index.ingest([SAMPLE, good_files])
     before = index.stats()
@@ -105,13 +105,13 @@ def test_remove_is_incremental_and_complete(make_index, good_files):
     # removal survives a reopen, and the file can be ingested again to bring it back
     folder = index.store.folder
     index.close()
-    with Index(Settings(index_dir=folder)) as reopened:
+    with Index(Settings(index_dir=folder), embedder=embedder) as reopened:
         assert reopened.stats().chunks == after.chunks
         assert reopened.ingest([SAMPLE]).added == 1
         assert reopened.check() == []
 
 
-def test_stale_or_missing_vector_file_is_repaired_on_open(make_index):
+def test_stale_or_missing_vector_file_is_repaired_on_open(make_index, embedder):
     index = make_index()
     index.ingest([SAMPLE])
     folder = index.store.folder
@@ -124,7 +124,7 @@ def test_stale_or_missing_vector_file_is_repaired_on_open(make_index):
     index.close()
 
     def reopened_answers_as_before() -> None:
-        with Index(Settings(index_dir=folder)) as index:
+        with Index(Settings(index_dir=folder), embedder=embedder) as index:
             assert index.check() == [] and index.stats().chunks == chunks
             assert [(p.chunk_id, round(p.score, 5)) for p in index.search("troops trained", k=5, mode="dense")] == want
 
@@ -175,7 +175,7 @@ DAMAGE = {
 @pytest.fixture(scope="module")
 def built_index(tmp_path_factory, embedder):
     folder = tmp_path_factory.mktemp("built") / "index"
-    with Index(Settings(index_dir=folder), create=True) as index:
+    with Index(Settings(index_dir=folder), create=True, embedder=embedder) as index:
         index.ingest([SAMPLE, Path(__file__).parent / "data" / "good"])
     for wal in folder.glob("store.sqlite-*"):  # closed cleanly: everything is in the main file
         wal.unlink()
@@ -183,13 +183,13 @@ def built_index(tmp_path_factory, embedder):
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
-def test_damaged_index_gives_a_clear_error_and_how_to_rebuild(built_index, tmp_path, damage):
+def test_damaged_index_gives_a_clear_error_and_how_to_rebuild(built_index, tmp_path, damage, embedder):
     folder = tmp_path / "index"
     shutil.copytree(built_index, folder)
     harm, message = DAMAGE[damage]
     harm(folder)
     with pytest.raises(RagError, match=message):
-        with Index(Settings(index_dir=folder)) as index:  # opening, or at the latest using it, says so
+        with Index(Settings(index_dir=folder), embedder=embedder) as index:
             index.stats()
             index.search("How many troops were trained?")
             index.ingest([SAMPLE])
@@ -263,7 +263,7 @@ def _corpus(folder: Path, articles: int = 48) -> Path:
 @pytest.mark.slow
 def test_killing_ingestion_never_corrupts_the_index(tmp_path, embedder):
     corpus = _corpus(tmp_path / "corpus")
-    reference = Index(Settings(index_dir=tmp_path / "reference"), create=True)
+    reference = Index(Settings(index_dir=tmp_path / "reference"), create=True, embedder=embedder)
     reference.ingest([corpus])
     want_ids = {a.id for a in reference.articles()}
     want_chunks = reference.stats().chunks
@@ -282,7 +282,7 @@ def test_killing_ingestion_never_corrupts_the_index(tmp_path, embedder):
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait()
-        with Index(Settings(index_dir=folder)) as index:
+        with Index(Settings(index_dir=folder), embedder=embedder) as index:
             assert index.check() == []
             stored = index.stats().chunks
             assert stored >= min(target, want_chunks) - 6  # committed work is never lost
@@ -295,11 +295,11 @@ def test_killing_ingestion_never_corrupts_the_index(tmp_path, embedder):
     (folder / (VECTORS + ".tmp")).write_bytes(b"\x00" * 1000)
     if vectors.exists():
         vectors.write_bytes(vectors.read_bytes()[: vectors.stat().st_size // 2])
-    with Index(Settings(index_dir=folder)) as index:
+    with Index(Settings(index_dir=folder), embedder=embedder) as index:
         assert index.check() == []
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    with Index(Settings(index_dir=folder)) as index:
+    with Index(Settings(index_dir=folder), embedder=embedder) as index:
         assert index.check() == []
         assert {a.id for a in index.articles()} == want_ids
         assert index.stats().chunks == want_chunks
@@ -342,13 +342,13 @@ def test_kill_during_the_vector_file_write(tmp_path, embedder, point):
     first.mkdir()
     for path in sorted(corpus.iterdir())[:6]:
         shutil.copy(path, first / path.name)
-    reference = Index(Settings(index_dir=tmp_path / "reference"), create=True)
+    reference = Index(Settings(index_dir=tmp_path / "reference"), create=True, embedder=embedder)
     reference.ingest([corpus])
     want_ids, want_chunks = {a.id for a in reference.articles()}, reference.stats().chunks
     reference.close()
 
     folder = tmp_path / "killed"
-    with Index(Settings(index_dir=folder), create=True) as index:
+    with Index(Settings(index_dir=folder), create=True, embedder=embedder) as index:
         index.ingest([first])
         before = {a.id for a in index.articles()}
     child = subprocess.run(
@@ -358,7 +358,7 @@ def test_kill_during_the_vector_file_write(tmp_path, embedder, point):
         timeout=300,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
-    with Index(Settings(index_dir=folder)) as index:
+    with Index(Settings(index_dir=folder), embedder=embedder) as index:
         assert index.check() == []
         assert before <= {a.id for a in index.articles()}  # nothing stored before is lost
         assert index.stats().chunks == want_chunks  # the batch was committed before the vector write
@@ -370,6 +370,6 @@ def test_kill_during_the_vector_file_write(tmp_path, embedder, point):
     )
     assert rerun.returncode == 0, rerun.stderr
     assert "chunks embedded: 0" in rerun.stdout
-    with Index(Settings(index_dir=folder)) as index:
+    with Index(Settings(index_dir=folder), embedder=embedder) as index:
         assert index.check() == []
         assert {a.id for a in index.articles()} == want_ids and index.stats().chunks == want_chunks
