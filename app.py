@@ -19,7 +19,6 @@ from rag.config import MODES
 from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
 from rag.index import SAMPLE_ARTICLES, open_or_build
 from rag.index import exists as index_exists
-from rag.ingest import FileResult
 from rag.parse import SUPPORTED_SUFFIXES
 from rag.progress import terminal_progress
 from rag.render import answer_html, draft_html, error_html, library_rows, question_html, report_html, sources_html
@@ -127,25 +126,16 @@ class App:
     # --- library --------------------------------------------------------------------------
 
     def ingest_files(self, uploads: list[tuple[Path, str]], progress=None) -> dict:
-        """Ingest uploaded files; ``uploads`` are (server temp path, original name for the report)."""
-        most, megabytes = self.settings.max_upload_files, self.settings.max_file_mb
+        """Ingest uploaded files; ``uploads`` are (server temp path, original name for the report).
+        Files over RAG_MAX_FILE_MB are rejected by name in the report, like any unreadable file."""
+        most = self.settings.max_upload_files
         if len(uploads) > most:
             raise RagError(
                 f"{len(uploads)} files at once; the limit is {most} (RAG_MAX_UPLOAD_FILES). Upload fewer files."
             )
-        paths, names, too_big = [], {}, []
-        for path, name in uploads:
-            if path.stat().st_size > megabytes * 2**20:
-                too_big.append(name)
-                continue
-            paths.append(path)
-            names[str(path)] = name
+        names = {str(path): name for path, name in uploads}
         with self.ingest_lock:
-            report = self.index.ingest(paths, progress=progress, origin_names=names)
-        for name in too_big:
-            reason = f"file is over the {megabytes} MB limit (RAG_MAX_FILE_MB); split it into smaller files"
-            report.files.append(FileResult(name, "rejected", reason=reason))
-        return report
+            return self.index.ingest([path for path, _ in uploads], progress=progress, origin_names=names)
 
     def upload(self, files, progress=gr.Progress()):
         """The UI's upload button: ingest, then refresh the table and filters."""

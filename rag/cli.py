@@ -130,10 +130,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         stats = index.stats()
     if args.json:
         print(json.dumps({**report_to_dict(report), "articles": stats.articles}, ensure_ascii=False, indent=2))
-        return 0
-    print(report.summary())
-    print(f"index {stats.folder}: {stats.articles} articles, {stats.chunks} chunks")
-    return 0
+    else:
+        print(report.summary())
+        print(f"index {stats.folder}: {stats.articles} articles, {stats.chunks} chunks")
+    return 1 if report.rejected else 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:

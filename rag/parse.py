@@ -10,7 +10,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -442,7 +442,7 @@ def parse_jsonl(text: str) -> Parsed:
         try:
             records.append((json.loads(line), f"line {number}"))
         except json.JSONDecodeError as exc:
-            bad.append(f"line {number}: malformed JSON ({exc.msg}); skipped")
+            bad.append(_malformed_line(number, exc))
     if not records:
         raise RejectedFile(bad[0] if bad else "no articles found")
     try:
@@ -453,6 +453,124 @@ def parse_jsonl(text: str) -> Parsed:
         raise
     parsed.notes[:0] = bad
     return parsed
+
+
+def _malformed_line(number: int, exc: json.JSONDecodeError) -> str:
+    return f"line {number}: malformed JSON ({exc.msg}); skipped"
+
+
+# --- archives, streamed ------------------------------------------------------------------------
+
+ARCHIVE_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record of a streamed archive: its article, or a note on why it was skipped; and the
+    bytes of the file read so far."""
+
+    article: Article | None
+    note: str | None
+    offset: int
+
+
+def iter_archive(path: str | Path, max_record_bytes: int) -> Iterator[Record]:
+    """The articles of a JSON or JSON Lines archive too large to read at once, one record at a time.
+
+    The size limit applies to each record, not to the file. Raises RejectedFile when the file is not
+    such an archive (a JSON file that is one huge object, not a list of articles)."""
+    path = Path(path)
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        yield from _jsonl_records(path, max_record_bytes)
+    else:
+        yield from _json_records(path, max_record_bytes)
+
+
+def _record(value: Any, where: str, offset: int, max_record_bytes: int) -> Record:
+    if not isinstance(value, Mapping):
+        return Record(None, f"{where}: not a JSON object; skipped", offset)
+    try:
+        article = _record_to_article(value)
+    except RejectedFile as exc:
+        return Record(None, f"{where}: {exc.reason}; skipped", offset)
+    size = len(article.text.encode("utf-8"))
+    if size > max_record_bytes:
+        return Record(None, f"{where}: {_over_limit(size, max_record_bytes)}; skipped", offset)
+    return Record(article, None, offset)
+
+
+def _over_limit(size: int, limit: int) -> str:
+    return f"article is {size_text(size)}, over the {size_text(limit)} limit (RAG_MAX_FILE_MB applies to each article)"
+
+
+def size_text(size: int) -> str:
+    """A size for a person: "35 KB", "25 MB"."""
+    return f"{size / 2**20:.0f} MB" if size >= 2**20 else f"{max(1, round(size / 1024))} KB"
+
+
+def _jsonl_records(path: Path, max_record_bytes: int) -> Iterator[Record]:
+    offset = 0
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            offset += len(raw)
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            if len(raw) > max_record_bytes:
+                yield Record(None, f"line {number}: {_over_limit(len(raw), max_record_bytes)}; skipped", offset)
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = _detect(raw)
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield Record(None, _malformed_line(number, exc), offset)
+                continue
+            yield _record(value, f"line {number}", offset, max_record_bytes)
+
+
+def _json_records(path: Path, max_record_bytes: int) -> Iterator[Record]:
+    import ijson
+
+    with path.open("rb") as data:
+        prefix = _list_prefix(data)
+        if prefix is None:
+            raise RejectedFile(
+                f"a JSON file over the {size_text(max_record_bytes)} limit must hold a list of articles "
+                f"(at the top or under one of: {', '.join(_CONTAINER_KEYS)}); split it or save it as JSON Lines"
+            )
+        data.seek(0)
+        number = 0
+        try:
+            for value in ijson.items(data, prefix, use_float=True):
+                number += 1
+                yield _record(value, f"record {number}", data.tell(), max_record_bytes)
+        except ijson.JSONError as exc:
+            raise RejectedFile(f"malformed JSON after record {number}: {exc}") from exc
+
+
+def _list_prefix(data) -> str | None:
+    """Where the list of articles is in a JSON file: ``item`` (the file is a list), ``KEY.item``, or None."""
+    import ijson
+
+    try:
+        events = ijson.parse(data)
+        _, event, _ = next(events)
+        if event == "start_array":
+            return "item"
+        if event != "start_map":
+            return None
+        for prefix, event, value in events:
+            if prefix == "" and event == "map_key" and str(value).lower() in _CONTAINER_KEYS:
+                _, following, _ = next(events)
+                if following == "start_array":
+                    return f"{value}.item"
+        return None
+    except (ijson.JSONError, StopIteration):
+        return None
 
 
 # --- PDF -------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Progress of a long ingestion on a terminal: a bar of files and a bar of chunks embedded."""
+"""Progress of a long ingestion on a terminal: one bar over the bytes of all the files (so the time
+left is known even inside one large archive), with files, articles, chunks and the embedding rate."""
 
 from __future__ import annotations
 
@@ -9,25 +10,22 @@ from .ingest import Progress
 
 
 def terminal_progress(quiet: bool = False) -> tuple[Callable[[Progress], None] | None, Callable[[], None]]:
-    """A progress callback drawing the bars on stderr (None when ``quiet`` or not a terminal), and a
-    function that closes them."""
+    """A progress callback drawing the bar on stderr (None when ``quiet`` or not a terminal), and a
+    function that closes it."""
     if quiet or not sys.stderr.isatty():
         return None, lambda: None
     from tqdm import tqdm
 
-    files = tqdm(desc="files", unit="file", position=0, leave=True)
-    chunks = tqdm(desc="chunks embedded", unit="chunk", position=1, leave=True)
+    bar = tqdm(desc="ingesting", unit="B", unit_scale=True, unit_divisor=1024, dynamic_ncols=True)
 
     def update(progress: Progress) -> None:
-        files.total = progress.files_total
-        files.n = progress.files_done
-        files.set_postfix_str(progress.current[-40:], refresh=False)
-        files.refresh()
-        chunks.n = progress.chunks_done
-        chunks.refresh()
+        bar.total = progress.bytes_total or None
+        bar.n = progress.bytes_done
+        bar.set_postfix_str(
+            f"{progress.files_done}/{progress.files_total} files, {progress.describe()}"
+            + (f" · {progress.current[-30:]}" if progress.current else ""),
+            refresh=False,
+        )
+        bar.refresh()
 
-    def close() -> None:
-        files.close()
-        chunks.close()
-
-    return update, close
+    return update, bar.close

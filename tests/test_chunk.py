@@ -54,19 +54,6 @@ def test_chunks_are_exact_slices_within_the_token_limit(embedder, text, max_toke
     check_chunks(text, chunks, embedder.count_tokens, max_tokens)
 
 
-@settings(max_examples=200, deadline=None)
-@given(text=ANY_TEXT)
-def test_sentences_are_trimmed_ordered_and_cover_the_text(text):
-    spans = split_sentences(text)
-    previous_end = 0
-    for start, end in spans:
-        assert previous_end <= start < end <= len(text)
-        assert text[start:end] == text[start:end].strip()
-        previous_end = end
-    covered = {i for start, end in spans for i in range(start, end)}
-    assert all(text[i].isspace() for i in range(len(text)) if i not in covered)
-
-
 def test_sample_articles_chunk_to_sentence_boundaries(embedder):
     for article in parse_file(SAMPLE / "000_9df642e36ad14cf8.txt").articles:
         chunks = chunk_article(article, embedder.count_tokens)
@@ -81,16 +68,6 @@ def test_sample_articles_chunk_to_sentence_boundaries(embedder):
         for left, right in zip(chunks, chunks[1:]):
             assert right.start <= left.end
             assert right.start > left.start and right.end > left.end
-
-
-def test_sentence_split_on_news_prose():
-    text = 'Dr. Smith met U.S. officials on Jan. 5. "We agree," he said. Then he left!\nNew paragraph'
-    assert [text[a:b] for a, b in split_sentences(text)] == [
-        "Dr. Smith met U.S. officials on Jan. 5.",
-        '"We agree," he said.',
-        "Then he left!",
-        "New paragraph",
-    ]
 
 
 def test_overlong_sentence_is_split_not_truncated(embedder):

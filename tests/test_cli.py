@@ -16,11 +16,16 @@ def index_dir(tmp_path, embedder):
 
 def test_ingest_prints_the_report(tmp_path, embedder, capsys):
     folder = tmp_path / "index"
-    assert main(["ingest", str(DATA / "bad"), str(DATA / "good" / "orchard.txt"), "--index", str(folder)]) == 0
+    # exit 1: some files were rejected (the others are stored)
+    assert main(["ingest", str(DATA / "bad"), str(DATA / "good" / "orchard.txt"), "--index", str(folder)]) == 1
     out = capsys.readouterr().out
     assert "articles: 6 added, 0 unchanged, 0 duplicate; files: 7 rejected, 1 skipped" in out
     assert "rejected: " in out and "photo.txt: binary file (a PNG image), not text" in out
     assert "note: " in out and "line 2: malformed JSON" in out
+    # exit 0: every file added, unchanged or a duplicate
+    assert main(["ingest", str(DATA / "good" / "orchard.txt"), "--index", str(folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["unchanged"], report["rejected"], report["articles"]) == (1, 0, 6)
 
 
 def test_search_text_and_json(index_dir, capsys):

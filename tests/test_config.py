@@ -120,3 +120,10 @@ def test_only_the_entry_points_read_the_environment():
     assert readers <= {"config.py", "embed.py"}
     embed = (ROOT / "rag" / "embed.py").read_text(encoding="utf-8")
     assert set(re.findall(r"os\.environ\.(\w+)", embed)) == {"setdefault"}
+
+
+def test_the_tests_mirror_the_package():
+    """One test module per library module, named after it."""
+    modules = {p.stem for p in (ROOT / "rag").glob("*.py")} - {"__init__", "errors"}
+    tests = {p.stem.removeprefix("test_") for p in (ROOT / "tests").glob("test_*.py")}
+    assert modules - tests == set()

@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from rag import RagError
 from rag.cli import main
-from rag.datasets import ReaderQuestion, is_reader_file, load_reader
+from rag.datasets import ReaderQuestion
 from rag.evaluate import judge
 from rag.types import Answer, Citation
 
@@ -36,19 +35,6 @@ def _answer(*quotes: str) -> Answer:
 )
 def test_judge(question, quotes, right):
     assert judge(_answer(*quotes), question) is right
-
-
-def test_reader_files_are_recognised_and_bad_lines_named(tmp_path):
-    good = tmp_path / "reader.jsonl"
-    good.write_text(json.dumps({"id": "a", "kind": "yesno", "question": "Is it?", "expect": "abstain"}) + "\n")
-    assert is_reader_file(good) and load_reader(good)[0].abstain
-    clapnq = tmp_path / "clapnq.jsonl"
-    clapnq.write_text(json.dumps({"id": "1", "input": "q", "passages": [], "output": []}) + "\n")
-    assert not is_reader_file(clapnq)
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text(good.read_text() + json.dumps({"id": "b", "kind": "list", "question": "q", "expect": {}}) + "\n")
-    with pytest.raises(RagError, match="line 2 is not a reader question"):
-        load_reader(bad)
 
 
 def test_eval_reports_the_share_right_per_kind_and_the_failures(tmp_path, capsys):

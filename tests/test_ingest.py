@@ -147,3 +147,68 @@ def test_progress_reports_files_and_chunks(make_index):
     make_index().ingest([SAMPLE], progress=events.append)
     assert events[-1].files_done == events[-1].files_total == 1
     assert events[-1].chunks_done == 19
+
+
+def _archive(path, count: int, start: int = 0):
+    import json
+
+    records = [
+        {
+            "title": f"Council vote {n}",
+            "text": f"The council of town {n} voted on the harbour plan. Member {n} said the vote was close.",
+            "date": "2024-05-02",
+        }
+        for n in range(start, start + count)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def _ingester(index, **options):
+    from rag.ingest import Ingester
+
+    manifest = index.store.manifest
+    return Ingester(index.store, index.embedder, manifest.chunk_tokens, manifest.overlap_tokens, **options)
+
+
+def test_an_archive_over_the_file_limit_is_streamed_and_the_limit_applies_per_article(make_index, tmp_path):
+    index = make_index()
+    archive = _archive(tmp_path / "archive.jsonl", 60)
+    assert archive.stat().st_size > 4096
+    seen = []
+    report = _ingester(index, max_file_bytes=4096, flush_chunks=16, progress=seen.append).run([archive])
+    index.store.save_vectors()
+    assert (report.added, report.rejected) == (60, [])
+    assert index.stats().articles == 60 and not index.check()
+    assert [p.bytes_done for p in seen] == sorted(p.bytes_done for p in seen)
+    assert seen[-1].bytes_done == seen[-1].bytes_total == archive.stat().st_size
+    assert seen[-1].articles_done == 60 and seen[-1].chunks_done == report.chunks_embedded
+    assert any(0 < p.bytes_done < p.bytes_total for p in seen), "progress is reported inside the archive"
+    again = _ingester(index, max_file_bytes=4096).run([archive])
+    assert (again.unchanged, again.chunks_embedded) == (60, 0)  # recognised by its hash, nothing parsed
+
+
+def test_an_interrupted_archive_resumes_without_embedding_twice(make_index, tmp_path):
+    index = make_index()
+    archive = _archive(tmp_path / "archive.jsonl", 40)
+
+    def stop_after_the_first_batch(progress):
+        if progress.chunks_done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _ingester(index, max_file_bytes=2048, flush_chunks=8, progress=stop_after_the_first_batch).run([archive])
+    stored = index.stats().articles
+    assert 0 < stored < 40
+    report = _ingester(index, max_file_bytes=2048, flush_chunks=8).run([archive])
+    assert (report.added, report.unchanged) == (40 - stored, stored)
+    assert index.stats().articles == 40
+
+
+def test_a_non_archive_over_the_limit_is_still_rejected(make_index, tmp_path):
+    text = tmp_path / "long.txt"
+    text.write_text("Harbour news. " * 800)
+    report = _ingester(make_index(), max_file_bytes=4096).run([text])
+    assert report.rejected[0].reason == (
+        "file is 11 KB, over the 4 KB limit; split it into smaller files or raise RAG_MAX_FILE_MB"
+    )

@@ -179,3 +179,49 @@ def test_markdown_without_front_matter_or_heading():
 )
 def test_normalize_date(value, expected):
     assert normalize_date(value) == expected
+
+
+def _story(n: int, words: int = 30) -> dict:
+    body = " ".join(f"Harbour{n} crane {i} moved containers." for i in range(words // 4))
+    return {"title": f"Port report {n}", "text": body, "date": f"2024-03-{1 + n % 28:02d}", "source": "Wire"}
+
+
+def test_a_jsonl_archive_is_read_record_by_record_with_a_limit_per_article(tmp_path):
+    from rag.parse import iter_archive
+
+    lines = [json.dumps(_story(n)) for n in range(40)]
+    lines[3] = json.dumps(_story(3, words=4000))  # one article over the limit
+    lines[5] = "{not json"
+    lines[7] = json.dumps(["a", "list"])
+    path = tmp_path / "archive.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records = list(iter_archive(path, max_record_bytes=4096))
+    articles = [r.article for r in records if r.article]
+    assert len(articles) == 37 and articles[0].title == "Port report 0" and articles[0].published == "2024-03-01"
+    notes = [r.note for r in records if r.note]
+    size = len(lines[3].encode()) + 1
+    limit = "over the 4 KB limit (RAG_MAX_FILE_MB applies to each article); skipped"
+    assert notes[0] == f"line 4: article is {round(size / 1024)} KB, {limit}"
+    assert notes[1] == "line 6: malformed JSON (Expecting property name enclosed in double quotes); skipped"
+    assert notes[2] == "line 8: not a JSON object; skipped"
+    offsets = [r.offset for r in records]
+    assert offsets == sorted(offsets) and offsets[-1] == path.stat().st_size
+
+
+@pytest.mark.parametrize("wrap", [lambda items: items, lambda items: {"count": len(items), "articles": items}])
+def test_a_large_json_archive_is_streamed(tmp_path, wrap):
+    from rag.parse import iter_archive
+
+    path = tmp_path / "archive.json"
+    path.write_text(json.dumps(wrap([_story(n) for n in range(30)])), encoding="utf-8")
+    records = list(iter_archive(path, max_record_bytes=2048))
+    assert [r.article.title for r in records] == [f"Port report {n}" for n in range(30)]
+
+
+def test_one_huge_json_object_is_not_an_archive(tmp_path):
+    from rag.parse import iter_archive
+
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(_story(1, words=4000)), encoding="utf-8")
+    with pytest.raises(RejectedFile, match="must hold a list of articles .* save it as JSON Lines"):
+        list(iter_archive(path, max_record_bytes=2048))

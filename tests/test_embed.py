@@ -1,0 +1,46 @@
+"""The Embedder: unit vectors from the bundled model, questions encoded on workers it can stop."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from rag import RagError
+from rag.embed import DEFAULT_MODEL, Embedder, canonical_model_name
+
+
+def test_vectors_are_unit_length_and_similar_texts_are_close(embedder):
+    vectors = embedder.embed(["Troops arrived in Russia.", "Soldiers reached Russia.", "Apple harvest falls."])
+    assert vectors.dtype == np.float32 and vectors.shape == (3, embedder.dimension) == (3, 384)
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx(1.0, abs=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+    assert embedder.embed([]).shape == (0, 384)
+
+
+def test_aliases_of_the_default_model_are_one_name():
+    assert canonical_model_name(f"sentence-transformers/{DEFAULT_MODEL}") == DEFAULT_MODEL
+    assert Embedder(f"sentence-transformers/{DEFAULT_MODEL}").name == DEFAULT_MODEL
+
+
+def test_a_question_vector_is_the_same_on_the_worker_and_remembered(embedder):
+    question = "How many troops were sent?"
+    vector = embedder.embed_query(question).result(timeout=60)
+    assert float(vector @ embedder.embed([question])[0]) == pytest.approx(1.0, abs=1e-5)
+    assert embedder.embed_query(question).done()  # the second time, from memory
+
+
+def test_close_stops_the_workers_and_use_starts_them_again():
+    own = Embedder()  # the model itself is loaded once per process
+    before = set(threading.enumerate())
+    own.embed_query("first question").result(timeout=60)
+    workers = set(threading.enumerate()) - before
+    assert len(workers) == 2
+    own.close()
+    assert not any(t.is_alive() for t in workers)
+    assert own.embed_query("second question").result(timeout=60).shape == (384,)
+    own.close()
+
+
+def test_an_unknown_model_is_a_clear_error():
+    with pytest.raises(RagError, match="cannot load the embedding model 'no-such/model-anywhere'"):
+        Embedder("no-such/model-anywhere").model
