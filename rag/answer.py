@@ -9,6 +9,7 @@ and every citation checked). Asking goes: what the question asks (:mod:`rag.ques
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -34,7 +35,8 @@ from .question import check_question, parse_question, previous_questions, search
 from .retrieve import fuse
 from .score import Evidence, ScoredSentence, ScoreWeights, SentenceScorer
 from .text import content_terms
-from .types import Answer, Citation, Filters, Passage
+from .timeframe import RecencyPrior, TimeFrame, as_of_day, publication_window, read_time_frame
+from .types import Answer, Citation, DateMention, Filters, Passage
 
 __all__ = ["NO_ANSWER", "Answer", "AnswerSettings", "Assistant", "Citation", "ask"]
 
@@ -67,6 +69,7 @@ class AnswerSettings:
     mode: str = "extractive"  # "generative" asks a language model (rag.generate), citations checked
     llm_passages: int = 4  # passages given to the language model
     support: SupportSettings = SupportSettings()  # when a generated sentence counts as supported
+    recency: RecencyPrior = RecencyPrior()  # how much newer reports are preferred (rag.timeframe)
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -101,6 +104,49 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+@dataclass(frozen=True)
+class _When:
+    """The time of one question: the as-of day, the days its words ask about, and the filters that
+    follow. ``framed``: the question's days are searched (an explicit date filter always wins)."""
+
+    as_of: dt.date
+    frame: TimeFrame
+    given: Filters
+    framed: bool
+
+    @classmethod
+    def read(cls, question: str, filters: Filters | None, as_of: str | dt.date | None) -> _When:
+        given = filters or Filters()
+        day = as_of_day(as_of if as_of is not None else given.as_of)
+        if given.as_of:
+            day = min(day, as_of_day(given.as_of))
+        frame = read_time_frame(question, day)
+        explicit = bool(given.date_from or given.date_to)
+        return cls(day, frame, given, framed=bool(frame) and not explicit)
+
+    @property
+    def filters(self) -> Filters:
+        filters = replace(self.given, as_of=self.as_of.isoformat())
+        if self.framed:
+            date_from, date_to = publication_window(self.frame, self.as_of)
+            filters = replace(filters, date_from=date_from, date_to=date_to)
+        return filters
+
+    @property
+    def used(self) -> str:
+        """The range the answer searched, for the reader ("" when none)."""
+        return self.frame.describe() if self.framed else ""
+
+    @property
+    def notice(self) -> str:
+        if self.frame and not self.framed and not (self.given.date_from or self.given.date_to):
+            return (
+                f"Nothing published {self.frame.describe()} answers this; "
+                f"the quotes below are from articles of other dates, up to {self.as_of.isoformat()}."
+            )
+        return ""
+
+
 class Assistant:
     """Answers questions from one open index; keep it to ask many questions.
 
@@ -128,11 +174,15 @@ class Assistant:
         history: Sequence[object] | None = None,
         k: int | None = None,
         filters: Filters | None = None,
+        frame: TimeFrame | None = None,
     ) -> Evidence:
         """Retrieve passages for ``question`` (and the statements of the person it asks about) and
-        score their sentences, best first."""
+        score their sentences, best first. ``frame``: the time the question asks about (its days are
+        looked for in the sentences' resolved dates; newer reports are preferred as it says)."""
         question = check_question(question)
         parsed = parse_question(question)
+        if frame and frame.date_from and frame.date_to and not parsed.dates:
+            parsed = replace(parsed, dates=(DateMention(frame.start, frame.end, frame.date_from, frame.date_to),))
         query = search_query(question, history)
         depth = max(1, int(k or self.settings.passages))
         # "how many": reports that differ may sit further down, so figures are looked for twice as deep
@@ -168,6 +218,10 @@ class Assistant:
             forced += counted[: self.settings.figure_sentences]
             candidates += [c for c in counted[: self.settings.figure_sentences] if c in more]
         scored = self.scorer.score(query, parsed, candidates, forced) if candidates else []
+        if frame is not None and filters is not None and filters.as_of:
+            as_of = as_of_day(filters.as_of)
+            for c in scored:
+                c.score += self.settings.recency.boost(c.passage.published, as_of, frame.recency)
         ranked = sorted(scored, key=lambda c: -c.score)
         adjust_for_kind(parsed, ranked, self.settings.compose)
         ranked.sort(key=lambda c: -c.score)
@@ -182,10 +236,13 @@ class Assistant:
         filters: Filters | None = None,
         max_sentences: int | None = None,
         mode: str | None = None,
+        as_of: str | dt.date | None = None,
     ) -> Answer:
-        """Answer ``question`` from the index, quoting and citing the sentences used."""
+        """Answer ``question`` from the index, quoting and citing the sentences used, as of the day
+        ``as_of`` (default today): nothing published after it is read, and the question's time words
+        ("this week", "in June") are days counted back from it."""
         *_, answer = self.stream(
-            question, history=history, k=k, filters=filters, max_sentences=max_sentences, mode=mode
+            question, history=history, k=k, filters=filters, max_sentences=max_sentences, mode=mode, as_of=as_of
         )
         return answer  # the stream always ends with the Answer
 
@@ -198,6 +255,7 @@ class Assistant:
         filters: Filters | None = None,
         max_sentences: int | None = None,
         mode: str | None = None,
+        as_of: str | dt.date | None = None,
     ) -> Iterator[str | Answer]:
         """Like :meth:`ask`, for a chat: a generative answer yields its text as the model writes it
         (strings), then the checked :class:`Answer`; an extractive one yields only the Answer."""
@@ -207,14 +265,30 @@ class Assistant:
         if max_sentences is not None:
             s = replace(s, max_sentences=max(1, min(int(max_sentences), 5)))
         mode = check_mode(mode or s.mode)
+        when = _When.read(question, filters, as_of)
         with self.index.store.guard():
             if mode == "extractive":
-                yield self._extractive(question, history, k, filters, s, started)
+                yield self._extractive(question, history, k, when, s, started)
             else:
-                yield from self._generative(question, history, k, filters, s, started)
+                yield from self._generative(question, history, k, when, s, started)
 
-    def _extractive(self, question, history, k, filters, s: AnswerSettings, started: float, **extra) -> Answer:
-        evidence = extra.pop("evidence", None) or self.rank_sentences(question, history=history, k=k, filters=filters)
+    def _evidence(self, question: str, history, k, when: _When) -> tuple[Evidence, _When]:
+        """The evidence within the days the question asks about; when nothing there answers it, the
+        evidence from any day up to the as-of date (``when.fell_back`` says so)."""
+        evidence = self.rank_sentences(question, history=history, k=k, filters=when.filters, frame=when.frame)
+        if when.framed and not self._answers(evidence):
+            wider = replace(when, framed=False)
+            return self.rank_sentences(question, history=history, k=k, filters=wider.filters, frame=when.frame), wider
+        return evidence, when
+
+    def _answers(self, evidence: Evidence) -> bool:
+        return bool(compose(evidence.question, evidence.sentences, self.scorer, self.settings.compose).chosen)
+
+    def _extractive(self, question, history, k, when: _When, s: AnswerSettings, started: float, **extra) -> Answer:
+        evidence = extra.pop("evidence", None)
+        if evidence is None:
+            evidence, when = self._evidence(question, history, k, when)
+        notice = " ".join(x for x in (when.notice, extra.pop("notice", "")) if x)
         parsed = evidence.question or parse_question(question)
         ranked = evidence.sentences
         composition = compose(parsed, ranked, self.scorer, s.compose)
@@ -240,6 +314,9 @@ class Assistant:
             kind=parsed.kind,
             differ=composition.differ,
             unstated=composition.unstated,
+            notice=notice,
+            as_of=when.as_of.isoformat(),
+            time_frame=when.used,
             **extra,
         )
 
@@ -271,14 +348,16 @@ class Assistant:
             return fallback
         return clean_condensed(reply, fallback)
 
-    def _generative(self, question, history, k, filters, s: AnswerSettings, started: float) -> Iterator[str | Answer]:
+    def _generative(
+        self, question, history, k, when: _When, s: AnswerSettings, started: float
+    ) -> Iterator[str | Answer]:
         standalone = self._standalone(question, history)
-        evidence = self.rank_sentences(standalone, k=k, filters=filters)
+        evidence, when = self._evidence(standalone, None, k, when)
         ranked = evidence.sentences
         confidence = ranked[0].score if ranked else 0.0
         composition = compose(evidence.question or parse_question(standalone), ranked, self.scorer, s.compose)
         if not composition.chosen:  # too weak to answer from: abstain without asking the model
-            yield self._extractive(question, None, k, filters, s, started, evidence=evidence, mode="generative")
+            yield self._extractive(question, None, k, when, s, started, evidence=evidence, mode="generative")
             return
         # the model reads the same evidence the extractive answer quotes first, then the best passages
         chosen = [c.passage for c in composition.chosen]
@@ -292,7 +371,7 @@ class Assistant:
                 raise LLMError(f"the language model at {self.llm.settings.url} returned no usable sentences")
         except LLMError as exc:
             notice = f"Showing the extractive answer: {exc}."
-            yield self._extractive(question, None, k, filters, s, started, evidence=evidence, notice=notice)
+            yield self._extractive(question, None, k, when, s, started, evidence=evidence, notice=notice)
             return
         llm_ms = round((time.perf_counter() - started) * 1000, 1)
         if is_cannot_answer(reply):
@@ -307,6 +386,9 @@ class Assistant:
                 confidence=round(confidence, 4),
                 mode="generative",
                 timings={"llm_ms": llm_ms, "total_ms": llm_ms},
+                notice=when.notice,
+                as_of=when.as_of.isoformat(),
+                time_frame=when.used,
             )
             return
         claims = split_claims(reply)
@@ -331,6 +413,9 @@ class Assistant:
             confidence=round(confidence, 4),
             mode="generative",
             timings={"llm_ms": llm_ms, "total_ms": round((time.perf_counter() - started) * 1000, 1)},
+            notice=when.notice,
+            as_of=when.as_of.isoformat(),
+            time_frame=when.used,
             unsupported=tuple(c.text for c in claims if not c.supported),
             checks={
                 "sentences": len(claims),
@@ -360,6 +445,7 @@ def ask(
     filters: Filters | None = None,
     index: Index | str | Path | None = None,
     mode: str | None = None,
+    as_of: str | dt.date | None = None,
 ) -> Answer:
     """Answer ``question`` from the index in ``index`` (default ``RAG_INDEX`` or ``embeddings/``).
 
@@ -368,9 +454,9 @@ def ask(
     model are opened on the first call and kept for the next ones.
     """
     if isinstance(index, Index):
-        return Assistant(index).ask(question, history=history, k=k, filters=filters, mode=mode)
+        return Assistant(index).ask(question, history=history, k=k, filters=filters, mode=mode, as_of=as_of)
     settings = Settings.from_env(index_dir=index)
     folder = str(Path(settings.index_dir).resolve())
     if folder not in _assistants:
         _assistants[folder] = Assistant(Index(settings))
-    return _assistants[folder].ask(question, history=history, k=k, filters=filters, mode=mode)
+    return _assistants[folder].ask(question, history=history, k=k, filters=filters, mode=mode, as_of=as_of)

@@ -304,6 +304,8 @@ def compose(
         return Composition([])
     if question.kind in ("attribution", "reaction") and question.who:
         own = [c for c in ranked if same_speaker(c.speaker, question.who)]
+        if own and question.dates:  # "what did X say on Monday": what they said that day, if known
+            own = [c for c in own if names_asked_date(question, c)] or own
         if own:
             return _statements(question, own, s)
     if question.kind == "event" and question.dates:

@@ -158,9 +158,12 @@ def load_reader(path: str | Path) -> list[ReaderQuestion]:
 
 
 def write_jsonl(articles: list[Article], path: str | Path) -> Path:
-    """Write articles as JSON Lines that ``rag ingest`` reads back to the same ids."""
+    """Write articles as JSON Lines that ``rag ingest`` reads back to the same ids (with their
+    source, URL and publication date when they have them)."""
     path = Path(path)
     with path.open("w", encoding="utf-8") as out:
         for a in articles:
-            out.write(json.dumps({"title": a.title, "text": a.text, "source": a.source}, ensure_ascii=False) + "\n")
+            record = {"title": a.title, "text": a.text, "source": a.source}
+            record.update({k: v for k, v in (("url", a.url), ("published", a.published)) if v})
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return path

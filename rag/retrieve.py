@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 from .embed import Embedder
@@ -48,6 +49,7 @@ class Retriever:
         if k < 1:
             return []
         depth = max(self.candidates, 2 * k)
+        filters = self.effective(filters)
         allowed = self.store.chunk_ids_matching(filters) if filters else None
         dense: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
@@ -65,6 +67,15 @@ class Retriever:
         dense_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
         keyword_rank = {i: r for r, (i, _) in enumerate(keyword, 1)}
         return self._passages(ranked, dense_rank, keyword_rank)
+
+    def effective(self, filters: Filters | None) -> Filters | None:
+        """``filters`` without an as-of date that excludes nothing (every article is older), so the
+        usual question, asked today, is searched without a filter."""
+        if filters and filters.as_of:
+            latest = self.store.latest_published()
+            if latest is None or latest <= filters.as_of[:10]:
+                filters = replace(filters, as_of=None)
+        return filters or None
 
     def statements(
         self, speaker: str, filters: Filters | None = None, limit: int = 40

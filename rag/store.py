@@ -839,7 +839,17 @@ class Store:
         if filters.date_to:
             clauses.append("substr(a.published, 1, 10) <= ?")
             params.append(filters.date_to[:10])
+        if filters.as_of:
+            clauses.append("(a.published IS NULL OR substr(a.published, 1, 10) <= ?)")
+            params.append(filters.as_of[:10])
+        if not clauses:
+            return "", []
         return " AND " + " AND ".join(clauses), params
+
+    def latest_published(self) -> str | None:
+        """The day of the newest article's publication date (None for an index of undated articles)."""
+        row = self._read("SELECT max(published) FROM articles").fetchone()
+        return row[0][:10] if row and row[0] else None
 
     def chunk_ids_matching(self, filters: Filters) -> np.ndarray:
         where, params = self._filter_sql(filters)

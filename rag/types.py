@@ -64,15 +64,17 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Filters:
-    """Restricts a search. Dates are ISO strings compared by their date part, both ends inclusive."""
+    """Restricts a search. Dates are ISO strings compared by their date part, both ends inclusive.
+    ``as_of``: nothing published after that day (undated articles are kept: their date is unknown)."""
 
     article_ids: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
+    as_of: str | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.article_ids or self.sources or self.date_from or self.date_to)
+        return bool(self.article_ids or self.sources or self.date_from or self.date_to or self.as_of)
 
     @classmethod
     def parse(
@@ -82,6 +84,7 @@ class Filters:
         sources: Sequence[str] | None = (),
         date_from: str | None = None,
         date_to: str | None = None,
+        as_of: str | None = None,
         names: tuple[str, str] = ("from date", "to date"),
     ) -> Filters:
         """Filters from what a person typed or picked: blanks are ignored, dates are read as dates
@@ -97,6 +100,7 @@ class Filters:
             sources=tuple(s for s in sources or () if s),
             date_from=low,
             date_to=high,
+            as_of=date_bound((as_of or "").strip() or None, "as-of date"),
         )
 
 
@@ -206,3 +210,5 @@ class Answer:
     kind: str = ""
     differ: bool = False
     unstated: str = ""
+    as_of: str = ""  # the day asked: nothing published after it was read
+    time_frame: str = ""  # the range of days the question's time words asked about, when one was used

@@ -126,3 +126,69 @@ def test_one_assistant_answers_from_several_threads(sample_index, monkeypatch):
     for question, answer in zip(questions, answers):
         check_answer(answer, sample_index)
         assert answer.citations == assistant.ask(question).citations
+
+
+NK_TITLE = "Officials Say North Korea Has Sent Troops to Russia"
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory, embedder):
+    """The sample articles, the North Korea one with its publication date (Wednesday 23 October 2024;
+    the dump itself carries none) and the Trump one undated."""
+    from dataclasses import replace
+
+    from rag import Index, Settings
+    from rag.datasets import write_jsonl
+    from rag.parse import parse_file
+
+    from .conftest import SAMPLE
+
+    folder = tmp_path_factory.mktemp("dated")
+    articles = [
+        replace(a, published="2024-10-23") if a.title.startswith(NK_TITLE) else a
+        for path in sorted(SAMPLE.glob("*.txt"))
+        for a in parse_file(path).articles
+    ]
+    index = Index(Settings(index_dir=folder / "index"), create=True, embedder=embedder)
+    index.ingest([write_jsonl(articles, folder / "sample.jsonl")])
+    yield Assistant(index)
+    index.close()
+
+
+def test_nothing_published_after_the_as_of_date_is_cited(dated):
+    question = "How many North Korean troops were being trained before being sent to Ukraine?"
+    before = dated.ask(question, as_of="2024-10-22")
+    check_answer(before, dated.index)
+    assert before.as_of == "2024-10-22"
+    assert not any(c.title.startswith(NK_TITLE) for c in (*before.citations, *before.closest))
+    after = dated.ask(question, as_of="2024-10-23")
+    assert after.citations and after.citations[0].title.startswith(NK_TITLE)
+
+
+def test_undated_articles_are_read_whatever_the_as_of_date(dated):
+    answer = dated.ask("How old is Donald Trump?", as_of="2001-01-01")
+    assert answer.citations and "78-year-old" in answer.citations[0].quote  # the Trump article has no date
+
+
+def test_the_question_s_time_words_are_days_before_the_as_of_date(dated):
+    answer = dated.ask("What did Zelenskyy tell reporters on Monday?", as_of="2024-10-25")
+    check_answer(answer, dated.index)
+    assert answer.time_frame == "2024-10-21 (“on Monday”)" and not answer.notice
+    assert "Zelenskyy told reporters Monday" in answer.citations[0].quote
+    assert "2024-10-21" in answer.citations[0].dates  # "Monday" of an article of Wednesday 23 October
+
+
+def test_nothing_in_the_asked_days_says_so_and_answers_from_other_dates(dated):
+    answer = dated.ask("How many North Korean troops were being trained last week?", as_of="2024-12-04")
+    assert answer.time_frame == ""
+    assert answer.notice.startswith("Nothing published 2024-11-25 to 2024-12-01 (“last week”) answers this")
+    assert answer.citations and "3,000" in answer.citations[0].quote
+
+
+def test_an_explicit_date_filter_wins_over_the_question_s_words(dated):
+    from rag import Filters
+
+    filters = Filters(date_from="2024-10-01", date_to="2024-10-31")
+    answer = dated.ask("What did Zelenskyy say this week?", filters=filters, as_of="2024-12-04")
+    assert answer.time_frame == "" and not answer.notice
+    assert answer.citations and any("Zelenskyy" in c.quote for c in answer.citations)
