@@ -13,6 +13,7 @@ from .config import MODES, Settings, markdown_table, resolve
 from .errors import RagError, rebuild_hint
 from .export import article_to_dict, report_to_dict
 from .index import Index
+from .parse import date_bound
 from .progress import terminal_progress
 from .types import Filters, day
 
@@ -66,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--sentences", type=int, default=None, help="most sentences quoted (1-5, default 3)")
     ask.add_argument("--format", choices=["text", "md", "json", "html"], default="text")
     ask.add_argument("-o", "--output", metavar="FILE", help="write the answer to FILE instead of printing it")
+    ask.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="answer as of this day (default today): nothing published later is read, and the question's "
+        "time words ('this week', 'on Monday') count back from it",
+    )
     _mode_argument(ask)
     _filter_arguments(ask)
 
@@ -155,12 +162,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def render_text(answer) -> str:
     """An answer for the terminal: the text, then the numbered references."""
-    from .export import attribution_line, checks_summary, kind_line
+    from .export import attribution_line, checks_summary, kind_line, time_line
 
     lines = [answer.notice, ""] if answer.notice else []
     lines += [answer.text, ""]
-    if kind_line(answer):
-        lines += [kind_line(answer), ""]
+    lines += [line for line in (kind_line(answer), time_line(answer)) if line]
+    lines += [""] if kind_line(answer) or time_line(answer) else []
     if answer.unsupported:
         lines += ["Not supported by any passage (check before use):"]
         lines += [f"  ! {sentence}" for sentence in answer.unsupported] + [""]
@@ -185,7 +192,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     with Index(_settings(args)) as index:
         answer = Assistant(index).ask(
-            args.question, k=args.k, filters=_filters(args), max_sentences=args.sentences, mode=args.mode
+            args.question,
+            k=args.k,
+            filters=_filters(args),
+            max_sentences=args.sentences,
+            mode=args.mode,
+            as_of=date_bound(args.as_of, "--as-of"),
         )
     output = render_text(answer) if args.format == "text" else export(answer, args.format)
     if args.output:

@@ -166,6 +166,14 @@ def kind_line(answer: Answer) -> str:
     return line.strip()
 
 
+def time_line(answer: Answer) -> str:
+    """When the question was asked as of, and the days its words asked about, if any."""
+    if not answer.as_of:
+        return ""
+    about = f", about {answer.time_frame}" if answer.time_frame else ""
+    return f"As of {answer.as_of}{about}: nothing published later was read."
+
+
 def _md_references(citations: Sequence[Citation]) -> list[str]:
     lines = []
     for c in citations:
@@ -183,8 +191,9 @@ def _md_answer(answer: Answer, heading: str) -> list[str]:
     if answer.notice:
         lines += [f"*{_md(answer.notice)}*", ""]
     lines += [_md(answer.text), ""]
-    if kind_line(answer):
-        lines += [f"*{_md(kind_line(answer))}*", ""]
+    for line in (kind_line(answer), time_line(answer)):
+        if line:
+            lines += [f"*{_md(line)}*", ""]
     if answer.unsupported:
         lines += ["Not supported by any passage (check before use):", ""]
         lines += [f"- ⚠ {_md(sentence)}" for sentence in answer.unsupported] + [""]
@@ -265,8 +274,9 @@ def _html_answer(answer: Answer, prefix: str) -> str:
     if answer.notice:
         parts.append(f'<p class="meta">{html.escape(answer.notice)}</p>')
     parts.append(f'<p class="answer{" abstained" if answer.abstained else ""}">{text}</p>')
-    if kind_line(answer):
-        parts.append(f'<p class="meta">{html.escape(kind_line(answer))}</p>')
+    for line in (kind_line(answer), time_line(answer)):
+        if line:
+            parts.append(f'<p class="meta">{html.escape(line)}</p>')
     if answer.checks:
         parts.append(f'<p class="meta">{html.escape(checks_summary(answer))}</p>')
     if answer.citations:

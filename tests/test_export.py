@@ -107,9 +107,16 @@ def test_cli_ask_writes_every_format(tmp_path, embedder, capsys):
     answer = from_json((tmp_path / "answer.json").read_text(encoding="utf-8"))
     assert answer.question == question and any("78-year-old" in c.quote for c in answer.citations)
     capsys.readouterr()
-    assert main(["ask", question, "--index", str(folder)]) == 0
+    assert main(["ask", question, "--index", str(folder), "--as-of", "2024-10-25"]) == 0
     out = capsys.readouterr().out
     assert "[1] The Unsinkable Donald Trump" in out and "characters" in out
+    assert "As of 2024-10-25: nothing published later was read." in out
+    week = tmp_path / "week.md"
+    arguments = ["What did Trump say this week?", "--as-of", "2024-10-25", "--format", "md", "-o", str(week)]
+    assert main(["ask", *arguments, "--index", str(folder)]) == 0
+    assert "As of 2024-10-25" in week.read_text(encoding="utf-8")
+    assert main(["ask", question, "--index", str(folder), "--as-of", "soon"]) == 1
+    assert "--as-of 'soon' is not a date; use YYYY-MM-DD" in capsys.readouterr().err
     assert main(["ask", "   ", "--index", str(folder)]) == 1
     assert "the question is empty" in capsys.readouterr().err
 

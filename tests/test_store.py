@@ -168,7 +168,7 @@ DAMAGE = {
     "database overwritten": (lambda f: (f / DATABASE).write_bytes(b"not sqlite" * 500), "damaged.*rebuild the index"),
     "database missing": (lambda f: (f / DATABASE).unlink(), "has a manifest but no store.sqlite; rebuild the index"),
     "manifest garbage": (lambda f: (f / "manifest.json").write_text("{not json"), "manifest.*unreadable.*rebuild"),
-    "manifest missing": (lambda f: (f / "manifest.json").unlink(), "store.sqlite but no manifest.json; rebuild the index"),
+    "manifest missing": (lambda f: (f / "manifest.json").unlink(), "store.sqlite but no manifest.json; rebuild"),
 }
 
 
