@@ -36,7 +36,7 @@ from .retrieve import fuse
 from .score import Evidence, ScoredSentence, ScoreWeights, SentenceScorer
 from .text import content_terms
 from .timeframe import RecencyPrior, TimeFrame, as_of_day, publication_window, read_time_frame
-from .types import Answer, Citation, DateMention, Filters, Passage
+from .types import Answer, Citation, DateMention, Filters, Passage, day
 
 __all__ = ["NO_ANSWER", "Answer", "AnswerSettings", "Assistant", "Citation", "ask"]
 
@@ -322,7 +322,9 @@ class Assistant:
 
     def _citation(self, number: int, candidate: ScoredSentence, value: str = "") -> Citation:
         text, facts = self.scorer.article(candidate.article_id)
-        return make_citation(number, candidate, text, facts, value)
+        others = self.index.also_reported(candidate.article_id)
+        also = tuple(f"{m.source or m.title}" + (f" ({day(m.published)})" if m.published else "") for m in others)
+        return replace(make_citation(number, candidate, text, facts, value), also=also)
 
     def _closest(self, ranked: list[ScoredSentence]) -> tuple[Citation, ...]:
         """The nearest sentences, shown when an answer abstains."""

@@ -91,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", parents=[common], help="the articles in the index")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument(
+        "--stories", action="store_true", help="the stories told by several articles (copies, updated versions)"
+    )
     stats = commands.add_parser("stats", parents=[common], help="size, model and type of the index")
     stats.add_argument("--json", action="store_true")
     remove = commands.add_parser("remove", parents=[common], help="remove articles by id")
@@ -249,6 +252,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.stories:
+        return _list_stories(args)
     with Index(_settings(args)) as index:
         articles = index.articles()
     if args.json:
@@ -258,6 +263,20 @@ def cmd_list(args: argparse.Namespace) -> int:
         date = day(a.published) or "-"
         print(f"{a.id}  {date:10}  {a.chunks:4d} chunks  {a.title}")
     print(f"{len(articles)} articles")
+    return 0
+
+
+def _list_stories(args: argparse.Namespace) -> int:
+    with Index(_settings(args)) as index:
+        stories = index.stories()
+    if args.json:
+        print(json.dumps([[article_to_dict(a) for a in story] for story in stories], ensure_ascii=False, indent=2))
+        return 0
+    for story in stories:
+        print(f"story of {len(story)} articles, newest first:")
+        for a in story:
+            print(f"  {a.id}  {day(a.published) or '-':10}  {a.source or '-':16.16}  {a.title}")
+    print(f"{len(stories)} stories told by more than one article")
     return 0
 
 

@@ -66,7 +66,7 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
 
         def citations(key: str) -> tuple[Citation, ...]:
             return tuple(
-                Citation(**{k: tuple(v) if k == "dates" else v for k, v in c.items() if k in citation_fields})
+                Citation(**{k: tuple(v) if k in ("dates", "also") else v for k, v in c.items() if k in citation_fields})
                 for c in data.get(key, [])
             )
 
@@ -142,6 +142,8 @@ def attribution_line(c: Citation) -> str:
         parts.append(f"figure: {c.value}")
     if c.dates:
         parts.append("dates named: " + ", ".join(c.dates))
+    if c.also:
+        parts.append("also reported by " + ", ".join(c.also))
     return "; ".join(parts)
 
 

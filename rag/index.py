@@ -96,10 +96,25 @@ class Index:
         with self.store.guard():
             return ingester.run(paths, origin_names)
 
-    def search(self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid") -> list[Passage]:
-        """The ``k`` passages that best match ``question``, best first."""
+    def search(
+        self, question: str, k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid", stories: bool = True
+    ) -> list[Passage]:
+        """The ``k`` passages that best match ``question``, best first; one article per story (its
+        newest version) unless ``stories`` is False, then every copy."""
         with self.store.guard():
-            return self.retriever.search(question, k, filters, mode)
+            return self.retriever.search(question, k, filters, mode, stories)
+
+    def stories(self, min_size: int = 2) -> list[list[StoredArticle]]:
+        """The stories told by several articles (copies, updates), largest first, newest article first."""
+        with self.store.guard():
+            return self.store.stories(min_size)
+
+    def also_reported(self, article_id: str) -> list[StoredArticle]:
+        """The other articles of this article's story, newest first."""
+        with self.store.guard():
+            story = self.store.stories_of([article_id]).get(article_id)
+            members = self.store.story_members(story) if story else []
+        return [m for m in members if m.id != article_id]
 
     def statements(
         self, speaker: str, filters: Filters | None = None, limit: int = 40

@@ -44,8 +44,10 @@ class Retriever:
         k: int = 5,
         filters: Filters | None = None,
         mode: Mode = "hybrid",
+        stories: bool = True,
     ) -> list[Passage]:
-        """The ``k`` best passages for ``question``, best first."""
+        """The ``k`` best passages for ``question``, best first. With ``stories``, copies of one story
+        (:mod:`rag.stories`) give way to its newest version: one article per story."""
         if k < 1:
             return []
         depth = max(self.candidates, 2 * k)
@@ -63,10 +65,22 @@ class Retriever:
             ranked = fuse([[i for i, _ in dense], [i for i, _ in keyword]])
         else:
             ranked = dense or keyword
-        ranked = ranked[:k]
         dense_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
         keyword_rank = {i: r for r, (i, _) in enumerate(keyword, 1)}
-        return self._passages(ranked, dense_rank, keyword_rank)
+        if not stories:
+            return self._passages(ranked[:k], dense_rank, keyword_rank)
+        return self.newest_of_each_story(self._passages(ranked[: 3 * k + 10], dense_rank, keyword_rank))[:k]
+
+    def newest_of_each_story(self, passages: list[Passage]) -> list[Passage]:
+        """The passages of the newest article of each story among them (the best-ranked on a tie),
+        in their order."""
+        story = self.store.stories_of({p.article_id for p in passages})
+        newest: dict[str, Passage] = {}
+        for p in passages:
+            key = story.get(p.article_id, p.article_id)
+            if key not in newest or (p.published or "") > (newest[key].published or ""):
+                newest[key] = p
+        return [p for p in passages if newest[story.get(p.article_id, p.article_id)].article_id == p.article_id]
 
     def effective(self, filters: Filters | None) -> Filters | None:
         """``filters`` without an as-of date that excludes nothing (every article is older), so the

@@ -40,10 +40,11 @@ import numpy as np
 
 from .errors import IndexError_, rebuild_hint
 from .news import analyze
+from .stories import band_keys, same_story, shingles, signature
 from .text import WORD, split_sentences
 from .types import Article, Chunk, DateMention, Filters, SentenceFacts
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 2: the sentences and their dates; 3: stories
 MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
@@ -117,6 +118,17 @@ CREATE TABLE IF NOT EXISTS sentence_dates (
 );
 CREATE INDEX IF NOT EXISTS sentence_dates_range ON sentence_dates(date_from, date_to);
 CREATE INDEX IF NOT EXISTS sentence_dates_article ON sentence_dates(article_id);
+CREATE TABLE IF NOT EXISTS stories (
+    article_id TEXT PRIMARY KEY REFERENCES articles(id),
+    story TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stories_story ON stories(story);
+CREATE TABLE IF NOT EXISTS story_bands (
+    key INTEGER NOT NULL,
+    article_id TEXT NOT NULL REFERENCES articles(id)
+);
+CREATE INDEX IF NOT EXISTS story_bands_key ON story_bands(key);
+CREATE INDEX IF NOT EXISTS story_bands_article ON story_bands(article_id);
 """
 
 
@@ -261,6 +273,12 @@ class Store:
                     for article_id, text, published in missing:
                         facts = analyze(text, split_sentences(text), published)
                         self._insert_facts(self._db, article_id, text, facts)
+                    unfiled = self._db.execute(
+                        "SELECT id, text FROM articles WHERE id NOT IN (SELECT article_id FROM stories)"
+                        " ORDER BY added_at, rowid"
+                    ).fetchall()
+                    for article_id, text in unfiled:
+                        self._file_story(self._db, article_id, text)
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
@@ -275,6 +293,32 @@ class Store:
                 f"`rag check --index {self.folder}`; nothing is embedded again"
             ) from exc
         log.info("upgraded the index in %s to format version %d", self.folder, FORMAT_VERSION)
+
+    @staticmethod
+    def _file_story(db: sqlite3.Connection, article_id: str, text: str) -> str:
+        """Put an article in the story of the stored article it copies or updates (the most alike of
+        the candidates its MinHash bands find), or in a story of its own; see :mod:`rag.stories`."""
+        keys = band_keys(signature(text))
+        marks = ",".join("?" * len(keys))
+        candidates = db.execute(
+            f"SELECT b.article_id, a.text, s.story FROM (SELECT article_id, count(*) AS n FROM story_bands"
+            f" WHERE key IN ({marks}) AND article_id != ? GROUP BY article_id ORDER BY n DESC LIMIT 50) b"
+            " JOIN articles a ON a.id = b.article_id JOIN stories s ON s.article_id = b.article_id",
+            [*keys, article_id],
+        ).fetchall()
+        story, best = article_id, 0.0
+        if candidates:
+            mine = shingles(text)
+            for _, other_text, other_story in candidates:
+                theirs = shingles(other_text)
+                if same_story(mine, theirs):
+                    alike = len(mine & theirs) / len(mine | theirs)
+                    if alike > best:
+                        story, best = other_story, alike
+        db.execute("INSERT OR REPLACE INTO stories (article_id, story) VALUES (?, ?)", (article_id, story))
+        db.execute("DELETE FROM story_bands WHERE article_id = ?", (article_id,))
+        db.executemany("INSERT INTO story_bands (key, article_id) VALUES (?, ?)", [(k, article_id) for k in keys])
+        return story
 
     @staticmethod
     def _insert_facts(db: sqlite3.Connection, article_id: str, text: str, facts: Sequence[SentenceFacts]) -> None:
@@ -642,6 +686,7 @@ class Store:
                     if known is None:
                         known = analyze(article.text, split_sentences(article.text), article.published)
                     self._insert_facts(db, article.id, article.text, known)
+                    self._file_story(db, article.id, article.text)
                     for chunk in chunks:
                         chunk_id = db.execute(
                             'INSERT INTO chunks (article_id, ord, start, "end", text, sentences)'
@@ -692,6 +737,8 @@ class Store:
                     db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
                     db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
                     db.execute("DELETE FROM sentence_dates WHERE article_id = ?", (article_id,))
+                    db.execute("DELETE FROM stories WHERE article_id = ?", (article_id,))
+                    db.execute("DELETE FROM story_bands WHERE article_id = ?", (article_id,))
                     if db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount:
                         removed.append(article_id)
                 db.execute("COMMIT")
@@ -728,10 +775,14 @@ class Store:
         return Article(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
 
     def articles(self) -> list[StoredArticle]:
+        return self._articles()
+
+    def _articles(self, where: str = "", params: Sequence[Any] = ()) -> list[StoredArticle]:
         rows = self._read(
             "SELECT a.id, a.title, a.source, a.url, a.published, count(c.id), a.origin, a.added_at"
-            " FROM articles a LEFT JOIN chunks c ON c.article_id = a.id"
-            " GROUP BY a.id ORDER BY a.published DESC, a.title"
+            f" FROM articles a LEFT JOIN chunks c ON c.article_id = a.id {where}"
+            " GROUP BY a.id ORDER BY a.published IS NULL, a.published DESC, a.title",
+            params,
         ).fetchall()
         return [StoredArticle(*row) for row in rows]
 
@@ -845,6 +896,22 @@ class Store:
         if not clauses:
             return "", []
         return " AND " + " AND ".join(clauses), params
+
+    def stories_of(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """The story each of these articles belongs to (its id is the first article filed in it)."""
+        sql = "SELECT article_id, story FROM stories WHERE article_id IN ({ids})"
+        return dict(self._read_in(sql, list(article_ids)))
+
+    def story_members(self, story: str) -> list[StoredArticle]:
+        """The articles of one story, newest first (undated ones last)."""
+        return self._articles("WHERE a.id IN (SELECT article_id FROM stories WHERE story = ?)", (story,))
+
+    def stories(self, min_size: int = 2) -> list[list[StoredArticle]]:
+        """Every story of at least ``min_size`` articles, largest first, each newest first."""
+        rows = self._read(
+            "SELECT story FROM stories GROUP BY story HAVING count(*) >= ? ORDER BY count(*) DESC, story", (min_size,)
+        ).fetchall()
+        return [self.story_members(story) for (story,) in rows]
 
     def latest_published(self) -> str | None:
         """The day of the newest article's publication date (None for an index of undated articles)."""
@@ -974,6 +1041,17 @@ class Store:
             ).fetchone()[0]
             if without:
                 problems.append(f"{without} articles have no sentence records")
+            unfiled = db.execute(
+                "SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM stories s WHERE s.article_id = a.id)"
+            ).fetchone()[0]
+            stray = db.execute(
+                "SELECT (SELECT count(*) FROM stories s LEFT JOIN articles a ON a.id = s.article_id WHERE a.id IS NULL)"
+                " + (SELECT count(*) FROM story_bands b LEFT JOIN articles a ON a.id = b.article_id WHERE a.id IS NULL)"
+            ).fetchone()[0]
+            if unfiled or stray:
+                problems.append(
+                    f"the stories disagree: {unfiled} articles in no story, {stray} story rows without their article"
+                )
             if self._faiss.d != self.manifest.dimension:
                 problems.append(
                     f"FAISS dimension {self._faiss.d} differs from the manifest's {self.manifest.dimension}"

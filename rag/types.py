@@ -181,6 +181,7 @@ class Citation:
     speaker: str = ""
     dates: tuple[str, ...] = ()
     value: str = ""  # for a "how many" question, the figure this sentence gives
+    also: tuple[str, ...] = ()  # the other copies and versions of the story: "source or title (date)"
 
 
 @dataclass(frozen=True)

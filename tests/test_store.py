@@ -207,7 +207,7 @@ def test_damaged_index_through_the_command_line(built_index, tmp_path):
         assert "Traceback" not in result.stderr
         if command == ["check"] and not result.stderr:  # opened, and the full check found the damage
             assert "problem: the database cannot be read: database disk image is malformed" in result.stdout
-            assert "move the folder aside and run `rag ingest` again" in result.stdout
+            assert f"rebuild the index: move {folder} aside and run `rag ingest` again" in result.stdout
             continue
         assert result.stderr.startswith(f"error: the index database {folder / DATABASE} is damaged")
         assert "move" in result.stderr and "run `rag ingest` again" in result.stderr

@@ -1,0 +1,105 @@
+"""Stories, not copies: wire copies and updated versions grouped at ingestion, one per story in search."""
+
+import json
+import re
+
+import pytest
+
+from rag.parse import parse_file
+from rag.stories import same_story, shingles, signature
+
+from .conftest import SAMPLE
+
+ARTICLES = parse_file(next(SAMPLE.glob("*.txt"))).articles
+TROOPS, TRUMP = ARTICLES  # the two sample articles: different stories
+
+
+def _trimmed(text: str, share: float) -> str:
+    paragraphs = text.split("\n")
+    return "\n".join(paragraphs[: max(1, int(len(paragraphs) * share))])
+
+
+def _updated(text: str) -> str:
+    return text.replace("3,000", "5,000").replace("10,000", "11,000").replace("Wednesday", "Thursday")
+
+
+def test_copies_trims_and_updates_are_one_story_and_other_stories_are_not():
+    troops = shingles(TROOPS.text)
+    assert same_story(troops, shingles(_trimmed(TROOPS.text, 0.6)))  # the ending cut off
+    assert same_story(troops, shingles(_updated(TROOPS.text)))  # new figures
+    assert same_story(troops, shingles("Breaking: " + TROOPS.text))  # a line added at the top
+    assert not same_story(troops, shingles(TRUMP.text))
+    assert not same_story(set(), troops)
+
+
+def test_signatures_are_stable_and_close_for_copies():
+    a, b = signature(TROOPS.text), signature(_updated(TROOPS.text))
+    assert (signature(TROOPS.text) == a).all() and a.dtype.name == "uint32" and len(a) == 128
+    assert (a == b).mean() > 0.7 > (a == signature(TRUMP.text)).mean()
+
+
+@pytest.fixture
+def wire(tmp_path, make_index):
+    """The troops article as three outlets ran it, and the Trump article."""
+    records = [
+        {"title": TROOPS.title, "text": TROOPS.text, "source": "AP", "published": "2024-10-23"},
+        {
+            "title": "North Korean soldiers reach Russia, Seoul says",
+            "text": _trimmed(TROOPS.text, 0.6),
+            "source": "Wire copy",
+            "published": "2024-10-24",
+        },
+        {
+            "title": TROOPS.title + " (updated)",
+            "text": _updated(TROOPS.text),
+            "source": "AP",
+            "published": "2024-10-25",
+        },
+        {"title": TRUMP.title, "text": TRUMP.text, "source": "Magazine", "published": "2024-10-20"},
+    ]
+    path = tmp_path / "wire.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    index = make_index()
+    index.ingest([path])
+    return index
+
+
+def test_ingestion_groups_the_copies_as_one_story(wire):
+    (story,) = wire.stories()
+    assert [a.published for a in story] == ["2024-10-25", "2024-10-24", "2024-10-23"]  # newest first
+    assert all(a.title != TRUMP.title for a in story)
+    assert wire.check() == []
+
+
+def test_search_returns_the_newest_version_once(wire):
+    passages = wire.search("How many North Korean troops were being trained?", k=5)
+    troops = [p for p in passages if p.title.startswith(TROOPS.title[:30]) or "soldiers reach" in p.title]
+    assert troops and {p.article_id for p in troops} == {troops[0].article_id}
+    assert troops[0].published == "2024-10-25" and "5,000" in " ".join(p.text for p in troops)
+    every_copy = wire.search("How many North Korean troops were being trained?", k=5, stories=False)
+    assert len({p.article_id for p in every_copy}) > 1
+
+
+def test_a_citation_lists_the_other_outlets_and_versions(wire):
+    from rag.answer import Assistant
+
+    answer = Assistant(wire).ask("How many North Korean troops were being trained?", as_of="2024-10-30")
+    first = answer.citations[0]
+    assert first.published == "2024-10-25"
+    assert set(first.also) == {"Wire copy (2024-10-24)", "AP (2024-10-23)"}
+
+
+def test_removing_a_copy_keeps_the_rest_of_its_story(wire):
+    (story,) = wire.stories()
+    wire.remove([story[0].id])
+    (rest,) = wire.stories()
+    assert [a.id for a in rest] == [a.id for a in story[1:]]
+    assert wire.check() == []
+
+
+def test_rag_list_stories(wire, capsys):
+    from rag.cli import main
+
+    assert main(["list", "--stories", "--index", str(wire.store.folder)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"story of 3 articles", out) and "Wire copy" in out and TRUMP.title not in out
