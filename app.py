@@ -1,7 +1,7 @@
 """The browser chat UI: `python app.py` serves http://127.0.0.1:7860.
 
 Thin by design: it maps the `rag` library's Answers and reports to Gradio components and events.
-All retrieval, answering, export and HTML escaping live in the library.
+All retrieval, answering and export live in the library; the chat's HTML (escaped) in ui/render.py.
 """
 
 import argparse
@@ -19,7 +19,7 @@ from rag.cli import DEFAULT_SAMPLE, progress_bars
 from rag.export import answer_to_dict, export
 from rag.ingest import FileResult
 from rag.parse import SUPPORTED_SUFFIXES, date_bound
-from rag.render import answer_html, draft_html, error_html, library_rows, question_html, report_html, sources_html
+from ui.render import answer_html, draft_html, error_html, library_rows, question_html, report_html, sources_html
 
 EXAMPLES = [
     "How many North Korean troops were being trained before being sent to Ukraine?",

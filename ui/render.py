@@ -10,11 +10,11 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
-from .export import attribution_line, checks_summary, flag_unsupported, kind_line, references_html
-from .ingest import IngestReport
-from .store import StoredArticle
-from .text import MARKER
-from .types import Answer, Citation
+from rag.export import attribution_line, checks_summary, flag_unsupported, kind_line, references_html
+from rag.ingest import IngestReport
+from rag.store import StoredArticle
+from rag.text import MARKER
+from rag.types import Answer, Citation
 
 
 def escape(text: str) -> str:
