@@ -19,7 +19,16 @@ from rag.cli import DEFAULT_SAMPLE, progress_bars
 from rag.export import answer_to_dict, export
 from rag.ingest import FileResult
 from rag.parse import SUPPORTED_SUFFIXES, date_bound
-from ui.render import answer_html, draft_html, error_html, library_rows, question_html, report_html, sources_html
+from ui.render import (
+    CSS,
+    answer_html,
+    draft_html,
+    error_html,
+    library_rows,
+    question_html,
+    report_html,
+    sources_html,
+)
 
 EXAMPLES = [
     "How many North Korean troops were being trained before being sent to Ukraine?",
@@ -30,23 +39,6 @@ MAX_UPLOAD_MB = int(os.environ.get("RAG_MAX_UPLOAD_MB", "20"))
 MAX_UPLOAD_FILES = int(os.environ.get("RAG_MAX_UPLOAD_FILES", "50"))
 EXPORT_FORMATS = {"Markdown": "md", "JSON": "json", "HTML": "html"}
 UPLOAD_ROOT = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
-
-CSS = """
-#chat .answer a.cite{font-weight:600;text-decoration:none;padding:0 .1em}
-#chat details{margin-top:.5rem;font-size:.9em}
-#chat .abstained{color:#8a4b00}
-#chat .unsupported{background:#fde2e2;text-decoration:underline wavy #b00}
-#chat .notice,#chat .checks{color:#666;font-size:.85em;margin:.2rem 0}
-#chat .draft{color:#555}
-#chat .speaker{color:#555;font-style:italic}
-#chat .differ ul{margin:.2rem 0 0 1.2rem;padding:0}
-#chat .unstated{color:#8a4b00;font-size:.9em;margin-top:.3rem}
-#sources mark{background:#fff1a8}
-#sources .context{color:#666}
-#sources li{margin:.6rem 0}
-.report td{vertical-align:top;padding:.2rem .4rem}
-.report tr.rejected td{color:#a00}
-"""
 
 
 def open_or_build(settings: Settings) -> Index:

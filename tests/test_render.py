@@ -3,7 +3,13 @@
 import pytest
 
 from rag.answer import Assistant
-from ui.render import answer_html, paragraph_around, sources_html
+from rag.types import Answer, Citation
+from ui.render import (
+    answer_html,
+    escape,
+    paragraph_around,
+    sources_html,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +48,64 @@ def test_the_chat_names_speakers_and_lists_reports_that_differ(news_answers):
     assert "<p>Reports differ:</p><ul>" in differ
     assert differ.count("<li><b>") >= 2 + len(news_answers[1].citations)  # one line per figure, then sources
     assert "<b>1,500 or 12,000</b> according to Boris Pistorius" in differ
+
+
+def test_sources_panel_groups_the_quotes_by_article_in_article_order(news_answers, sample_index):
+    def article_text(article_id):
+        return sample_index.store.article(article_id).text
+
+    said = news_answers[0]  # two quotes of John Healey, from one paragraph of one article
+    panel = sources_html(said, 3, article_text)
+    assert panel.count('<section class="article">') == 1
+    assert panel.count(escape(said.citations[0].title)) == 1  # the title once
+    first, second = sorted(said.citations, key=lambda c: c.start)
+    assert panel.index(f'id="src-3-{first.number}"') < panel.index(f'id="src-3-{second.number}"')
+    assert panel.count("<blockquote") == 1  # both quotes highlighted in the one paragraph
+    assert f'<b class="num" id="src-3-{first.number}">[{first.number}]</b><mark>{escape(first.quote)}</mark>' in panel
+    assert f"[{first.number}] [{second.number}] said by John Healey" in panel
+    differ = news_answers[1]
+    panel = sources_html(differ, 4, article_text)
+    articles = {c.article_id for c in differ.citations}
+    assert panel.count('<section class="article">') == len(articles)
+    for c in differ.citations:  # every [n] of the answer has its anchor, with its number beside the quote
+        assert f'id="src-4-{c.number}">[{c.number}]</b><mark>' in panel
+    assert 'class="meta"' not in panel  # the sample articles have no date, source or address
+
+
+def _citation(number, article_id, start, quote, **fields):
+    values = dict(title="Harbour <b>news</b>", source="", url="", published=None, before="", after="", score=1.0)
+    values.update(fields)
+    return Citation(number, article_id, quote=quote, start=start, end=start + len(quote), **values)
+
+
+def test_sources_panel_shows_date_source_and_only_web_links_all_escaped():
+    text = "First line.\nThe council <script>x</script> voted. Then it adjourned.\nLast & least line."
+    council = _citation(
+        2,
+        "a",
+        text.index("The council"),
+        "The council <script>x</script> voted.",
+        source="Gazette <i>",
+        url="https://gazette.example/a?b=1&c=2",
+        published="2024-03-14T09:00:00+00:00",
+        speaker="Mayor <Ann>",
+    )
+    last = _citation(1, "a", text.index("Last"), "Last & least line.", url="https://gazette.example/a?b=1&c=2")
+    elsewhere = _citation(3, "b", 0, "Another <story>.", url="javascript:alert(1)", before="Before.", after="After.")
+    answer = Answer("q <u>?</u>", "… [1] … [2] … [3]", (last, council, elsewhere), abstained=False)
+    texts = {"a": text}
+    panel = sources_html(answer, 1, texts.get)
+    assert "<script>" not in panel and "<i>" not in panel and "<u>" not in panel and "<Ann>" not in panel
+    assert panel.count("Harbour &lt;b&gt;news&lt;/b&gt;") == 2  # one title per article
+    assert (
+        '<p class="meta">2024-03-14 · Gazette &lt;i&gt; · <a href="https://gazette.example/a?b=1&amp;c=2" '
+        'target="_blank" rel="noopener noreferrer">gazette.example</a></p>'
+    ) in panel
+    assert panel.index('id="src-1-2"') < panel.index('id="src-1-1"')  # article order, not citation order
+    assert "</mark> Then it adjourned.</blockquote>" in panel  # the rest of the paragraph
+    assert "[2] said by Mayor &lt;Ann&gt;" in panel
+    assert "javascript:" not in panel and panel.count("<a ") == 1  # no link but http(s)
+    assert 'Before. <b class="num" id="src-1-3">[3]</b><mark>Another &lt;story&gt;.</mark> After.' in panel
+    closest = Answer("q", "none", (), abstained=True, closest=(elsewhere,))
+    assert "Closest matches" in sources_html(closest, 2) and 'id="src-2-3"' in sources_html(closest, 2)
+    assert "No passages matched" in sources_html(Answer("q", "none", (), abstained=True), 2)

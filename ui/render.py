@@ -9,12 +9,39 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
-from rag.export import attribution_line, checks_summary, flag_unsupported, kind_line, references_html
+from rag.export import attribution_line, checks_summary, flag_unsupported, kind_line
 from rag.ingest import IngestReport
 from rag.store import StoredArticle
 from rag.text import MARKER
 from rag.types import Answer, Citation
+
+# The page's style: the chat and the sources panel (#sources).
+CSS = """
+#chat .answer a.cite{font-weight:600;text-decoration:none;padding:0 .1em}
+#chat details{margin-top:.5rem;font-size:.9em}
+#chat .abstained{color:#8a4b00}
+#chat .unsupported{background:#fde2e2;text-decoration:underline wavy #b00}
+#chat .notice,#chat .checks{color:#666;font-size:.85em;margin:.2rem 0}
+#chat .draft{color:#555}
+#chat .speaker{color:#555;font-style:italic}
+#chat .differ ul{margin:.2rem 0 0 1.2rem;padding:0}
+#chat .unstated{color:#8a4b00;font-size:.9em;margin-top:.3rem}
+#sources .asked{margin:0 0 .3rem}
+#sources .article{margin-top:.7rem;padding-top:.6rem;border-top:1px solid var(--border-color-primary)}
+#sources h4.title{margin:0;font-size:1rem;line-height:1.35}
+#sources .meta{margin:.15rem 0 .3rem;color:#555;font-size:.875rem;overflow-wrap:anywhere}
+#sources .meta a{padding:0}
+#sources blockquote{margin:.4rem 0 .2rem;padding:0 0 0 .7rem;border-left:3px solid var(--border-color-primary);
+  color:#555;font-style:normal;overflow-wrap:anywhere}
+.dark #sources blockquote,.dark #sources .meta,.dark #sources .speaker{color:#bbb}
+#sources mark{background:#fff1a8;color:#1c1c1c;padding:0 .1em}
+#sources .num{color:var(--body-text-color);margin-right:.2em;scroll-margin-top:4rem}
+#sources .speaker{margin:0 0 .3rem .8rem;color:#555;font-size:.85em;font-style:italic}
+.report td{vertical-align:top;padding:.2rem .4rem}
+.report tr.rejected td{color:#a00}
+"""
 
 
 def escape(text: str) -> str:
@@ -87,43 +114,126 @@ def error_html(message: str) -> str:
 PARAGRAPH_CONTEXT_CHARS = 700
 
 
+def paragraph_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The offsets of the paragraph (line) of ``text`` that holds ``text[start:end]``."""
+    last = text.find("\n", end)
+    return text.rfind("\n", 0, start) + 1, len(text) if last == -1 else last
+
+
+def _cut(context: str, keep: str) -> str:
+    """Context of a quote, cut to ``PARAGRAPH_CONTEXT_CHARS`` at the end that is far from the quote:
+    ``keep`` is "end" for text before the first quote, "start" after the last, "both" between two."""
+    n = PARAGRAPH_CONTEXT_CHARS
+    if keep == "end" and len(context) > n:
+        return "…" + context[-n:]
+    if keep == "start" and len(context) > n:
+        return context[:n] + "…"
+    if keep == "both" and len(context) > 2 * n:
+        return context[:n] + " … " + context[-n:]
+    return context
+
+
 def paragraph_around(text: str, start: int, end: int) -> tuple[str, str]:
     """The rest of the paragraph (line) holding ``text[start:end]``: the part before and after it,
     each cut to ``PARAGRAPH_CONTEXT_CHARS`` characters."""
-    first = text.rfind("\n", 0, start) + 1
-    last = text.find("\n", end)
-    last = len(text) if last == -1 else last
-    before, after = text[first:start], text[end:last]
-    if len(before) > PARAGRAPH_CONTEXT_CHARS:
-        before = "…" + before[-PARAGRAPH_CONTEXT_CHARS:]
-    if len(after) > PARAGRAPH_CONTEXT_CHARS:
-        after = after[:PARAGRAPH_CONTEXT_CHARS] + "…"
-    return before, after
+    first, last = paragraph_span(text, start, end)
+    return _cut(text[first:start], "end"), _cut(text[end:last], "start")
+
+
+def _safe_url(url: str) -> str | None:
+    """``url`` if it is an http or https address with a host; the panels link to nothing else."""
+    parts = urlsplit((url or "").strip())
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def _link(url: str, text: str) -> str:
+    return f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer">{escape(text)}</a>'
+
+
+def _quote_html(c: Citation, turn: int) -> str:
+    return f'<b class="num" id="src-{turn}-{c.number}">[{c.number}]</b><mark>{escape(c.quote)}</mark>'
+
+
+def _paragraphs(quotes: Sequence[Citation], text: str | None) -> list[tuple[tuple[int, int] | None, list[Citation]]]:
+    """The quotes of one article (in article order) grouped by the paragraph that holds them; a quote
+    whose article text is unknown (or no longer matches) stands alone, with ``None`` for its paragraph."""
+    blocks: list[tuple[tuple[int, int] | None, list[Citation]]] = []
+    for c in quotes:
+        if text is None or text[c.start : c.end] != c.quote:
+            blocks.append((None, [c]))
+            continue
+        span = paragraph_span(text, c.start, c.end)
+        if blocks and blocks[-1][0] == span and blocks[-1][1][-1].end <= c.start:
+            blocks[-1][1].append(c)
+        else:
+            blocks.append((span, [c]))
+    return blocks
+
+
+def _paragraph_html(span: tuple[int, int] | None, quotes: Sequence[Citation], text: str | None, turn: int) -> str:
+    """One paragraph with each of its quotes highlighted and numbered, then who said them."""
+    if span is None or text is None:
+        (c,) = quotes
+        before, after = c.before, c.after
+        parts = [escape(before) + " " if before else "", _quote_html(c, turn), " " + escape(after) if after else ""]
+    else:
+        parts, cursor = [], span[0]
+        for i, c in enumerate(quotes):
+            parts += [escape(_cut(text[cursor : c.start], "both" if i else "end")), _quote_html(c, turn)]
+            cursor = c.end
+        parts.append(escape(_cut(text[cursor : span[1]], "start")))
+    said: dict[str, list[int]] = {}
+    for c in quotes:
+        if attribution_line(c):
+            said.setdefault(attribution_line(c), []).append(c.number)
+    lines = "".join(
+        f'<p class="speaker">{" ".join(f"[{n}]" for n in numbers)} {escape(line)}</p>' for line, numbers in said.items()
+    )
+    return f'<blockquote class="context">{"".join(parts)}</blockquote>{lines}'
+
+
+def _by_article(citations: Sequence[Citation], turn: int, article_text: Callable[[str], str | None] | None) -> str:
+    """Citations grouped by article: the title once, its date, source and link, then its quotes in
+    article order; articles in the order of their first citation."""
+    groups: dict[str, list[Citation]] = {}
+    for c in sorted(citations, key=lambda c: c.number):
+        groups.setdefault(c.article_id, []).append(c)
+    sections = []
+    for article_id, quotes in groups.items():
+        quotes.sort(key=lambda c: (c.start, c.number))
+        first = quotes[0]
+        text = article_text(article_id) if article_text else None
+        url = _safe_url(first.url)
+        meta = [escape(x) for x in ((first.published or "")[:10], first.source) if x]
+        if url:
+            meta.append(_link(url, urlsplit(url).netloc))
+        paragraphs = "".join(_paragraph_html(span, block, text, turn) for span, block in _paragraphs(quotes, text))
+        sections.append(
+            f'<section class="article"><h4 class="title">{escape(first.title)}</h4>'
+            + (f'<p class="meta">{" · ".join(meta)}</p>' if meta else "")
+            + f"{paragraphs}</section>"
+        )
+    return "".join(sections)
 
 
 def sources_html(answer: Answer | None, turn: int, article_text: Callable[[str], str | None] | None = None) -> str:
-    """The sources panel for one answer: each citation with its quote highlighted in its paragraph.
+    """The sources panel for one answer, by article: each article's title, date, source and link once,
+    then its quotes in article order, each highlighted in its paragraph with its citation number (the
+    anchor ``#src-{turn}-{n}`` the answer's [n] markers link to) and who said it.
 
     ``article_text`` looks up an article's text by id; without it (or for an article since removed)
-    the quote is shown between its neighbouring sentences.
+    a quote is shown between its neighbouring sentences.
     """
     if answer is None:
         return '<p class="empty">Ask a question; the sources of the answer appear here.</p>'
-
-    def context(c: Citation) -> tuple[str, str]:
-        text = article_text(c.article_id) if article_text else None
-        if text is None or text[c.start : c.end] != c.quote:
-            return c.before, c.after
-        return paragraph_around(text, c.start, c.end)
-
     head = f'<p class="asked">Sources for: <b>{escape(answer.question)}</b></p>'
     if answer.citations:
-        return head + references_html(answer.citations, f"src-{turn}-", context)
+        return head + _by_article(answer.citations, turn, article_text)
     if answer.closest:
         return (
             head
             + '<p class="abstained">The articles do not answer this. Closest matches:</p>'
-            + references_html(answer.closest, f"src-{turn}-", context)
+            + _by_article(answer.closest, turn, article_text)
         )
     return head + '<p class="empty">No passages matched.</p>'
 
