@@ -24,7 +24,9 @@ from ui.render import (
     answer_html,
     draft_html,
     error_html,
-    library_rows,
+    library_choice,
+    library_count,
+    library_html,
     question_html,
     report_html,
     sources_html,
@@ -75,14 +77,36 @@ class App:
     def sources(self) -> list[str]:
         return sorted({a.source for a in self.index.articles() if a.source})
 
-    def library_updates(self):
-        articles = self.index.articles()
-        choices = [(f"{a.title[:80]} ({(a.published or '')[:10] or 'no date'}) · {a.id}", a.id) for a in articles]
+    def library_page(self, query: str, order: str, offset: int):
+        """One page of the article table for a search and a date order: the table, where the page is,
+        the previous and next buttons, the remove list (this page's articles) and the page's offset."""
+        query, offset = query or "", max(0, int(offset or 0))
+        newest_first = order != OLDEST_FIRST
+        articles, total = self.index.article_page(query, newest_first, offset, PAGE_ROWS)
+        if not articles and offset:  # past the end (articles were removed): the last page
+            offset = max(0, (total - 1) // PAGE_ROWS * PAGE_ROWS)
+            articles, total = self.index.article_page(query, newest_first, offset, PAGE_ROWS)
         return (
-            gr.Dataframe(value=library_rows(articles)),
-            gr.Dropdown(choices=self.sources()),
-            gr.Dropdown(choices=choices, value=None),
+            library_html(articles, query),
+            library_count(offset, len(articles), total),
+            gr.Button(interactive=offset > 0),
+            gr.Button(interactive=offset + len(articles) < total),
+            gr.Dropdown(choices=[library_choice(a) for a in articles], value=None),
+            offset,
         )
+
+    def first_page(self, query: str, order: str):
+        return self.library_page(query, order, 0)
+
+    def previous_page(self, query: str, order: str, offset: int):
+        return self.library_page(query, order, int(offset or 0) - PAGE_ROWS)
+
+    def next_page(self, query: str, order: str, offset: int):
+        return self.library_page(query, order, int(offset or 0) + PAGE_ROWS)
+
+    def library_updates(self, query: str, order: str, offset: int):
+        """The source filter's choices and the article table's current page, after a change."""
+        return (gr.Dropdown(choices=self.sources()), *self.library_page(query, order, offset))
 
     # --- chat -----------------------------------------------------------------------------
 
@@ -151,7 +175,7 @@ class App:
             report.files.append(FileResult(name, "rejected", reason=reason))
         return report
 
-    def upload(self, files, progress=gr.Progress()):
+    def upload(self, files, query, order, offset, progress=gr.Progress()):
         """The UI's upload button: ingest, then refresh the table and filters."""
         files = files or []
         uploads = [(_checked_upload(f), Path(str(f)).name) for f in files]
@@ -163,15 +187,15 @@ class App:
             report = self.ingest_files(uploads, progress=tick)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
-        return (report_html(report), None, *self.library_updates())
+        return (report_html(report), None, *self.library_updates(query, order, offset))
 
-    def remove(self, article_id):
+    def remove(self, article_id, query, order, offset):
         if not article_id:
             raise gr.Error("Choose an article to remove first.")
         with self.ingest_lock:
             removed = self.index.remove([article_id])
         message = f"Removed {article_id}." if removed else f"{article_id} was not in the library."
-        return (f"<p>{message}</p>", *self.library_updates())
+        return (f"<p>{message}</p>", *self.library_updates(query, order, offset))
 
     # --- export ---------------------------------------------------------------------------
 
@@ -261,6 +285,10 @@ def _checked_upload(upload) -> Path:
     return path
 
 
+PAGE_ROWS = 50  # rows of the article table on one page
+NEWEST_FIRST, OLDEST_FIRST = "Newest first", "Oldest first"
+
+
 def build(app: App) -> gr.Blocks:
     with gr.Blocks(title="News articles: cited answers", fill_height=True) as demo:
         answers = gr.State([])
@@ -292,18 +320,25 @@ def build(app: App) -> gr.Blocks:
                             label="Add articles (.txt .md .html .json .jsonl .pdf)",
                             file_count="multiple",
                             file_types=sorted(SUPPORTED_SUFFIXES),
+                            height=150,
                         )
                         upload = gr.Button("Add to library", variant="primary")
-                        upload_report = gr.HTML()
-                        table = gr.Dataframe(
-                            headers=["title", "date", "source", "chunks", "id"],
-                            datatype=["str", "str", "str", "number", "str"],
-                            interactive=False,
-                            wrap=True,
-                            label="Articles",
-                        )
+                        upload_report = gr.HTML(elem_id="upload-report")
+                        with gr.Row(equal_height=True):
+                            search = gr.Textbox(label="Search titles and sources", scale=3, min_width=150, max_lines=1)
+                            order = gr.Dropdown(
+                                [NEWEST_FIRST, OLDEST_FIRST], value=NEWEST_FIRST, label="Date", scale=2, min_width=150
+                            )
+                        table = gr.HTML(elem_id="library")
+                        offset = gr.State(0)
+                        with gr.Row(elem_id="pager"):
+                            previous = gr.Button("◀ Previous", size="sm", interactive=False, min_width=70)
+                            count = gr.HTML(elem_id="library-count")
+                            following = gr.Button("Next ▶", size="sm", interactive=False, min_width=70)
                         with gr.Row():
-                            to_remove = gr.Dropdown(label="Remove an article", choices=[], scale=4, min_width=200)
+                            to_remove = gr.Dropdown(
+                                label="Remove an article (of this page)", choices=[], scale=4, min_width=200
+                            )
                             remove = gr.Button("Remove", variant="stop", scale=1, min_width=80)
                     with gr.Tab("Export"):
                         scope = gr.Radio(
@@ -350,10 +385,12 @@ def build(app: App) -> gr.Blocks:
         chat.clear(
             lambda: ([], sources_html(None, 0), 0), None, [answers, sources_panel, selected], api_visibility="private"
         )
-        library_outputs = [table, source_filter, to_remove]
+        page_outputs = [table, count, previous, following, to_remove, offset]
+        library_outputs = [source_filter, *page_outputs]
+        library_view = [search, order, offset]
         upload.click(
             app.upload,
-            files,
+            [files, *library_view],
             [upload_report, files, *library_outputs],
             api_name="ui_upload",
             api_visibility="private",
@@ -361,10 +398,19 @@ def build(app: App) -> gr.Blocks:
             concurrency_limit=1,
         )
         remove.click(
-            app.remove, to_remove, [upload_report, *library_outputs], api_name="ui_remove", api_visibility="private"
+            app.remove,
+            [to_remove, *library_view],
+            [upload_report, *library_outputs],
+            api_name="ui_remove",
+            api_visibility="private",
         )
+        paging = {"api_visibility": "private", "show_progress": "hidden", "trigger_mode": "always_last"}
+        search.change(app.first_page, [search, order], page_outputs, **paging)
+        order.change(app.first_page, [search, order], page_outputs, **paging)
+        previous.click(app.previous_page, library_view, page_outputs, **paging)
+        following.click(app.next_page, library_view, page_outputs, **paging)
         prepare.click(app.export_file, [answers, selected, scope, fmt], download, api_visibility="private")
-        demo.load(app.library_updates, None, library_outputs, api_visibility="private")
+        demo.load(app.library_updates, library_view, library_outputs, api_visibility="private")
 
         gr.api(app.api_ask, api_name="ask")
         gr.api(app.api_ingest, api_name="ingest", concurrency_id="ingest", concurrency_limit=1)

@@ -3,10 +3,14 @@
 import pytest
 
 from rag.answer import Assistant
+from rag.store import StoredArticle
 from rag.types import Answer, Citation
 from ui.render import (
     answer_html,
     escape,
+    library_choice,
+    library_count,
+    library_html,
     paragraph_around,
     sources_html,
 )
@@ -109,3 +113,23 @@ def test_sources_panel_shows_date_source_and_only_web_links_all_escaped():
     closest = Answer("q", "none", (), abstained=True, closest=(elsewhere,))
     assert "Closest matches" in sources_html(closest, 2) and 'id="src-2-3"' in sources_html(closest, 2)
     assert "No passages matched" in sources_html(Answer("q", "none", (), abstained=True), 2)
+
+
+def _stored(title, published, source="Wire", chunks=3):
+    return StoredArticle("id-" + title[:4], title, source, "", published, chunks, "", "")
+
+
+def test_library_table_has_four_escaped_columns_and_says_where_the_page_is():
+    table = library_html([_stored("Dock <img src=x> vote", "2024-06-07T08:00:00+00:00"), _stored("Undated", None)])
+    assert "<img" not in table and "Dock &lt;img src=x&gt; vote" in table
+    headers = ['<th scope="col">Title</th>', '<th scope="col">Date</th>', '<th scope="col">Source</th>']
+    assert all(h in table for h in headers) and ">Chunks</th>" in table
+    assert '<td class="date">2024-06-07</td>' in table and '<span class="none">no date</span>' in table
+    assert table.count("<tr>") == 3
+    assert "No article has “a &lt;b&gt;”" in library_html([], " a <b> ")
+    assert "The library is empty" in library_html([])
+    assert "Rows 1–50 of 5,000" in library_count(0, 50, 5000)
+    assert "Rows 4,951–5,000 of 5,000" in library_count(4950, 50, 5000)
+    assert "No rows" in library_count(0, 0, 0)
+    label, value = library_choice(_stored("A title", None))
+    assert value == "id-A ti" and label == "A title (no date) · id-A ti"

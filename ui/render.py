@@ -17,7 +17,7 @@ from rag.store import StoredArticle
 from rag.text import MARKER
 from rag.types import Answer, Citation
 
-# The page's style: the chat and the sources panel (#sources).
+# The page's style: the chat, the sources panel (#sources) and the article table (#library).
 CSS = """
 #chat .answer a.cite{font-weight:600;text-decoration:none;padding:0 .1em}
 #chat details{margin-top:.5rem;font-size:.9em}
@@ -39,6 +39,32 @@ CSS = """
 #sources mark{background:#fff1a8;color:#1c1c1c;padding:0 .1em}
 #sources .num{color:var(--body-text-color);margin-right:.2em;scroll-margin-top:4rem}
 #sources .speaker{margin:0 0 .3rem .8rem;color:#555;font-size:.85em;font-style:italic}
+#library .html-container,#library-count .html-container,#upload-report .html-container{padding:0}
+#library .scroll{max-height:26rem;overflow:auto;border:1px solid var(--border-color-primary);border-radius:4px}
+#library table{width:100%;margin:0;padding:0;border-collapse:collapse;border:0;font-family:var(--font);
+  font-size:.8125rem}
+#library tr{border:0}
+#library th,#library td{padding:.3rem .45rem;text-align:left;vertical-align:top;line-height:1.35;border:0}
+#library thead th{position:sticky;top:0;z-index:1;background:var(--background-fill-secondary);font-weight:600;
+  white-space:nowrap;border-bottom:1px solid var(--border-color-primary)}
+#library tbody tr:nth-child(even){background:var(--background-fill-secondary)}
+#library td.title,#library td.source{overflow-wrap:anywhere}
+#library td.source{min-width:5em}
+#library td.date{white-space:nowrap}
+#library .chunks{text-align:right;white-space:nowrap}
+#library .none,#library .empty{color:var(--body-text-color-subdued)}
+#pager{align-items:center}
+#library-count{flex:2 1 0% !important;min-width:8.5rem !important}
+#library-count .count{margin:0;text-align:center;white-space:nowrap;font-size:.875rem}
+@media (max-width:480px){
+  #library thead{display:none}
+  #library tr{display:grid;grid-template-columns:auto 1fr auto;column-gap:.7rem;padding:.35rem .5rem}
+  #library td{padding:0}
+  #library td.title{grid-column:1/-1}
+  #library td.date,#library td.source,#library td.chunks{color:var(--body-text-color-subdued)}
+  #library td.chunks::before{content:"chunks "}
+  #library-count .count{font-size:.8125rem}
+}
 .report td{vertical-align:top;padding:.2rem .4rem}
 .report tr.rejected td{color:#a00}
 """
@@ -262,6 +288,33 @@ def report_html(report: IngestReport) -> str:
     )
 
 
-def library_rows(articles: Sequence[StoredArticle]) -> list[list[object]]:
-    """Rows of the article table: title, date, source, chunks, id (table cells render as text)."""
-    return [[a.title, (a.published or "")[:10], a.source, a.chunks, a.id] for a in articles]
+def library_html(articles: Sequence[StoredArticle], query: str = "") -> str:
+    """One page of the article table: title, date, source and number of chunks, every value escaped."""
+    if not articles:
+        if query.strip():
+            return f'<p class="empty">No article has “{escape(query.strip())}” in its title or source.</p>'
+        return '<p class="empty">The library is empty: add articles above.</p>'
+    rows = []
+    for a in articles:
+        date = escape((a.published or "")[:10]) or '<span class="none">no date</span>'
+        rows.append(
+            f'<tr><td class="title">{escape(a.title)}</td><td class="date">{date}</td>'
+            f'<td class="source">{escape(a.source)}</td><td class="chunks">{a.chunks:,}</td></tr>'
+        )
+    return (
+        '<div class="scroll"><table class="library"><thead><tr><th scope="col">Title</th><th scope="col">Date</th>'
+        f'<th scope="col">Source</th><th scope="col" class="chunks">Chunks</th></tr></thead><tbody>{"".join(rows)}'
+        "</tbody></table></div>"
+    )
+
+
+def library_count(offset: int, shown: int, total: int) -> str:
+    """Where a page of the article table is: "Rows 1–50 of 5,000"."""
+    if not shown:
+        return '<p class="count">No rows</p>'
+    return f'<p class="count">Rows {offset + 1:,}–{offset + shown:,} of {total:,}</p>'
+
+
+def library_choice(article: StoredArticle) -> tuple[str, str]:
+    """An article as a choice of the remove list: (label, id)."""
+    return f"{article.title[:80]} ({(article.published or '')[:10] or 'no date'}) · {article.id}", article.id
