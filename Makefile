@@ -30,7 +30,7 @@ run: $(VENV)/.installed-run
 	$(PY) app.py --index $(INDEX)
 
 test: $(VENV)/.installed-test
-	$(PY) -m ruff check rag tests bench app.py
+	$(PY) -m ruff check rag ui tests bench app.py
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-test

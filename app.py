@@ -1,7 +1,7 @@
 """The browser chat UI: `python app.py` serves http://127.0.0.1:7860.
 
 Thin by design: it maps the `rag` library's Answers and reports to Gradio components and events.
-All retrieval, answering, export and HTML escaping live in the library.
+All retrieval, answering and export live in the library; the chat's HTML (escaped) in ui/render.py.
 """
 
 import argparse
@@ -21,8 +21,18 @@ from rag.index import SAMPLE_ARTICLES, open_or_build
 from rag.index import exists as index_exists
 from rag.parse import SUPPORTED_SUFFIXES
 from rag.progress import terminal_progress
-from rag.render import answer_html, draft_html, error_html, library_rows, question_html, report_html, sources_html
-from rag.types import day
+from ui.render import (
+    CSS,
+    answer_html,
+    draft_html,
+    error_html,
+    library_choice,
+    library_count,
+    library_html,
+    question_html,
+    report_html,
+    sources_html,
+)
 
 EXAMPLES = [
     "How many North Korean troops were being trained before being sent to Ukraine?",
@@ -31,23 +41,6 @@ EXAMPLES = [
 ]
 EXPORT_FORMATS = {"Markdown": "md", "JSON": "json", "HTML": "html"}
 UPLOAD_ROOT = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
-
-CSS = """
-#chat .answer a.cite{font-weight:600;text-decoration:none;padding:0 .1em}
-#chat details{margin-top:.5rem;font-size:.9em}
-#chat .abstained{color:#8a4b00}
-#chat .unsupported{background:#fde2e2;text-decoration:underline wavy #b00}
-#chat .notice,#chat .checks{color:#666;font-size:.85em;margin:.2rem 0}
-#chat .draft{color:#555}
-#chat .speaker{color:#555;font-style:italic}
-#chat .differ ul{margin:.2rem 0 0 1.2rem;padding:0}
-#chat .unstated{color:#8a4b00;font-size:.9em;margin-top:.3rem}
-#sources mark{background:#fff1a8}
-#sources .context{color:#666}
-#sources li{margin:.6rem 0}
-.report td{vertical-align:top;padding:.2rem .4rem}
-.report tr.rejected td{color:#a00}
-"""
 
 
 class App:
@@ -67,14 +60,36 @@ class App:
     def sources(self) -> list[str]:
         return self.index.sources()
 
-    def library_updates(self):
-        articles = self.index.articles()
-        choices = [(f"{a.title[:80]} ({day(a.published) or 'no date'}) · {a.id}", a.id) for a in articles]
+    def library_page(self, query: str, order: str, offset: int):
+        """One page of the article table for a search and a date order: the table, where the page is,
+        the previous and next buttons, the remove list (this page's articles) and the page's offset."""
+        query, offset = query or "", max(0, int(offset or 0))
+        newest_first = order != OLDEST_FIRST
+        articles, total = self.index.article_page(query, newest_first, offset, PAGE_ROWS)
+        if not articles and offset:  # past the end (articles were removed): the last page
+            offset = max(0, (total - 1) // PAGE_ROWS * PAGE_ROWS)
+            articles, total = self.index.article_page(query, newest_first, offset, PAGE_ROWS)
         return (
-            gr.Dataframe(value=library_rows(articles)),
-            gr.Dropdown(choices=self.sources()),
-            gr.Dropdown(choices=choices, value=None),
+            library_html(articles, query),
+            library_count(offset, len(articles), total),
+            gr.Button(interactive=offset > 0),
+            gr.Button(interactive=offset + len(articles) < total),
+            gr.Dropdown(choices=[library_choice(a) for a in articles], value=None),
+            offset,
         )
+
+    def first_page(self, query: str, order: str):
+        return self.library_page(query, order, 0)
+
+    def previous_page(self, query: str, order: str, offset: int):
+        return self.library_page(query, order, int(offset or 0) - PAGE_ROWS)
+
+    def next_page(self, query: str, order: str, offset: int):
+        return self.library_page(query, order, int(offset or 0) + PAGE_ROWS)
+
+    def library_updates(self, query: str, order: str, offset: int):
+        """The source filter's choices and the article table's current page, after a change."""
+        return (gr.Dropdown(choices=self.sources()), *self.library_page(query, order, offset))
 
     # --- chat -----------------------------------------------------------------------------
 
@@ -137,7 +152,7 @@ class App:
         with self.ingest_lock:
             return self.index.ingest([path for path, _ in uploads], progress=progress, origin_names=names)
 
-    def upload(self, files, progress=gr.Progress()):
+    def upload(self, files, query, order, offset, progress=gr.Progress()):
         """The UI's upload button: ingest, then refresh the table and filters."""
         files = files or []
         uploads = [(_checked_upload(f), Path(str(f)).name) for f in files]
@@ -149,15 +164,15 @@ class App:
             report = self.ingest_files(uploads, progress=tick)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
-        return (report_html(report), None, *self.library_updates())
+        return (report_html(report), None, *self.library_updates(query, order, offset))
 
-    def remove(self, article_id):
+    def remove(self, article_id, query, order, offset):
         if not article_id:
             raise gr.Error("Choose an article to remove first.")
         with self.ingest_lock:
             removed = self.index.remove([article_id])
         message = f"Removed {article_id}." if removed else f"{article_id} was not in the library."
-        return (f"<p>{message}</p>", *self.library_updates())
+        return (f"<p>{message}</p>", *self.library_updates(query, order, offset))
 
     # --- export ---------------------------------------------------------------------------
 
@@ -234,6 +249,10 @@ def _checked_upload(upload) -> Path:
     return path
 
 
+PAGE_ROWS = 50  # rows of the article table on one page
+NEWEST_FIRST, OLDEST_FIRST = "Newest first", "Oldest first"
+
+
 def build(app: App) -> gr.Blocks:
     with gr.Blocks(title="News articles: cited answers", fill_height=True) as demo:
         answers = gr.State([])
@@ -265,18 +284,25 @@ def build(app: App) -> gr.Blocks:
                             label="Add articles (.txt .md .html .json .jsonl .pdf)",
                             file_count="multiple",
                             file_types=sorted(SUPPORTED_SUFFIXES),
+                            height=150,
                         )
                         upload = gr.Button("Add to library", variant="primary")
-                        upload_report = gr.HTML()
-                        table = gr.Dataframe(
-                            headers=["title", "date", "source", "chunks", "id"],
-                            datatype=["str", "str", "str", "number", "str"],
-                            interactive=False,
-                            wrap=True,
-                            label="Articles",
-                        )
+                        upload_report = gr.HTML(elem_id="upload-report")
+                        with gr.Row(equal_height=True):
+                            search = gr.Textbox(label="Search titles and sources", scale=3, min_width=150, max_lines=1)
+                            order = gr.Dropdown(
+                                [NEWEST_FIRST, OLDEST_FIRST], value=NEWEST_FIRST, label="Date", scale=2, min_width=150
+                            )
+                        table = gr.HTML(elem_id="library")
+                        offset = gr.State(0)
+                        with gr.Row(elem_id="pager"):
+                            previous = gr.Button("◀ Previous", size="sm", interactive=False, min_width=70)
+                            count = gr.HTML(elem_id="library-count")
+                            following = gr.Button("Next ▶", size="sm", interactive=False, min_width=70)
                         with gr.Row():
-                            to_remove = gr.Dropdown(label="Remove an article", choices=[], scale=4, min_width=200)
+                            to_remove = gr.Dropdown(
+                                label="Remove an article (of this page)", choices=[], scale=4, min_width=200
+                            )
                             remove = gr.Button("Remove", variant="stop", scale=1, min_width=80)
                     with gr.Tab("Export"):
                         scope = gr.Radio(
@@ -323,10 +349,12 @@ def build(app: App) -> gr.Blocks:
         chat.clear(
             lambda: ([], sources_html(None, 0), 0), None, [answers, sources_panel, selected], api_visibility="private"
         )
-        library_outputs = [table, source_filter, to_remove]
+        page_outputs = [table, count, previous, following, to_remove, offset]
+        library_outputs = [source_filter, *page_outputs]
+        library_view = [search, order, offset]
         upload.click(
             app.upload,
-            files,
+            [files, *library_view],
             [upload_report, files, *library_outputs],
             api_name="ui_upload",
             api_visibility="private",
@@ -334,10 +362,19 @@ def build(app: App) -> gr.Blocks:
             concurrency_limit=1,
         )
         remove.click(
-            app.remove, to_remove, [upload_report, *library_outputs], api_name="ui_remove", api_visibility="private"
+            app.remove,
+            [to_remove, *library_view],
+            [upload_report, *library_outputs],
+            api_name="ui_remove",
+            api_visibility="private",
         )
+        paging = {"api_visibility": "private", "show_progress": "hidden", "trigger_mode": "always_last"}
+        search.change(app.first_page, [search, order], page_outputs, **paging)
+        order.change(app.first_page, [search, order], page_outputs, **paging)
+        previous.click(app.previous_page, library_view, page_outputs, **paging)
+        following.click(app.next_page, library_view, page_outputs, **paging)
         prepare.click(app.export_file, [answers, selected, scope, fmt], download, api_visibility="private")
-        demo.load(app.library_updates, None, library_outputs, api_visibility="private")
+        demo.load(app.library_updates, library_view, library_outputs, api_visibility="private")
 
         gr.api(app.api_ask, api_name="ask")
         gr.api(app.api_ingest, api_name="ingest", concurrency_id="ingest", concurrency_limit=1)

@@ -187,6 +187,14 @@ class Index:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def article_page(
+        self, query: str = "", newest_first: bool = True, offset: int = 0, limit: int = 50
+    ) -> tuple[list[StoredArticle], int]:
+        """One page of the article list, by date, filtered by a title or source substring, and the
+        number of articles that match; see :meth:`Store.article_page`."""
+        with self.store.guard():
+            return self.store.article_page(query, newest_first, offset, limit)
+
 
 def exists(folder: str | Path) -> bool:
     """Is there an index in ``folder``?"""

@@ -1057,3 +1057,24 @@ class Store:
                     f"FAISS dimension {self._faiss.d} differs from the manifest's {self.manifest.dimension}"
                 )
         return problems
+
+    def article_page(
+        self, query: str = "", newest_first: bool = True, offset: int = 0, limit: int = 50
+    ) -> tuple[list[StoredArticle], int]:
+        """One page of the article table, sorted by date (articles without one last), and how many
+        articles match in all. ``query`` keeps the articles whose title or source contains it (case
+        is ignored for ASCII letters; ``%`` and ``_`` match themselves)."""
+        if offset < 0 or limit < 1:
+            raise ValueError(f"a page needs offset >= 0 and limit >= 1, not offset={offset}, limit={limit}")
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", query.strip()) + "%"
+        where = " WHERE a.title LIKE ? ESCAPE '\\' OR a.source LIKE ? ESCAPE '\\'"
+        order = "DESC" if newest_first else "ASC"
+        total = self._read(f"SELECT count(*) FROM articles a{where}", (pattern, pattern)).fetchone()[0]
+        rows = self._read(
+            "SELECT a.id, a.title, a.source, a.url, a.published,"
+            " (SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.origin, a.added_at"
+            f" FROM articles a{where} ORDER BY coalesce(a.published, '') = '', a.published {order}, a.title, a.id"
+            " LIMIT ? OFFSET ?",
+            (pattern, pattern, limit, offset),
+        ).fetchall()
+        return [StoredArticle(*row) for row in rows], total

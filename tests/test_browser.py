@@ -2,9 +2,17 @@
 
 import os
 import shutil
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from rag import Article, Index, Settings
+from rag.answer import Assistant
+
+from .conftest import DATA, SAMPLE, free_port
 
 ARTIFACTS = Path(__file__).parent / ".artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -152,3 +160,231 @@ def test_generative_answer_streams_then_shows_its_checked_citations(page, server
     for marker in final.locator("a.cite").all():  # every remaining [n] opens a verbatim quote
         assert "“" in marker.get_attribute("title")
     page.screenshot(path=str(ARTIFACTS / "generative-1280x800.png"), full_page=True)
+
+
+# --- the library with 5,000 articles -------------------------------------------------------------
+
+BULK = 5_000
+SOURCES = ("Reuters", "Associated Press", "BBC News", "The Guardian", "Al Jazeera", "Deutsche Welle", "AFP")
+TOPICS = ("Harbour", "Election", "Weather", "Transport", "Budget", "Health", "Schools", "Energy")
+SIZES = ((1280, 800), (390, 844))
+QUICK = 5.0  # seconds: the longest a search, a sort or a page of the table may take
+
+
+def bulk_articles(count: int) -> list[tuple[Article, list, str]]:
+    """Articles with a title, a source and a date, and a body of one sentence (they get no chunks)."""
+    first = date(2015, 1, 1)
+    items = []
+    for n in range(count):
+        topic = TOPICS[n % len(TOPICS)]
+        title = (
+            f"{topic} report {n:04d}: council members {'debate' if n % 3 else 'approve'} the plan for district {n % 97}"
+        )
+        published = (first + timedelta(days=(n * 7919) % 3650)).isoformat()
+        article = Article.create(
+            title,
+            f"Report {n} on {topic.lower()}.",
+            source=SOURCES[n % len(SOURCES)],
+            url=f"https://news.example/{n}",
+            published=published,
+        )
+        items.append((article, [], "bulk"))
+    return items
+
+
+@pytest.fixture(scope="module")
+def library_server(tmp_path_factory, embedder):
+    """The app launched for real over the sample articles, the test files and 5,000 articles stored
+    with their title, date and source only (nothing embedded: the table is what is tested here)."""
+    import app as app_module
+
+    port = free_port()
+    settings = Settings(index_dir=tmp_path_factory.mktemp("library") / "index", port=port)
+    index = Index(settings, create=True, embedder=embedder)
+    index.ingest([SAMPLE, DATA / "good"])
+    index.store.add(bulk_articles(BULK), np.zeros((0, index.store.manifest.dimension), dtype=np.float32))
+    app = app_module.App(Assistant(index))
+    demo = app_module.build(app)
+    app_module.launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/", app
+    demo.close()
+    index.close()
+
+
+def open_library(browser, url: str):
+    """A new 1280x800 browser window on the app's Library tab."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_placeholder("Ask a question…").wait_for()
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#library tbody tr").first.wait_for()
+    return context, page
+
+
+def timed(page, action, condition: str, arg=None) -> float:
+    """Seconds from ``action`` until the JavaScript ``condition`` holds in the page."""
+    from playwright.sync_api import TimeoutError as Timeout
+
+    start = time.monotonic()
+    action()
+    try:
+        page.wait_for_function(condition, arg=arg, timeout=30_000)
+    except Timeout:
+        where = page.locator("#library-count").inner_text()
+        pytest.fail(f"waited 30 s for {condition} ({arg!r}); the table shows {where!r}")
+    return time.monotonic() - start
+
+
+def shown(page, column: str) -> list[str]:
+    return page.locator(f"#library tbody td.{column}").all_inner_texts()
+
+
+COUNT_IS = "text => document.querySelector('#library-count').innerText.trim() === text"
+
+
+def test_library_of_5000_articles_is_readable_searchable_sortable_and_paged(browser, library_server):
+    url, app = library_server
+    articles = app.index.articles()
+    total = len(articles)
+    assert total == app.index.stats().articles > BULK
+    context, page = open_library(browser, url)
+    try:
+        assert page.locator("#library-count").inner_text().strip() == f"Rows 1–50 of {total:,}"
+        assert page.locator("#library tbody tr").count() == 50
+
+        # four readable columns: all inside the viewport and wide enough, in a proportional font
+        headers = page.locator("#library thead th")
+        assert headers.all_inner_texts() == ["Title", "Date", "Source", "Chunks"]
+        for cell in (*headers.all(), *page.locator("#library tbody tr").first.locator("td").all()):
+            box = cell.bounding_box()
+            assert cell.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 1280, cell.inner_text()
+            assert box["width"] >= 40, cell.inner_text()
+        title_box = headers.first.bounding_box()
+        assert title_box["width"] >= 150  # the title column gets the room
+        font = page.locator("#library tbody td.title").first.evaluate("e => getComputedStyle(e).fontFamily")
+        assert "mono" not in font.lower() and "courier" not in font.lower(), font
+        header_height = page.locator("#library thead tr").bounding_box()["height"]
+        row_heights = [r.bounding_box()["height"] for r in page.locator("#library tbody tr").all()]
+        assert header_height <= min(row_heights) + 1, (header_height, min(row_heights))
+
+        # newest first by default, then oldest first
+        dated = sorted(a.published[:10] for a in articles if a.published)
+        dates = shown(page, "date")
+        assert dates[0] == dated[-1] and dates == sorted(dates, reverse=True)
+        elapsed = timed(
+            page,
+            lambda: (page.get_by_label("Date").click(), page.get_by_role("option", name="Oldest first").click()),
+            "first => document.querySelector('#library tbody td.date').innerText !== first",
+            dates[0],
+        )
+        assert elapsed < QUICK, f"sorting took {elapsed:.1f} s"
+        dates = shown(page, "date")
+        assert dates[0] == dated[0] and dates == sorted(dates)
+        assert page.locator("#library-count").inner_text().strip() == f"Rows 1–50 of {total:,}"
+
+        # a search narrows the rows to titles or sources holding it, whatever the case
+        matching = [a for a in articles if "harbour" in a.title.lower() or "harbour" in a.source.lower()]
+        assert 50 < len(matching) < total
+        elapsed = timed(
+            page,
+            lambda: page.get_by_label("Search titles and sources").fill("HARBOUR"),
+            COUNT_IS,
+            f"Rows 1–50 of {len(matching):,}",
+        )
+        assert elapsed < QUICK, f"searching took {elapsed:.1f} s"
+        first_page, first_dates = shown(page, "title"), shown(page, "date")
+        assert len(first_page) == 50 and all("harbour" in t.lower() for t in first_page)
+        assert shown(page, "date") == sorted(shown(page, "date"))  # still oldest first
+
+        # the next page shows the next rows, and the previous page the first ones again
+        elapsed = timed(
+            page,
+            lambda: page.get_by_role("button", name="Next ▶").click(),
+            COUNT_IS,
+            f"Rows 51–100 of {len(matching):,}",
+        )
+        assert elapsed < QUICK, f"paging took {elapsed:.1f} s"
+        second_page = shown(page, "title")
+        assert len(second_page) == 50 and not set(second_page) & set(first_page)
+        assert min(shown(page, "date")) >= max(first_dates)  # oldest first across pages
+        elapsed = timed(
+            page,
+            lambda: page.get_by_role("button", name="◀ Previous").click(),
+            COUNT_IS,
+            f"Rows 1–50 of {len(matching):,}",
+        )
+        assert elapsed < QUICK and shown(page, "title") == first_page
+
+        # nothing matches: a clear message, no rows
+        elapsed = timed(
+            page, lambda: page.get_by_label("Search titles and sources").fill("no such 100%_story"), COUNT_IS, "No rows"
+        )
+        assert elapsed < QUICK and page.locator("#library tbody tr").count() == 0
+        assert "No article has “no such 100%_story”" in page.locator("#library").inner_text()
+    finally:
+        context.close()
+
+
+def test_remove_an_article_of_the_page_among_5000(browser, library_server):
+    url, app = library_server
+    before = app.index.stats().articles
+    context, page = open_library(browser, url)
+    try:
+        newest = page.locator("#library tbody td.title").first.inner_text()
+        page.get_by_label("Remove an article (of this page)").click()
+        options = page.get_by_role("option")
+        assert options.count() == 50  # the remove list holds this page's articles, not 5,000
+        options.first.click()
+        elapsed = timed(
+            page,
+            lambda: page.get_by_role("button", name="Remove", exact=True).click(),
+            COUNT_IS,
+            f"Rows 1–50 of {before - 1:,}",
+        )
+        assert elapsed < QUICK, f"removing took {elapsed:.1f} s"
+        assert app.index.stats().articles == before - 1
+        assert newest not in shown(page, "title")
+        assert app.index.check() == []
+    finally:
+        context.close()
+
+
+def test_screenshots_of_the_chat_sources_and_library_fit_the_screen(browser, library_server):
+    url, _ = library_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, height in SIZES:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        try:
+            page.goto(url)
+            page.get_by_placeholder("Ask a question…").wait_for()
+            ask(page, "When was the Cape Verran lighthouse built?")
+            assert "built in 1871" in page.locator("#chat .answer").last.inner_text()
+            page.screenshot(path=str(ARTIFACTS / f"chat-{width}x{height}.png"))
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+            # the sources panel: the article once, with its date, source and link, then its quotes
+            page.locator("#chat .answer a.cite").first.click()
+            sources = page.locator("#sources")
+            sources.locator("#src-1-1").wait_for()
+            article = sources.locator("section.article").first
+            assert article.locator("h4.title").inner_text() == "Volunteers Restore Cape Verran Lighthouse"
+            meta = article.locator(".meta")
+            assert meta.inner_text().startswith("2024-05-02 · Coastal Post · coastalpost.example")
+            link = meta.locator("a")
+            assert link.get_attribute("href") == "https://coastalpost.example/lighthouse"
+            assert link.get_attribute("rel") == "noopener noreferrer"
+            assert sources.locator("#src-1-1").inner_text() == "[1]"
+            assert "built in 1871" in sources.locator("#src-1-1 + mark").inner_text()  # the quote [1] marks
+            sources.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / f"sources-{width}x{height}.png"), full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+            page.get_by_role("tab", name="Library").click()
+            page.locator("#library tbody tr").first.wait_for()
+            assert page.locator("#library-count").inner_text().strip().startswith("Rows 1–50 of 5,0")
+            page.screenshot(path=str(ARTIFACTS / f"library-{width}x{height}.png"), full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+        finally:
+            context.close()

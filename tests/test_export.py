@@ -121,20 +121,6 @@ def test_cli_ask_writes_every_format(tmp_path, embedder, capsys):
     assert "the question is empty" in capsys.readouterr().err
 
 
-def test_sources_panel_highlights_the_quote_in_its_paragraph(answers, sample_index):
-    from rag.render import paragraph_around, sources_html
-
-    def article_text(article_id):
-        return sample_index.store.article(article_id).text
-
-    first = answers[0].citations[0]
-    before, after = paragraph_around(article_text(first.article_id), first.start, first.end)
-    assert before == "" and after.startswith(" United States Defense Secretary Lloyd Austin told reporters")
-    panel = sources_html(answers[0], 1, article_text)
-    assert "<mark>South Korea’s spy chief" in panel and "Lloyd Austin told reporters during a visit" in panel
-    assert paragraph_around("a\n" + "x" * 2000 + " QUOTE " + "y" * 2000, 2003, 2010)[0].startswith("…")
-
-
 def test_generative_answer_exports_flag_unsupported_sentences(answers):
     from dataclasses import replace
 
@@ -192,14 +178,3 @@ def test_an_older_export_without_the_news_fields_still_loads(news_answers):
             citation.pop(key)
     loaded = from_json(json.dumps(data))
     assert loaded.kind == "" and loaded.citations[0].speaker == "" and loaded.citations[0].dates == ()
-
-
-def test_the_chat_names_speakers_and_lists_reports_that_differ(news_answers):
-    from rag.render import answer_html
-
-    said = answer_html(news_answers[0], 1)
-    assert said.count("<span class=\"speaker\">said by John Healey</span>") == 2  # beside each listed quote
-    differ = answer_html(news_answers[1], 2)
-    assert "<p>Reports differ:</p><ul>" in differ
-    assert differ.count("<li><b>") >= 2 + len(news_answers[1].citations)  # one line per figure, then sources
-    assert "<b>1,500 or 12,000</b> according to Boris Pistorius" in differ

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import Index, RagError, Settings
+from rag import Article, Index, RagError, Settings
 from rag.answer import Assistant
 from rag.store import CHECKSUM, DATABASE, FORMAT_VERSION, VECTORS
 
@@ -373,3 +373,83 @@ def test_kill_during_the_vector_file_write(tmp_path, embedder, point):
     with Index(Settings(index_dir=folder), embedder=embedder) as index:
         assert index.check() == []
         assert {a.id for a in index.articles()} == want_ids and index.stats().chunks == want_chunks
+
+
+def _store_metadata_only(index, rows) -> None:
+    """Articles stored with their title, source and date and no chunks: nothing is embedded."""
+    items = [
+        (Article.create(title, f"Report on {title}.", source=source, published=published), [], "test")
+        for title, source, published in rows
+    ]
+    index.store.add(items, np.zeros((0, index.store.manifest.dimension), dtype=np.float32))
+
+
+def test_article_page_sorts_by_date_with_undated_articles_last(make_index):
+    index = make_index()
+    _store_metadata_only(
+        index,
+        [
+            ("Bridge opens", "Courier", "2024-01-03"),
+            ("Ferry strike", "Courier", "2024-01-01"),
+            ("No date here", "Herald", None),
+            ("Harbour vote", "Herald", "2024-01-02T08:00:00+00:00"),
+            ("Market day", "Herald", "2024-01-02"),
+        ],
+    )
+    newest, total = index.article_page()
+    assert total == 5
+    assert [a.title for a in newest] == ["Bridge opens", "Harbour vote", "Market day", "Ferry strike", "No date here"]
+    oldest, _ = index.article_page(newest_first=False)
+    assert [a.title for a in oldest] == ["Ferry strike", "Market day", "Harbour vote", "Bridge opens", "No date here"]
+    assert all(a.chunks == 0 for a in oldest)
+
+
+def test_article_page_searches_titles_and_sources_with_wildcards_taken_literally(make_index):
+    index = make_index()
+    _store_metadata_only(
+        index,
+        [
+            ("Prices rise 100% in a year", "Courier", "2024-01-05"),
+            ("Prices rise 1000 times", "Courier", "2024-01-04"),
+            ("The snake_case debate", "Herald", "2024-01-03"),
+            ("The snakeXcase debate", "Herald", "2024-01-02"),
+            ("A back\\slash story", "Wire", "2024-01-01"),
+        ],
+    )
+
+    def titles(query: str) -> list[str]:
+        page, total = index.article_page(query)
+        assert total == len(page)
+        return [a.title for a in page]
+
+    assert titles("100%") == ["Prices rise 100% in a year"]
+    assert titles("%") == ["Prices rise 100% in a year"]
+    assert titles("snake_case") == ["The snake_case debate"]
+    assert titles("_") == ["The snake_case debate"]
+    assert titles("k\\s") == ["A back\\slash story"]
+    assert titles("PRICES RISE") == ["Prices rise 100% in a year", "Prices rise 1000 times"]
+    assert titles("herald") == ["The snake_case debate", "The snakeXcase debate"]  # the source matches
+    assert titles("  wire ") == ["A back\\slash story"]
+    assert titles("nothing like this") == []
+    assert len(titles("")) == 5
+
+
+def test_article_page_pages_through_every_article_once(make_index):
+    index = make_index()
+    index.ingest([SAMPLE])  # two articles with their chunks
+    stories = [(f"Story {n:03d}", "Wire", f"2023-{1 + n % 12:02d}-{1 + n % 28:02d}") for n in range(118)]
+    _store_metadata_only(index, stories)
+    everything = {a.id: a for a in index.articles()}
+    assert len(everything) == 120 and sum(a.chunks > 0 for a in everything.values()) == 2
+    pages = [index.article_page(offset=offset, limit=50) for offset in (0, 50, 100, 150)]
+    assert [len(page) for page, _ in pages] == [50, 50, 20, 0]
+    assert {total for _, total in pages} == {120}
+    listed = [a for page, _ in pages for a in page]
+    assert len({a.id for a in listed}) == 120
+    assert all(everything[a.id] == a for a in listed)  # chunk counts included
+    dates = [a.published for a in listed]
+    assert dates == sorted(filter(None, dates), reverse=True) + [None, None]  # the sample's have no date
+    page, total = index.article_page("story", offset=100, limit=50)
+    assert total == 118 and len(page) == 18
+    with pytest.raises(ValueError, match="offset >= 0 and limit >= 1"):
+        index.article_page(limit=0)
