@@ -54,8 +54,10 @@ class App:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def filters(self, sources, date_from, date_to) -> Filters:
-        return Filters.parse(sources=sources, date_from=date_from, date_to=date_to, names=("From date", "To date"))
+    def filters(self, sources, date_from, date_to, as_of=None) -> Filters:
+        return Filters.parse(
+            sources=sources, date_from=date_from, date_to=date_to, as_of=as_of, names=("From date", "To date")
+        )
 
     def sources(self) -> list[str]:
         return self.index.sources()
@@ -93,7 +95,7 @@ class App:
 
     # --- chat -----------------------------------------------------------------------------
 
-    def respond(self, question, chat, answers, k, sentences, sources, date_from, date_to, mode):
+    def respond(self, question, chat, answers, k, sentences, sources, date_from, date_to, mode, as_of=None):
         """Streams: the question and a working note first, the model's text as it is written (in
         generative mode), then the checked answer with its sources."""
         question = question or ""
@@ -106,7 +108,7 @@ class App:
                 question,
                 history=answers,
                 k=int(k),
-                filters=self.filters(sources, date_from, date_to),
+                filters=self.filters(sources, date_from, date_to, as_of),
                 max_sentences=int(sentences),
                 mode=mode,
             ):
@@ -199,13 +201,14 @@ class App:
         date_from: str | None = None,
         date_to: str | None = None,
         mode: str | None = None,
+        as_of: str | None = None,
     ) -> dict:
         try:
             answer = self.assistant.ask(
                 question,
                 history=history,
                 k=k,
-                filters=self.filters(sources, date_from, date_to),
+                filters=self.filters(sources, date_from, date_to, as_of),
                 max_sentences=sentences,
                 mode=mode or None,
             )
@@ -324,8 +327,13 @@ def build(app: App) -> gr.Blocks:
                         with gr.Row():
                             date_from = gr.Textbox(label="From (YYYY-MM-DD)", min_width=120)
                             date_to = gr.Textbox(label="To (YYYY-MM-DD)", min_width=120)
+                        as_of = gr.Textbox(
+                            label="As of (YYYY-MM-DD)",
+                            placeholder="today",
+                            info="nothing published later is read; “this week” and “on Monday” count back from it",
+                        )
 
-        ask_inputs = [question, chat, answers, k, sentences, source_filter, date_from, date_to, mode]
+        ask_inputs = [question, chat, answers, k, sentences, source_filter, date_from, date_to, mode, as_of]
         ask_outputs = [question, chat, answers, sources_panel, selected]
         for trigger in (ask.click, question.submit):
             trigger(

@@ -62,6 +62,14 @@ def test_follow_up_and_filters_over_the_api(client, server):
     assert dated["abstained"] and dated["closest"] == []
 
 
+def test_the_api_answers_as_of_a_day(client):
+    answer = client.predict("What did the officials say last week?", as_of="2024-10-25", api_name="/ask")
+    assert answer["as_of"] == "2024-10-25"
+    assert answer["notice"].startswith("Nothing published 2024-10-14 to 2024-10-20 (“last week”) answers this")
+    with pytest.raises(Exception, match="as-of date 'soon' is not a date; use YYYY-MM-DD"):
+        client.predict("How old is Donald Trump?", as_of="soon", api_name="/ask")
+
+
 def test_the_api_carries_the_kind_and_each_speaker(client, server):
     _, app = server
     data = client.predict("What did John Healey say?", api_name="/ask")

@@ -11,11 +11,11 @@ import re
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from rag.export import attribution_line, checks_summary, flag_unsupported, kind_line
+from rag.export import attribution_line, checks_summary, flag_unsupported, kind_line, time_line
 from rag.ingest import IngestReport
 from rag.store import StoredArticle
 from rag.text import MARKER
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, day
 
 # The page's style: the chat, the sources panel (#sources) and the article table (#library).
 CSS = """
@@ -75,7 +75,7 @@ def escape(text: str) -> str:
 
 
 def _hover(c: Citation) -> str:
-    date = (c.published or "")[:10]
+    date = day(c.published)
     head = " · ".join(x for x in (c.title, date, c.source, c.speaker and f"said by {c.speaker}") if x)
     return f"{head}\n“{' '.join(c.quote.split())}”"
 
@@ -104,7 +104,7 @@ def answer_html(answer: Answer, turn: int) -> str:
     if answer.differ:  # "Reports differ": one line per source, each figure with who gave it
         items = "".join(
             f"<li><b>{escape(c.value or '?')}</b> according to {escape(c.speaker or c.source or c.title)}"
-            f"{' (' + escape((c.published or '')[:10]) + ')' if c.published else ''} {marker_link(c)}</li>"
+            f"{' (' + escape(day(c.published)) + ')' if c.published else ''} {marker_link(c)}</li>"
             for c in answer.citations
         )
         parts.append(f'<div class="answer differ"><p>Reports differ:</p><ul>{items}</ul></div>')
@@ -113,13 +113,15 @@ def answer_html(answer: Answer, turn: int) -> str:
         parts.append(f'<div class="answer{" abstained" if answer.abstained else ""}">{text}</div>')
     if answer.unstated:
         parts.append(f'<div class="unstated">{escape(kind_line(answer))}</div>')
+    if answer.time_frame:
+        parts.append(f'<div class="notice">{escape(time_line(answer))}</div>')
     if answer.checks:
         parts.append(f'<div class="checks">{escape(checks_summary(answer))}</div>')
     listed = answer.citations or answer.closest
     if listed:
         label = "Sources" if answer.citations else "Closest matches (they do not answer the question)"
         items = "".join(
-            f'<li><b>{escape(c.title)}</b> <span class="date">{escape((c.published or "")[:10])}</span>'
+            f'<li><b>{escape(c.title)}</b> <span class="date">{escape(day(c.published))}</span>'
             + (f' <span class="speaker">{escape(attribution_line(c))}</span>' if attribution_line(c) else "")
             + f"<br>“{escape(' '.join(c.quote.split()))}”</li>"
             for c in listed
@@ -230,7 +232,7 @@ def _by_article(citations: Sequence[Citation], turn: int, article_text: Callable
         first = quotes[0]
         text = article_text(article_id) if article_text else None
         url = _safe_url(first.url)
-        meta = [escape(x) for x in ((first.published or "")[:10], first.source) if x]
+        meta = [escape(x) for x in (day(first.published), first.source) if x]
         if url:
             meta.append(_link(url, urlsplit(url).netloc))
         paragraphs = "".join(_paragraph_html(span, block, text, turn) for span, block in _paragraphs(quotes, text))
@@ -296,7 +298,7 @@ def library_html(articles: Sequence[StoredArticle], query: str = "") -> str:
         return '<p class="empty">The library is empty: add articles above.</p>'
     rows = []
     for a in articles:
-        date = escape((a.published or "")[:10]) or '<span class="none">no date</span>'
+        date = escape(day(a.published)) or '<span class="none">no date</span>'
         rows.append(
             f'<tr><td class="title">{escape(a.title)}</td><td class="date">{date}</td>'
             f'<td class="source">{escape(a.source)}</td><td class="chunks">{a.chunks:,}</td></tr>'
@@ -317,4 +319,4 @@ def library_count(offset: int, shown: int, total: int) -> str:
 
 def library_choice(article: StoredArticle) -> tuple[str, str]:
     """An article as a choice of the remove list: (label, id)."""
-    return f"{article.title[:80]} ({(article.published or '')[:10] or 'no date'}) · {article.id}", article.id
+    return f"{article.title[:80]} ({day(article.published) or 'no date'}) · {article.id}", article.id
