@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
     search.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
     _filter_arguments(search)
+    search.add_argument(
+        "--all-copies", action="store_true", help="every copy of a story (default: its newest version only)"
+    )
     search.add_argument("--json", action="store_true", help="machine-readable output")
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question, quoting and citing the articles")
@@ -148,7 +151,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     with Index(_settings(args)) as index:
-        passages = index.search(args.question, k=args.k, filters=_filters(args), mode=args.mode)
+        passages = index.search(
+            args.question, k=args.k, filters=_filters(args), mode=args.mode, stories=not args.all_copies
+        )
     if args.json:
         print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=2))
         return 0

@@ -297,7 +297,8 @@ class Store:
     @staticmethod
     def _file_story(db: sqlite3.Connection, article_id: str, text: str) -> str:
         """Put an article in the story of the stored article it copies or updates (the most alike of
-        the candidates its MinHash bands find), or in a story of its own; see :mod:`rag.stories`."""
+        the candidates its MinHash bands find), or in a story of its own; see :mod:`rag.stories`. An
+        article that is a copy of two stories joins them: they were one story told twice."""
         keys = band_keys(signature(text))
         marks = ",".join("?" * len(keys))
         candidates = db.execute(
@@ -306,15 +307,20 @@ class Store:
             " JOIN articles a ON a.id = b.article_id JOIN stories s ON s.article_id = b.article_id",
             [*keys, article_id],
         ).fetchall()
-        story, best = article_id, 0.0
+        story, best, joined = article_id, 0.0, set()
         if candidates:
             mine = shingles(text)
             for _, other_text, other_story in candidates:
                 theirs = shingles(other_text)
                 if same_story(mine, theirs):
+                    joined.add(other_story)
                     alike = len(mine & theirs) / len(mine | theirs)
                     if alike > best:
                         story, best = other_story, alike
+        others = sorted(joined - {story})
+        if others:
+            marks = ",".join("?" * len(others))
+            db.execute(f"UPDATE stories SET story = ? WHERE story IN ({marks})", [story, *others])
         db.execute("INSERT OR REPLACE INTO stories (article_id, story) VALUES (?, ?)", (article_id, story))
         db.execute("DELETE FROM story_bands WHERE article_id = ?", (article_id,))
         db.executemany("INSERT INTO story_bands (key, article_id) VALUES (?, ?)", [(k, article_id) for k in keys])

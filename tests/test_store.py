@@ -27,7 +27,30 @@ def test_manifest_records_model_dimension_and_format(make_index):
         True,
         FORMAT_VERSION,
     )
-    assert FORMAT_VERSION == 2
+    assert FORMAT_VERSION == 3
+
+
+def test_an_index_of_format_2_gets_its_stories_in_place(make_index, embedder, tmp_path):
+    """Version 2 had no stories: opening it files every stored article in its story, copies together."""
+    from rag.parse import parse_file
+
+    troops = next(a for a in parse_file(next(SAMPLE.glob("*.txt"))).articles if a.title.startswith("Officials"))
+    copy = tmp_path / "copy.json"
+    copy.write_text(json.dumps({"title": "Seoul: North Korean troops in Russia", "text": troops.text[:-200]}))
+    index = make_index()
+    index.ingest([SAMPLE, copy])
+    folder = index.store.folder
+    index.store._db.execute("DELETE FROM stories")
+    index.store._db.execute("DELETE FROM story_bands")
+    assert index.check()  # articles in no story
+    index.close()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 2}))
+    with Index(Settings(index_dir=folder), embedder=embedder) as reopened:
+        assert reopened.store.manifest.format_version == FORMAT_VERSION
+        assert reopened.check() == []
+        (story,) = reopened.stories()
+        assert {a.title for a in story} == {troops.title, "Seoul: North Korean troops in Russia"}
 
 
 def test_an_index_of_format_1_is_upgraded_in_place_without_embedding(make_index, embedder):
