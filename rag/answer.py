@@ -105,7 +105,7 @@ def check_mode(mode: str) -> str:
 
 
 @dataclass(frozen=True)
-class _When:
+class QuestionTime:
     """The time of one question: the as-of day, the days its words ask about, and the filters that
     follow. ``framed``: the question's days are searched (an explicit date filter always wins)."""
 
@@ -115,7 +115,7 @@ class _When:
     framed: bool
 
     @classmethod
-    def read(cls, question: str, filters: Filters | None, as_of: str | dt.date | None) -> _When:
+    def read(cls, question: str, filters: Filters | None, as_of: str | dt.date | None) -> QuestionTime:
         given = filters or Filters()
         day = as_of_day(as_of if as_of is not None else given.as_of)
         if given.as_of:
@@ -265,14 +265,14 @@ class Assistant:
         if max_sentences is not None:
             s = replace(s, max_sentences=max(1, min(int(max_sentences), 5)))
         mode = check_mode(mode or s.mode)
-        when = _When.read(question, filters, as_of)
+        when = QuestionTime.read(question, filters, as_of)
         with self.index.store.guard():
             if mode == "extractive":
                 yield self._extractive(question, history, k, when, s, started)
             else:
                 yield from self._generative(question, history, k, when, s, started)
 
-    def _evidence(self, question: str, history, k, when: _When) -> tuple[Evidence, _When]:
+    def _evidence(self, question: str, history, k, when: QuestionTime) -> tuple[Evidence, QuestionTime]:
         """The evidence within the days the question asks about; when nothing there answers it, the
         evidence from any day up to the as-of date (``when.fell_back`` says so)."""
         evidence = self.rank_sentences(question, history=history, k=k, filters=when.filters, frame=when.frame)
@@ -284,7 +284,9 @@ class Assistant:
     def _answers(self, evidence: Evidence) -> bool:
         return bool(compose(evidence.question, evidence.sentences, self.scorer, self.settings.compose).chosen)
 
-    def _extractive(self, question, history, k, when: _When, s: AnswerSettings, started: float, **extra) -> Answer:
+    def _extractive(
+        self, question, history, k, when: QuestionTime, s: AnswerSettings, started: float, **extra
+    ) -> Answer:
         evidence = extra.pop("evidence", None)
         if evidence is None:
             evidence, when = self._evidence(question, history, k, when)
@@ -351,7 +353,7 @@ class Assistant:
         return clean_condensed(reply, fallback)
 
     def _generative(
-        self, question, history, k, when: _When, s: AnswerSettings, started: float
+        self, question, history, k, when: QuestionTime, s: AnswerSettings, started: float
     ) -> Iterator[str | Answer]:
         standalone = self._standalone(question, history)
         evidence, when = self._evidence(standalone, None, k, when)

@@ -401,6 +401,9 @@ def _figures(
         general = _general(question, ranked, s)  # one figure, or figures that agree: the best sentences
         given = [figures(c, question.thing, scorer, s) for c in general.chosen]
         return replace(general, values={i: " or ".join(dict.fromkeys(v)) for i, v in enumerate(given) if v})
+    if len({c.passage.published[:10] for c, _ in counted if c.passage.published}) > 1:
+        # reports of different dates: the newest first (undated ones last), each with its date
+        counted.sort(key=lambda pair: pair[0].passage.published or "", reverse=True)
     values = {i: " or ".join(dict.fromkeys(v)) for i, (_, v) in enumerate(counted)}
     return Composition([c for c, _ in counted], differ=True, values=values)
 
@@ -414,9 +417,11 @@ def answer_text(question: ParsedQuestion, composition: Composition, citations: S
     differing figures "Reports differ:" and each figure with who gave it."""
     if composition.differ:
         parts = []
+        dated = len({c.published[:10] for c in citations if c.published}) > 1
         for c in citations:
             by = c.speaker or c.source or c.title
-            parts.append(f"{c.value or '?'} according to {by} [{c.number}]")
+            when = f" ({c.published[:10]})" if dated and c.published else ""
+            parts.append(f"{c.value or '?'} according to {by}{when} [{c.number}]")
         return "Reports differ: " + "; ".join(parts) + "."
     quotes = " ".join(f"{c.quote} [{c.number}]" for c in citations)
     if question.asks_who_said and citations and citations[0].speaker:

@@ -192,3 +192,27 @@ def test_an_explicit_date_filter_wins_over_the_question_s_words(dated):
     answer = dated.ask("What did Zelenskyy say this week?", filters=filters, as_of="2024-12-04")
     assert answer.time_frame == "" and not answer.notice
     assert answer.citations and any("Zelenskyy" in c.quote for c in answer.citations)
+
+
+def test_reports_of_different_dates_that_differ_come_newest_first_with_their_dates(make_index, tmp_path):
+    import json
+
+    seoul = (
+        "Seoul's spy agency said 3,000 North Korean troops were in Kursk. "
+        "The agency briefed lawmakers in a closed session on Monday. Pyongyang denied sending anyone."
+    )
+    kyiv = (
+        "Ukraine's defence intelligence said 12,000 North Korean troops were in Kursk. "
+        "Its chief gave the figure in a televised interview. Moscow did not comment on the claim."
+    )
+    reports = [("Seoul counts troops in Kursk", "2024-10-21", seoul), ("Kyiv raises its estimate", "2024-10-28", kyiv)]
+    path = tmp_path / "reports.jsonl"
+    path.write_text("".join(json.dumps({"title": t, "published": d, "text": x}) + "\n" for t, d, x in reports))
+    index = make_index()
+    index.ingest([path])
+    answer = Assistant(index).ask("How many North Korean troops were in Kursk?", as_of="2024-11-01")
+    check_answer(answer, index)
+    assert answer.differ
+    assert [c.published for c in answer.citations] == ["2024-10-28", "2024-10-21"]
+    assert "12,000 according to" in answer.text
+    assert "(2024-10-28) [1]" in answer.text and "(2024-10-21) [2]" in answer.text

@@ -1,0 +1,143 @@
+"""Dated questions: the right version of a story for the day a question is asked and the time it names.
+
+A dated archive is built from XQuAD-R (real Wikipedia text): every paragraph is an article with a
+publication date drawn at random (seeded) in 2023-2024. Every paragraph that answers a question
+with a figure or a year is also published twice more, as updates: the same text with that figure
+changed, 30-90 days apart (v1, v2, v3: one story told three times, the figure differing). Each such
+question is then asked four ways:
+
+- as of a day between v1 and v2: only v1 was published; the right article is v1;
+- as of a day between v2 and v3: the right article is v2 (the newest by then);
+- as of a day after v3: v3;
+- as of a day after v3, with the month of v2 in the question ("In March 2024, how many ...?"): v2.
+
+Reported: the share of questions whose right article is among the top 5 passages, and whose first
+quote is from the right article and gives its figure; with the product's as-of date and time words
+("dated"), and with every question asked as of a day after the whole archive and its time words
+ignored ("undated", what a search without time does).
+
+    .venv/bin/python bench/dated_questions.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import re
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus import SHARED  # noqa: E402
+
+from rag import Index, Settings  # noqa: E402
+from rag.answer import Assistant, QuestionTime  # noqa: E402
+from rag.datasets import write_jsonl  # noqa: E402
+from rag.types import Article  # noqa: E402
+
+FIGURE = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+FIRST_DAY = dt.date(2023, 1, 1)
+
+
+def changed(answer: str, step: int) -> str:
+    """The figure of a later version: a year moves by ``step``, another number grows."""
+    if re.fullmatch(r"1\d{3}|20\d\d", answer):
+        return str(int(answer) + step)
+    number = float(answer.replace(",", ""))
+    value = number + step * max(1, round(number * 0.1))
+    text = f"{value:,.0f}" if "," in answer else f"{value:.0f}"
+    return text
+
+
+def build(rng: random.Random):
+    squad = json.loads((SHARED / "xquad-r.en.json").read_text(encoding="utf-8"))
+    articles, cases = [], []
+    for entry in squad["data"]:
+        title = entry["title"].replace("_", " ")
+        for n, paragraph in enumerate(entry["paragraphs"], 1):
+            text = paragraph["context"]
+            first = FIRST_DAY + dt.timedelta(days=rng.randrange(0, 540))
+            articles.append(Article.create(f"{title} ({n})", text, published=first.isoformat(), source="Archive"))
+            asked = [
+                qa
+                for qa in paragraph["qas"]
+                if FIGURE.fullmatch(qa["answers"][0]["text"]) and text.count(qa["answers"][0]["text"]) == 1
+            ]
+            if not asked:
+                continue
+            days = [first]
+            versions = [articles[-1]]
+            for step in (1, 2):
+                days.append(days[-1] + dt.timedelta(days=rng.randrange(30, 91)))
+                updated = text
+                for qa in asked:
+                    old = qa["answers"][0]["text"]
+                    updated = updated.replace(old, changed(old, step))
+                versions.append(
+                    Article.create(f"{title} ({n}), updated", updated, published=days[-1].isoformat(), source="Archive")
+                )
+            articles += versions[1:]
+            for qa in asked:
+                figures = [qa["answers"][0]["text"], *(changed(qa["answers"][0]["text"], s) for s in (1, 2))]
+                question = qa["question"]
+                between = lambda a, b: a + dt.timedelta(days=rng.randrange(1, (b - a).days))  # noqa: E731
+                after = days[2] + dt.timedelta(days=rng.randrange(5, 60))
+                month = days[1].strftime("%B %Y")
+                lowered = question[0].lower() + question[1:]
+                cases += [
+                    ("as of v1", question, between(days[0], days[1]), versions[0], figures[0]),
+                    ("as of v2", question, between(days[1], days[2]), versions[1], figures[1]),
+                    ("as of v3", question, after, versions[2], figures[2]),
+                    ("month of v2 named", f"In {month}, {lowered}", after, versions[1], figures[1]),
+                ]
+    return articles, cases
+
+
+def main() -> None:
+    rng = random.Random(3)
+    articles, cases = build(rng)
+    late = max(dt.date.fromisoformat(a.published) for a in articles) + dt.timedelta(days=30)
+    print(f"{len(articles)} articles, {len(cases)} questions")
+    results = defaultdict(lambda: defaultdict(list))
+    with tempfile.TemporaryDirectory() as tmp:
+        with Index(Settings(index_dir=Path(tmp) / "index"), create=True) as index:
+            index.ingest([write_jsonl(articles, Path(tmp) / "archive.jsonl")])
+            assistant = Assistant(index)
+            for kind, question, as_of, right, figure in cases:
+                for setting, day, asked in (("dated", as_of, question), ("undated", late, strip_time(question))):
+                    when = QuestionTime.read(asked, None, day)
+                    passages = index.search(asked, k=5, filters=when.filters)  # what ask() retrieves first
+                    answer = assistant.ask(asked, as_of=day)
+                    first = answer.citations[0] if answer.citations else None
+                    results[setting][kind].append(
+                        (
+                            any(p.article_id == right.id for p in passages),
+                            first is not None and first.article_id == right.id and figure in first.quote,
+                        )
+                    )
+    print("| questions | n | dated: right article in top 5 | first quote right | undated: top 5 | first quote |")
+    print("|---|---|---|---|---|---|")
+    for kind in ("as of v1", "as of v2", "as of v3", "month of v2 named"):
+        d, u = results["dated"][kind], results["undated"][kind]
+        print(
+            f"| {kind} | {len(d)} | {share(d, 0):.3f} | {share(d, 1):.3f} | {share(u, 0):.3f} | {share(u, 1):.3f} |"
+        )
+    d = [r for rows in results["dated"].values() for r in rows]
+    u = [r for rows in results["undated"].values() for r in rows]
+    print(f"| all | {len(d)} | {share(d, 0):.3f} | {share(d, 1):.3f} | {share(u, 0):.3f} | {share(u, 1):.3f} |")
+
+
+def share(rows, column: int) -> float:
+    return sum(r[column] for r in rows) / len(rows) if rows else 0.0
+
+
+def strip_time(question: str) -> str:
+    return re.sub(r"^In [A-Z][a-z]+ \d{4}, (\w)", lambda m: m.group(1).upper(), question)
+
+
+if __name__ == "__main__":
+    main()
