@@ -88,22 +88,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, embedder):
-    """The chat app, launched for real on a free port over a fresh index of the sample articles."""
+def launched(folder: Path, embedder, paths, prepare=None):
+    """The chat app launched for real on a free port over a new index of ``paths`` (``prepare(index)``
+    may add more first); yields the URL and the App, and stops both after."""
     import app as app_module
     from rag.answer import Assistant
 
     port = free_port()
-    settings = Settings(index_dir=tmp_path_factory.mktemp("server") / "index", host="127.0.0.1", port=port)
+    settings = Settings(index_dir=folder, host="127.0.0.1", port=port)
     index = Index(settings, create=True, embedder=embedder)
-    index.ingest([SAMPLE])
+    index.ingest(paths)
+    if prepare is not None:
+        prepare(index)
     app = app_module.App(Assistant(index))
     demo = app_module.build(app)
     app_module.launch(demo, settings, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/", app
     demo.close()
     index.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, embedder):
+    """The chat app, launched for real on a free port over a fresh index of the sample articles."""
+    yield from launched(tmp_path_factory.mktemp("server") / "index", embedder, [SAMPLE])
+
+
+@pytest.fixture(scope="module")
+def news_answers(sample_index):
+    from rag.answer import Assistant
+
+    assistant = Assistant(sample_index)
+    return [
+        assistant.ask("What did John Healey say?"),
+        assistant.ask("How many North Korean troops are in Russia?"),
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import Article, Index, Settings
-from rag.answer import Assistant
+from rag import Article
 
-from .conftest import DATA, SAMPLE, free_port
+from .conftest import DATA, SAMPLE, launched
 
 ARTIFACTS = Path(__file__).parent / ".artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -196,19 +195,11 @@ def bulk_articles(count: int) -> list[tuple[Article, list, str]]:
 def library_server(tmp_path_factory, embedder):
     """The app launched for real over the sample articles, the test files and 5,000 articles stored
     with their title, date and source only (nothing embedded: the table is what is tested here)."""
-    import app as app_module
 
-    port = free_port()
-    settings = Settings(index_dir=tmp_path_factory.mktemp("library") / "index", port=port)
-    index = Index(settings, create=True, embedder=embedder)
-    index.ingest([SAMPLE, DATA / "good"])
-    index.store.add(bulk_articles(BULK), np.zeros((0, index.store.manifest.dimension), dtype=np.float32))
-    app = app_module.App(Assistant(index))
-    demo = app_module.build(app)
-    app_module.launch(demo, settings, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/", app
-    demo.close()
-    index.close()
+    def bulk(index) -> None:
+        index.store.add(bulk_articles(BULK), np.zeros((0, index.store.manifest.dimension), dtype=np.float32))
+
+    yield from launched(tmp_path_factory.mktemp("library") / "index", embedder, [SAMPLE, DATA / "good"], bulk)
 
 
 def open_library(browser, url: str):

@@ -147,14 +147,6 @@ def test_generative_answer_exports_flag_unsupported_sentences(answers):
     assert "Showing the extractive answer" in to_markdown(fallback) and "Showing the extractive" in to_html(fallback)
 
 
-@pytest.fixture(scope="module")
-def news_answers(sample_index):
-    assistant = Assistant(sample_index)
-    return [
-        assistant.ask("What did John Healey say?"),
-        assistant.ask("How many North Korean troops are in Russia?"),
-    ]
-
 
 def test_every_format_carries_the_kind_the_speaker_and_the_figure(news_answers):
     said, differ = news_answers

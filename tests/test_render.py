@@ -24,14 +24,6 @@ def answers(sample_index):
     return [first, unanswered]
 
 
-@pytest.fixture(scope="module")
-def news_answers(sample_index):
-    assistant = Assistant(sample_index)
-    return [
-        assistant.ask("What did John Healey say?"),
-        assistant.ask("How many North Korean troops are in Russia?"),
-    ]
-
 
 def test_sources_panel_highlights_the_quote_in_its_paragraph(answers, sample_index):
     def article_text(article_id):
