@@ -72,7 +72,7 @@ class App:
             offset = max(0, (total - 1) // PAGE_ROWS * PAGE_ROWS)
             articles, total = self.index.article_page(query, newest_first, offset, PAGE_ROWS)
         return (
-            library_html(articles, query),
+            library_html(articles, query, self.index.story_sizes([a.id for a in articles])),
             library_count(offset, len(articles), total),
             gr.Button(interactive=offset > 0),
             gr.Button(interactive=offset + len(articles) < total),

@@ -109,6 +109,11 @@ class Index:
         with self.store.guard():
             return self.store.stories(min_size)
 
+    def story_sizes(self, article_ids: Sequence[str]) -> dict[str, int]:
+        """For each of these articles, how many articles tell its story (1: only itself)."""
+        with self.store.guard():
+            return self.store.story_sizes(article_ids)
+
     def also_reported(self, article_id: str) -> list[StoredArticle]:
         """The other articles of this article's story, newest first."""
         with self.store.guard():

@@ -908,6 +908,14 @@ class Store:
         sql = "SELECT article_id, story FROM stories WHERE article_id IN ({ids})"
         return dict(self._read_in(sql, list(article_ids)))
 
+    def story_sizes(self, article_ids: Iterable[str]) -> dict[str, int]:
+        """How many articles tell the story of each of these articles."""
+        sql = (
+            "SELECT s.article_id, (SELECT count(*) FROM stories t WHERE t.story = s.story)"
+            " FROM stories s WHERE s.article_id IN ({ids})"
+        )
+        return dict(self._read_in(sql, list(article_ids)))
+
     def story_members(self, story: str) -> list[StoredArticle]:
         """The articles of one story, newest first (undated ones last)."""
         return self._articles("WHERE a.id IN (SELECT article_id FROM stories WHERE story = ?)", (story,))

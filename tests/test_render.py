@@ -125,3 +125,9 @@ def test_library_table_has_four_escaped_columns_and_says_where_the_page_is():
     assert "No rows" in library_count(0, 0, 0)
     label, value = library_choice(_stored("A title", None))
     assert value == "id-A ti" and label == "A title (no date) · id-A ti"
+
+
+def test_an_article_of_a_story_told_several_times_says_so():
+    first, second = _stored("Troops reach Kursk", "2024-10-24"), _stored("Harbour vote", None)
+    table = library_html([first, second], versions={first.id: 3, second.id: 1})
+    assert table.count('class="story"') == 1 and "3 versions</span>" in table

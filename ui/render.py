@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from rag.export import attribution_line, checks_summary, flag_unsupported, kind_line, time_line
@@ -44,6 +44,7 @@ CSS = """
 #library table{width:100%;margin:0;padding:0;border-collapse:collapse;border:0;font-family:var(--font);
   font-size:.8125rem}
 #library tr{border:0}
+#library .story{font-size:.8em;color:#555;border:1px solid #bbb;border-radius:3px;padding:0 .25em;white-space:nowrap}
 #library th,#library td{padding:.3rem .45rem;text-align:left;vertical-align:top;line-height:1.35;border:0}
 #library thead th{position:sticky;top:0;z-index:1;background:var(--background-fill-secondary);font-weight:600;
   white-space:nowrap;border-bottom:1px solid var(--border-color-primary)}
@@ -290,8 +291,11 @@ def report_html(report: IngestReport) -> str:
     )
 
 
-def library_html(articles: Sequence[StoredArticle], query: str = "") -> str:
-    """One page of the article table: title, date, source and number of chunks, every value escaped."""
+def library_html(
+    articles: Sequence[StoredArticle], query: str = "", versions: Mapping[str, int] | None = None
+) -> str:
+    """One page of the article table: title, date, source and number of chunks, every value escaped;
+    ``versions`` gives, for an article of a story told several times, how many articles tell it."""
     if not articles:
         if query.strip():
             return f'<p class="empty">No article has “{escape(query.strip())}” in its title or source.</p>'
@@ -299,8 +303,12 @@ def library_html(articles: Sequence[StoredArticle], query: str = "") -> str:
     rows = []
     for a in articles:
         date = escape(day(a.published)) or '<span class="none">no date</span>'
+        told = (versions or {}).get(a.id, 1)
+        story = ""
+        if told > 1:
+            story = f' <span class="story" title="one story told by {told} articles">{told} versions</span>'
         rows.append(
-            f'<tr><td class="title">{escape(a.title)}</td><td class="date">{date}</td>'
+            f'<tr><td class="title">{escape(a.title)}{story}</td><td class="date">{date}</td>'
             f'<td class="source">{escape(a.source)}</td><td class="chunks">{a.chunks:,}</td></tr>'
         )
     return (
