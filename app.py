@@ -159,8 +159,9 @@ class App:
         files = files or []
         uploads = [(_checked_upload(f), Path(str(f)).name) for f in files]
 
-        def tick(p) -> None:
-            progress((p.files_done, p.files_total), desc=f"{p.chunks_done} chunks embedded")
+        def tick(p) -> None:  # by the bytes read: the time left is known inside one large archive too
+            done = p.bytes_done / p.bytes_total if p.bytes_total else p.files_done / max(1, p.files_total)
+            progress(done, desc=f"{p.files_done}/{p.files_total} files · {p.describe()}")
 
         try:
             report = self.ingest_files(uploads, progress=tick)
