@@ -258,7 +258,9 @@ NEWEST_FIRST, OLDEST_FIRST = "Newest first", "Oldest first"
 
 
 def build(app: App) -> gr.Blocks:
-    with gr.Blocks(title="News articles: cited answers", fill_height=True) as demo:
+    # Gradio reports usage to its makers unless told not to: off here, unless GRADIO_ANALYTICS_ENABLED=True
+    analytics = os.environ.get("GRADIO_ANALYTICS_ENABLED", "False") == "True"
+    with gr.Blocks(title="News articles: cited answers", fill_height=True, analytics_enabled=analytics) as demo:
         answers = gr.State([])
         selected = gr.State(0)  # the turn whose sources are shown (1-based)
         gr.Markdown("### Ask the news articles\nAnswers quote the articles word for word; every quote is cited.")

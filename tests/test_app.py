@@ -25,6 +25,11 @@ def check_citations(answer, index):
         assert index.store.article(c.article_id).text[c.start : c.end] == c.quote
 
 
+def test_usage_analytics_are_off(server):
+    url, _ = server
+    assert httpx.get(f"{url}config", timeout=30).json()["analytics_enabled"] is False
+
+
 def test_named_endpoints(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/ask", "/ingest", "/articles", "/remove"} <= set(endpoints)
