@@ -18,7 +18,7 @@ weighed equally, on standardised features (the weights printed are for the raw f
 the highest that keeps abstention on the even halves' answerable questions (the score threshold
 included) at most the target on each set. The odd halves report what it does on questions it never saw.
 
-    .venv/bin/python bench/calibrate_near_miss.py [--target 0.04] [--refresh]
+    .venv/bin/python bench/calibrate_near_miss.py [--target 0.04] [--cut 0.04] [--refresh]
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", type=float, default=0.04, help="most abstention on answerable questions")
     parser.add_argument("--refresh", action="store_true", help="ask the questions again (features are cached)")
+    parser.add_argument("--cut", type=float, help="the cut to ship instead of the one the rule picks")
     args = parser.parse_args()
     if args.refresh and FEATURES.exists():
         FEATURES.unlink()
@@ -168,22 +169,24 @@ def main() -> None:
 
     cuts = np.round(np.arange(0.01, 0.96, 0.01), 2)
     allowed = [c for c in cuts if all(abstains(n, c, sets[n][3])[0] <= args.target for n in sets)]
-    cut = max(allowed) if allowed else 0.0
+    rule = max(allowed) if allowed else 0.0
+    cut = args.cut if args.cut is not None else rule
     print(f"fitted on {len(fit_y)} questions (of the even halves); score threshold {threshold}\n")
     print(
         "| cut | CLAPNQ odd: answerable abstain | unanswerable abstain | XQuAD-R odd: answerable abstain "
         "| XQuAD-R split, odd: near misses abstain |"
     )
     print("|---|---|---|---|---|")
-    for c in [x for x in cuts if abs(x * 20 - round(x * 20)) < 1e-9] + [cut]:
+    for c in [x for x in cuts if abs(x * 20 - round(x * 20)) < 1e-9] + sorted({rule, cut}):
         pos, neg = abstains("clapnq", c, ~sets["clapnq"][3])
         xq, _ = abstains("xquad", c, ~sets["xquad"][3])
-        chosen = " (chosen)" if c == cut else ""
+        chosen = " (chosen)" if c == cut else " (the rule)" if c == rule else ""
         print(f"| {c:.2f}{chosen} | {pos:.3f} | {neg:.3f} | {xq:.3f} | {split_abstains(c):.3f} |")
     pos, neg = abstains("clapnq", cut, ~sets["clapnq"][3])
     xq, _ = abstains("xquad", cut, ~sets["xquad"][3])
     print(
-        f"\nchosen cut {cut:.2f} (answerable abstention at most {args.target:.0%} on both even halves); "
+        f"\nchosen cut {cut:.2f} (the rule, answerable abstention at most {args.target:.0%} on both even halves: "
+        f"{rule:.2f}); "
         f"odd halves: CLAPNQ answerable {pos:.1%}, unanswerable {neg:.1%}; XQuAD-R {xq:.1%}"
     )
     print("\nfeature weights:")

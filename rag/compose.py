@@ -52,10 +52,10 @@ class ComposeSettings:
     # Near misses: the weights and bias of a logistic model over near_miss_features, and the
     # probability of an answer below which the answer abstains (bench/calibrate_near_miss.py)
     near_miss_weights: tuple[float, ...] = (
-        -0.706, -0.099, 1.549, 0.988, -0.028, 2.395, 0.380, -1.697, 0.807, 5.985, 1.294, 7.111, 4.154, -2.121,
-        0.172, 2.409, -0.287, -0.444, -1.724, -0.920, 2.216, 0.553, -1.735, 2.724, 0.840, -13.170,
+        -1.148, -0.505, 2.381, 0.924, -0.071, 1.755, 0.351, -2.175, 1.247, 6.369, 0.172, 8.047, 5.607, -2.465,
+        -0.710, 2.796, -0.502, -0.097, -2.349, -1.229, 3.031, 0.565, -1.715, 3.396, 0.612, -13.196,
     )  # fmt: skip
-    near_miss_cut: float = 0.05
+    near_miss_cut: float = 0.04
     figure_window: int = 4  # content words after a number read for what it counts
     figure_similarity: float = 0.5  # how close that word must be to the thing asked about
     figure_focus: float = 0.5  # a further figure's sentence must match every other question word this well
