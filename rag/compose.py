@@ -19,6 +19,7 @@ question asks (:mod:`rag.question`):
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -51,10 +52,10 @@ class ComposeSettings:
     # Near misses: the weights and bias of a logistic model over near_miss_features, and the
     # probability of an answer below which the answer abstains (bench/calibrate_near_miss.py)
     near_miss_weights: tuple[float, ...] = (
-        2.355, 1.877, 0.664, -0.753, -0.157, 0.877, -0.228, -0.964, 1.471, 1.203, 0.023, 0.373, 1.010, -3.151,
-        0.907, 3.887, -9.034,
+        -1.148, -0.505, 2.381, 0.924, -0.071, 1.755, 0.351, -2.175, 1.247, 6.369, 0.172, 8.047, 5.607, -2.465,
+        -0.710, 2.796, -0.502, -0.097, -2.349, -1.229, 3.031, 0.565, -1.715, 3.396, 0.612, -13.196,
     )  # fmt: skip
-    near_miss_cut: float = 0.05
+    near_miss_cut: float = 0.04
     figure_window: int = 4  # content words after a number read for what it counts
     figure_similarity: float = 0.5  # how close that word must be to the thing asked about
     figure_focus: float = 0.5  # a further figure's sentence must match every other question word this well
@@ -244,13 +245,53 @@ NEAR_MISS_FEATURES = (
     "words asked",
     "weakest match of a word not in the titles, best of the top three",
     "words asked that are not in the titles",
+    "names of the question missing around the best sentence",
+    "names of the question missing around the top three",
+    "share of the asked words (by stem) in the best sentence",
+    "every asked word in the best sentence or a neighbour",
+    "share of the asked words in the best sentence or a neighbour",
+    "every asked word around one of the top three",
+    "weakest match of an asked word in the best sentence",
+    "lead of the best score over its article's other sentences",
+    "lead of the best score over the mean of the next five",
 )
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ied", "ies", "ed", "es", "s", "ly")
 
 
-def near_miss_features(question: ParsedQuestion, ranked: Sequence[ScoredSentence]) -> np.ndarray:
+def stem(word: str) -> str:
+    """A light stem: one common suffix stripped, then at most five letters ("paying" and "pays" are
+    "pay", "founded" and "founding" "found")."""
+    word = word.lower()
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:5]
+
+
+def around(sentence: ScoredSentence, scorer: SentenceScorer) -> list[str]:
+    """The sentence and the ones just before and after it in its article."""
+    text, facts = scorer.article(sentence.article_id)
+    at = bisect.bisect_right([f.start for f in facts], sentence.start) - 1
+    if not 0 <= at < len(facts) or not facts[at].start <= sentence.start < facts[at].end:
+        return [sentence.text]
+    return [sentence.text, *(text[facts[i].start : facts[i].end] for i in (at - 1, at + 1) if 0 <= i < len(facts))]
+
+
+def _found(stems: Sequence[str], texts: Sequence[str]) -> list[bool]:
+    present = {stem(w) for t in texts for w in words(t)}
+    return [s in present for s in stems]
+
+
+def near_miss_features(
+    question: ParsedQuestion, ranked: Sequence[ScoredSentence], scorer: SentenceScorer
+) -> np.ndarray:
     """What tells a near miss from an answer, read off the best sentences (see NEAR_MISS_FEATURES):
     how well the weakest-matched word of the question is matched, whether the kind of answer asked
-    for is there, and how well the best sentence scores."""
+    for is there, how well the best sentence scores and how far it leads its article's other
+    sentences, and whether the words asked about beyond the articles' topic ("paying" in "How much
+    is Russia paying North Korea for the troops?", "born" in "Where was Nikola Tesla born?") and
+    the names asked about are written, by stem, in the best sentences or the ones beside them."""
     best = ranked[0]
     names = question.name_words
 
@@ -264,6 +305,17 @@ def near_miss_features(question: ParsedQuestion, ranked: Sequence[ScoredSentence
     topic = names | {w for c in ranked[:3] for w in words(c.passage.title)}
     asked = [w for w in question.focus if w not in topic and w in best.word_match]
     coverage = [max(c.word_match.get(w, 0.0) for c in ranked[:3]) for w in asked] or [1.0]
+    # the same by stem, and the names asked about that are not the articles' subject
+    title_stems = {stem(w) for c in ranked[:3] for w in words(c.passage.title)}
+    topic_stems = title_stems | {stem(w) for w in names}
+    beyond = [w for w in question.focus if w not in names and stem(w) not in topic_stems]
+    beyond_stems = [stem(w) for w in beyond]
+    name_stems = [stem(w) for w in names if w not in STOPWORDS and stem(w) not in title_stems]
+    near = [around(c, scorer) for c in ranked[:3]]
+    near_best = _found(beyond_stems, near[0])
+    near_top = [any(found) for found in zip(*(_found(beyond_stems, texts) for texts in near))]
+    own_article = [c.score for c in ranked[1:] if c.article_id == best.article_id]
+    next_five = [c.score for c in ranked[1:6]]
     return np.array(
         [
             best.score,
@@ -282,17 +334,28 @@ def near_miss_features(question: ParsedQuestion, ranked: Sequence[ScoredSentence
             len(own) / 5,
             min(coverage),
             len(asked) / 5,
+            len(name_stems) - sum(_found(name_stems, near[0])),
+            len(name_stems) - sum(_found(name_stems, [t for texts in near for t in texts])),
+            float(np.mean(_found(beyond_stems, [best.text]))) if beyond else 1.0,
+            float(all(near_best)),
+            float(np.mean(near_best)) if beyond else 1.0,
+            float(all(near_top)),
+            min((best.word_match.get(w, 0.0) for w in beyond), default=1.0),
+            best.score - float(np.mean(own_article)) if own_article else 0.5,
+            best.score - float(np.mean(next_five)) if next_five else 0.5,
         ]
     )
 
 
-def is_near_miss(question: ParsedQuestion, ranked: Sequence[ScoredSentence], s: ComposeSettings) -> bool:
+def is_near_miss(
+    question: ParsedQuestion, ranked: Sequence[ScoredSentence], scorer: SentenceScorer, s: ComposeSettings
+) -> bool:
     """A logistic model over :func:`near_miss_features` (weights from bench/calibrate_near_miss.py)
     says the best sentences are on the topic but do not say what is asked."""
     if not s.near_miss_weights:
         return False
     *weights, bias = s.near_miss_weights
-    logit = float(np.dot(weights, near_miss_features(question, ranked))) + bias
+    logit = float(np.dot(weights, near_miss_features(question, ranked, scorer))) + bias
     return 1 / (1 + np.exp(-logit)) < s.near_miss_cut
 
 
@@ -320,9 +383,8 @@ def compose(
     best = ranked[0]
     if best.score < s.threshold:
         return Composition([])
-    if is_near_miss(question, ranked, s):
-        word = _weakest_word(question, best)
-        return Composition([], unstated=f"anything about “{word}”" if word else "what was asked")
+    if is_near_miss(question, ranked, scorer, s):
+        return Composition([], unstated=_unstated(question, ranked, scorer))
     if question.kind == "quantity" and question.thing:
         return _figures(question, ranked, scorer, s)
     if question.kind == "attribution" and question.who:
@@ -347,6 +409,17 @@ def _general(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeS
         if _distinct(candidate, chosen, s) and _on_focus(candidate, best, question):
             chosen.append(candidate)
     return Composition(chosen)
+
+
+def _unstated(question: ParsedQuestion, ranked: Sequence[ScoredSentence], scorer: SentenceScorer) -> str:
+    """What a near miss asked that the articles don't say: what the person asked about said, a name
+    the best sentences never write ("China"), else the question's word they match worst."""
+    if question.kind == "attribution" and question.who:
+        return f"what {question.who} said"
+    written = {stem(w) for c in ranked[:3] for text in around(c, scorer) for w in words(text)}
+    absent = [name for name in question.entities if not all(stem(w) in written for w in words(name))]
+    word = absent[0] if absent else _weakest_word(question, ranked[0])
+    return f"anything about “{word}”" if word else "what was asked"
 
 
 def _weakest_word(question: ParsedQuestion, sentence: ScoredSentence) -> str:

@@ -33,7 +33,7 @@ def test_near_duplicates_and_overlaps_are_not_quoted_twice(assistant, sample_ind
     overlap = sentence(s1, e2, 2.8, [0.0, 1.0])  # overlaps both
     other = sentence(s2, e2, 2.7, [0.6, 0.8])  # cosine 0.6: distinct enough
     weak = sentence(s2, e2, 1.0, [0.0, 1.0])  # under the keep ratio
-    settings = ComposeSettings(threshold=0.0)
+    settings = ComposeSettings(threshold=0.0, near_miss_weights=())  # not the near-miss check
     question = parse_question("How were the troops trained?")
     pick = lambda ranked: compose(question, ranked, assistant.scorer, settings).chosen  # noqa: E731
     assert pick([best, twin, overlap, other, weak]) == [best, other]
@@ -153,7 +153,7 @@ def test_reports_that_agree_do_not_differ(assistant):
 
     question = parse_question("How many troops were sent?")
     agree = [sentence("They sent 3,000 troops and 500 troops died.", 0), sentence("It sent 3,000 troops.", 100)]
-    settings = ComposeSettings(threshold=0.0)
+    settings = ComposeSettings(threshold=0.0, near_miss_weights=())  # not the near-miss check
     composition = compose(question, agree, assistant.scorer, settings)
     assert not composition.differ and composition.values == {0: "3,000 or 500", 1: "3,000"}
     disagree = [sentence("They sent 3,000 troops.", 0), sentence("It sent 10,000 troops.", 100)]
@@ -176,3 +176,49 @@ def test_near_miss_features_are_what_the_model_weighs():
     from rag.compose import NEAR_MISS_FEATURES
 
     assert len(ComposeSettings().near_miss_weights) == len(NEAR_MISS_FEATURES) + 1  # and a bias
+
+
+def test_a_light_stem_joins_the_forms_of_a_word():
+    from rag.compose import stem
+
+    assert stem("paying") == stem("pays") == stem("pay")
+    assert stem("founded") == stem("founding") == stem("founders")[:5]
+    assert stem("born") == "born" and stem("birth") != stem("born")
+
+
+def _feature(question, assistant, name):
+    from rag.compose import NEAR_MISS_FEATURES, near_miss_features
+
+    evidence = assistant.rank_sentences(question)
+    return near_miss_features(evidence.question, evidence.sentences, assistant.scorer)[NEAR_MISS_FEATURES.index(name)]
+
+
+def test_the_word_asked_about_beyond_the_topic_must_be_written_near_the_best_sentence(assistant):
+    # "paying": the articles name no payment; "trained" is in the sentence that answers
+    every_word = "every asked word in the best sentence or a neighbour"
+    assert _feature("How much is Russia paying North Korea for the troops?", assistant, every_word) == 0.0
+    assert _feature(TROOPS, assistant, every_word) == 1.0
+
+
+def test_a_name_the_articles_never_write_counts_as_missing(assistant):
+    missing = "names of the question missing around the top three"
+    assert _feature("How has China reacted to North Korea sending troops to Russia?", assistant, missing) == 1.0
+    assert _feature("How has Zelenskyy reacted to North Korea sending troops to Russia?", assistant, missing) == 0.0
+
+
+def test_around_gives_the_sentences_beside_one(assistant):
+    from rag.compose import around
+
+    evidence = assistant.rank_sentences(TROOPS)
+    best = evidence.sentences[0]
+    text, facts = assistant.scorer.article(best.article_id)
+    beside = around(best, assistant.scorer)
+    assert beside[0] == best.text and 2 <= len(beside) <= 3
+    assert all(sentence in text and sentence != best.text for sentence in beside[1:])
+
+
+def test_a_near_miss_names_what_the_articles_never_mention(assistant):
+    evidence = assistant.rank_sentences("How has China reacted to North Korea sending troops to Russia?")
+    every_question_a_near_miss = ComposeSettings(near_miss_cut=1.0)
+    composition = compose(evidence.question, evidence.sentences, assistant.scorer, every_question_a_near_miss)
+    assert not composition.chosen and composition.unstated == "anything about “China”"
