@@ -51,6 +51,7 @@ def features(assistant: Assistant, questions) -> list[list[tuple[ScoredSentence,
 
 
 SIGNALS = ("dense", "tokens", "content_tokens", "lexical", "passage_dense", "answer_type")
+FIELDS = ("dense", "tokens", "content_tokens", "lexical", "passage", "answer_type")  # of ScoreWeights
 WEIGHTS = (
     "dense_weight",
     "token_weight",
@@ -151,7 +152,7 @@ def main() -> None:
         f"\n{'given' if args.weights else 'chosen'}: "
         + ", ".join(f"{name}={w:g}" for name, w in zip(WEIGHTS, chosen))
         + f" (best sentence is gold for {accuracy(data, chosen, embedded)[0]:.3f}; shipped: "
-        + ", ".join(f"{getattr(shipped, name):g}" for name in WEIGHTS)
+        + ", ".join(f"{getattr(shipped.weights, name):g}" for name in FIELDS)
         + ")"
     )
 

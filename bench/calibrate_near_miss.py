@@ -133,7 +133,7 @@ def main() -> None:
     from sklearn.linear_model import LogisticRegression
 
     data = features()
-    threshold = AnswerSettings().threshold
+    threshold = AnswerSettings().compose.threshold
     sets = {}
     for name in ("clapnq", "xquad"):
         x, best, answerable = data[f"{name}_x"], data[f"{name}_best"], data[f"{name}_answerable"]
@@ -194,7 +194,7 @@ def main() -> None:
         print(f"  {name:65} {w:+.3f}")
     print(f"  {'bias':65} {bias:+.3f}")
     shipped = ", ".join(f"{w:.3f}" for w in [*coef, bias])
-    print(f"\nAnswerSettings(near_miss_weights=({shipped}), near_miss_cut={cut:.2f})")
+    print(f"\nComposeSettings(near_miss_weights=({shipped}), near_miss_cut={cut:.2f})")
 
 
 if __name__ == "__main__":

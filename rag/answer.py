@@ -47,23 +47,12 @@ class AnswerSettings:
     candidate_passages: int = 8  # passages whose sentences are candidates
     scored_sentences: int = 12  # candidates embedded and fully scored: the best by the embedding-free part
     lexical_sentences: int = 2  # and the best by shared words alone
-    # The weights of the sentence score (rag.score.ScoreWeights), picked by a grid on CLAPNQ dev alone
-    # (bench/calibrate.py), so XQuAD-R is held out for them. No rule looks at individual questions.
-    dense_weight: float = ScoreWeights.dense
-    token_weight: float = ScoreWeights.tokens
-    content_token_weight: float = ScoreWeights.content_tokens
-    lexical_weight: float = ScoreWeights.lexical
-    passage_weight: float = ScoreWeights.passage
-    answer_type_weight: float = ScoreWeights.answer_type
+    # The weights of the sentence score, picked by a grid on CLAPNQ dev alone (bench/calibrate.py), so
+    # XQuAD-R is held out for them. No rule looks at individual questions.
+    weights: ScoreWeights = ScoreWeights()
     titled_sentences: bool = True  # embed each candidate sentence after its article's title
-    # how the quotes are chosen, and when the answer abstains: see rag.compose.ComposeSettings
-    max_sentences: int = ComposeSettings.max_sentences
-    threshold: float = ComposeSettings.threshold
-    keep_ratio: float = ComposeSettings.keep_ratio
-    duplicate_similarity: float = ComposeSettings.duplicate_similarity
-    heading_weight: float = ComposeSettings.heading_weight
-    near_miss_weights: tuple[float, ...] = ComposeSettings.near_miss_weights
-    near_miss_cut: float = ComposeSettings.near_miss_cut
+    # how the quotes are chosen, and when the answer abstains (threshold, near misses)
+    compose: ComposeSettings = ComposeSettings()
     speaker_statements: int = 12  # statements of the person asked about (or dated sentences) scored fully
     figure_sentences: int = 6  # for "how many": sentences with a figure for the thing counted, scored fully
     mode: str = "extractive"  # "generative" asks a language model (rag.generate), citations checked
@@ -73,29 +62,6 @@ class AnswerSettings:
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
-
-    @property
-    def weights(self) -> ScoreWeights:
-        return ScoreWeights(
-            dense=self.dense_weight,
-            tokens=self.token_weight,
-            content_tokens=self.content_token_weight,
-            lexical=self.lexical_weight,
-            passage=self.passage_weight,
-            answer_type=self.answer_type_weight,
-        )
-
-    @property
-    def compose(self) -> ComposeSettings:
-        return ComposeSettings(
-            max_sentences=self.max_sentences,
-            threshold=self.threshold,
-            keep_ratio=self.keep_ratio,
-            duplicate_similarity=self.duplicate_similarity,
-            heading_weight=self.heading_weight,
-            near_miss_weights=self.near_miss_weights,
-            near_miss_cut=self.near_miss_cut,
-        )
 
 
 def check_mode(mode: str) -> str:
@@ -263,7 +229,7 @@ class Assistant:
         question = check_question(question)
         s = self.settings
         if max_sentences is not None:
-            s = replace(s, max_sentences=max(1, min(int(max_sentences), 5)))
+            s = replace(s, compose=replace(s.compose, max_sentences=max(1, min(int(max_sentences), 5))))
         mode = check_mode(mode or s.mode)
         when = QuestionTime.read(question, filters, as_of)
         with self.index.store.guard():
