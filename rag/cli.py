@@ -6,12 +6,14 @@ import argparse
 import json
 import logging
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 from .config import MODES, Settings, markdown_table, resolve
 from .errors import RagError, rebuild_hint
 from .export import article_to_dict, report_to_dict
+from .feeds import ingest_sources, parse_interval, watch
 from .index import Index
 from .parse import date_bound
 from .progress import terminal_progress
@@ -48,11 +50,28 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description=__doc__, parents=[common])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    ingest = commands.add_parser("ingest", parents=[common], help="add articles from files or folders")
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt .md .html .json .jsonl .pdf files or folders")
+    ingest = commands.add_parser("ingest", parents=[common], help="add articles from files, folders or feeds")
+    ingest.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=".txt .md .html .json .jsonl .pdf files or folders; RSS/Atom feeds as .rss .atom .xml files or "
+        "http(s) URLs",
+    )
     ingest.add_argument("--chunk-tokens", type=int, help="largest chunk in tokens (new index only)")
     ingest.add_argument("--overlap-tokens", type=int, help="sentence overlap in tokens (new index only)")
     ingest.add_argument("--json", action="store_true", help="machine-readable report")
+
+    watching = commands.add_parser(
+        "watch", parents=[common], help="keep ingesting new files and feed entries until stopped"
+    )
+    watching.add_argument(
+        "sources", nargs="+", metavar="FOLDER_OR_FEED", help="folders, files, feed files or http(s) feed URLs"
+    )
+    watching.add_argument(
+        "--every", metavar="INTERVAL", help="time between rounds: 30s, 15m, 1h (default: $RAG_WATCH_EVERY or 15m)"
+    )
+    watching.add_argument("--once", action="store_true", help="one round, then exit (for cron)")
 
     search = commands.add_parser("search", parents=[common], help="find the passages that match a question")
     search.add_argument("question")
@@ -137,7 +156,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with Index(_settings(args), create=True) as index:
         update, close = terminal_progress(args.quiet or args.json)
         try:
-            report = index.ingest(args.paths, progress=update)
+            report = ingest_sources(index, args.paths, progress=update)
         finally:
             close()
         stats = index.stats()
@@ -147,6 +166,39 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(report.summary())
         print(f"index {stats.folder}: {stats.articles} articles, {stats.chunks} chunks")
     return 1 if report.rejected else 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(**_overrides(args), watch_every=args.every)
+    every = parse_interval(settings.watch_every)
+    shown: set[str] = set()  # problem lines already printed: a feed that stays down is said once
+    rejected = False
+
+    def on_round(number: int, report) -> None:
+        nonlocal rejected
+        rejected = bool(report.rejected)
+        if args.once:
+            print(report.summary(), flush=True)
+            return
+        problems = [line for line in report.summary().splitlines()[1:] if line not in shown]
+        shown.update(problems)
+        if report.added or problems:
+            lines = [f"{time.strftime('%Y-%m-%d %H:%M:%S')} round {number}: {report.summary().splitlines()[0]}"]
+            print("\n".join(lines + problems), flush=True)
+
+    with Index(settings, create=True) as index:
+        if not args.once:
+            count = f"{len(args.sources)} source{'s' if len(args.sources) != 1 else ''}"
+            print(f"watching {count} every {settings.watch_every}; Ctrl-C stops", flush=True)
+        try:
+            watch(index, args.sources, every, rounds=1 if args.once else None, on_round=on_round)
+        except KeyboardInterrupt:
+            print("stopped; everything committed so far is kept", file=sys.stderr)
+            return 130
+        if args.once:
+            stats = index.stats()
+            print(f"index {stats.folder}: {stats.articles} articles, {stats.chunks} chunks")
+    return 1 if rejected else 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -339,6 +391,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "ingest": cmd_ingest,
+    "watch": cmd_watch,
     "search": cmd_search,
     "ask": cmd_ask,
     "eval": cmd_eval,

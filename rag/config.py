@@ -99,6 +99,19 @@ class Settings:
         20, "RAG_MAX_FILE_MB", "files (and the chat's uploads) larger than this many MB are rejected",
         group="index", kind=int, minimum=1,
     )
+    feed_timeout: float = setting(
+        10.0, "RAG_FEED_TIMEOUT", "seconds allowed for downloading one feed or one page an entry links to",
+        group="index", kind=float, minimum=0.1,
+    )
+    max_page_kb: int = setting(
+        5120, "RAG_MAX_PAGE_KB", "feeds and linked pages larger than this many KB are not read (the entry's summary "
+        "is used instead)",
+        group="index", kind=int, minimum=1,
+    )
+    watch_every: str = setting(
+        "15m", "RAG_WATCH_EVERY", "how often `rag watch` looks for new files and feed entries (30s, 15m, 1h)",
+        group="index", flag="--every",
+    )
     # --- answers ---
     answer_mode: str = setting(
         "extractive", "RAG_ANSWER_MODE",

@@ -1092,3 +1092,39 @@ class Store:
             (pattern, pattern, limit, offset),
         ).fetchall()
         return [StoredArticle(*row) for row in rows], total
+
+    _FEED_LINKS = (
+        "CREATE TABLE IF NOT EXISTS feed_links"
+        " (link TEXT PRIMARY KEY, article_id TEXT NOT NULL, fetched_at TEXT NOT NULL)"
+    )
+
+    def feed_links(self, links: Iterable[str]) -> dict[str, str]:
+        """The feed entry links among ``links`` whose page was ingested before, with the article stored
+        from each (see :mod:`rag.feeds`)."""
+        wanted = list(dict.fromkeys(links))
+        found: dict[str, str] = {}
+        with self._lock:
+            self._db.execute(self._FEED_LINKS)
+            for start in range(0, len(wanted), 900):
+                part = wanted[start : start + 900]
+                marks = ",".join("?" * len(part))
+                found.update(self._db.execute(f"SELECT link, article_id FROM feed_links WHERE link IN ({marks})", part))
+        return found
+
+    def remember_feed_links(self, links: Mapping[str, str]) -> None:
+        """Record feed entry links with the article stored from each, so they are not fetched again."""
+        if not links:
+            return
+        now = _now()
+        with self._lock:
+            self._db.execute(self._FEED_LINKS)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO feed_links (link, article_id, fetched_at) VALUES (?, ?, ?)",
+                    [(link, article_id, now) for link, article_id in links.items()],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
