@@ -73,12 +73,15 @@ def check_mode(mode: str) -> str:
 @dataclass(frozen=True)
 class QuestionTime:
     """The time of one question: the as-of day, the days its words ask about, and the filters that
-    follow. ``framed``: the question's days are searched (an explicit date filter always wins)."""
+    follow. ``framed``: the question's days are searched (an explicit date filter always wins, and a
+    library of undated articles has no days to search); ``widened``: nothing in those days answered,
+    so the articles of any day up to the as-of day were searched."""
 
     as_of: dt.date
     frame: TimeFrame
     given: Filters
     framed: bool
+    widened: bool = False
 
     @classmethod
     def read(cls, question: str, filters: Filters | None, as_of: str | dt.date | None) -> QuestionTime:
@@ -105,7 +108,7 @@ class QuestionTime:
 
     @property
     def notice(self) -> str:
-        if self.frame and not self.framed and not (self.given.date_from or self.given.date_to):
+        if self.widened:
             return (
                 f"Nothing published {self.frame.describe()} answers this; "
                 f"the quotes below are from articles of other dates, up to {self.as_of.isoformat()}."
@@ -233,6 +236,8 @@ class Assistant:
         mode = check_mode(mode or s.mode)
         when = QuestionTime.read(question, filters, as_of)
         with self.index.store.guard():
+            if when.framed and self.index.store.latest_published() is None:  # no dated article to narrow to
+                when = replace(when, framed=False)
             if mode == "extractive":
                 yield self._extractive(question, history, k, when, s, started)
             else:
@@ -243,7 +248,7 @@ class Assistant:
         evidence from any day up to the as-of date (``when.fell_back`` says so)."""
         evidence = self.rank_sentences(question, history=history, k=k, filters=when.filters, frame=when.frame)
         if when.framed and not self._answers(evidence):
-            wider = replace(when, framed=False)
+            wider = replace(when, framed=False, widened=True)
             return self.rank_sentences(question, history=history, k=k, filters=wider.filters, frame=when.frame), wider
         return evidence, when
 

@@ -186,7 +186,7 @@ def run(
                 citations=len(cited),
                 unsupported=len(answer.unsupported),
                 checks=answer.checks or None,
-                fell_back=bool(answer.notice),
+                fell_back=answer.mode != assistant.settings.mode,
             )
         )
         if progress:
