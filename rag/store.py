@@ -132,6 +132,38 @@ CREATE INDEX IF NOT EXISTS story_bands_article ON story_bands(article_id);
 """
 
 
+# rows that break a rule of the index (query counting them, what they are), for Store.check
+_COUNTED_PROBLEMS = (
+    (
+        "SELECT count(*) FROM chunks c LEFT JOIN articles a ON a.id = c.article_id WHERE a.id IS NULL",
+        "chunks belong to no article",
+    ),
+    (
+        "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id"
+        ' WHERE substr(a.text, c.start + 1, c."end" - c.start) != c.text',
+        "chunks whose offsets do not match their article text",
+    ),
+    (
+        "SELECT count(*) FROM sentences s LEFT JOIN articles a ON a.id = s.article_id WHERE a.id IS NULL"
+        ' OR s.start < 0 OR s."end" > length(a.text) OR s.start >= s."end"'
+        " OR (s.speaker_start IS NOT NULL AND (s.speaker_start < 0 OR s.speaker_end > length(a.text)))",
+        "sentence records point outside their article text",
+    ),
+    (
+        "SELECT count(*) FROM sentences s JOIN articles a ON a.id = s.article_id"
+        " WHERE (s.speaker_start IS NOT NULL AND s.speaker_end <= s.speaker_start)"
+        " OR (s.heading_start IS NOT NULL AND (s.heading_start < 0 OR s.heading_end > length(a.text)"
+        " OR s.heading_end <= s.heading_start))",
+        "sentence records have a speaker or heading span that is not in the text",
+    ),
+    (
+        "SELECT count(*) FROM articles a WHERE length(trim(a.text)) > 0"
+        " AND NOT EXISTS (SELECT 1 FROM sentences s WHERE s.article_id = a.id)",
+        "articles have no sentence records",
+    ),
+)
+
+
 def speaker_key(name: str) -> str:
     """The key a speaker is looked up by: the last word of the name, lower-cased ("Boris Pistorius"
     and "Pistorius" both give "pistorius"; a possessive "'s" is dropped)."""
@@ -1011,32 +1043,10 @@ class Store:
             keep = np.isin(ids, np.fromiter(vector_ids, dtype=np.int64, count=len(vector_ids)))
             if keep.any() and not np.array_equal(vectors[keep], self._vectors_for(ids[keep])):
                 problems.append("vectors in FAISS differ from the vectors stored in SQLite")
-            orphans = db.execute(
-                "SELECT count(*) FROM chunks c LEFT JOIN articles a ON a.id = c.article_id WHERE a.id IS NULL"
-            ).fetchone()[0]
-            if orphans:
-                problems.append(f"{orphans} chunks belong to no article")
-            bad_offsets = db.execute(
-                "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id"
-                ' WHERE substr(a.text, c.start + 1, c."end" - c.start) != c.text'
-            ).fetchone()[0]
-            if bad_offsets:
-                problems.append(f"{bad_offsets} chunks whose offsets do not match their article text")
-            bad_sentences = db.execute(
-                "SELECT count(*) FROM sentences s LEFT JOIN articles a ON a.id = s.article_id WHERE a.id IS NULL"
-                ' OR s.start < 0 OR s."end" > length(a.text) OR s.start >= s."end"'
-                " OR (s.speaker_start IS NOT NULL AND (s.speaker_start < 0 OR s.speaker_end > length(a.text)))"
-            ).fetchone()[0]
-            if bad_sentences:
-                problems.append(f"{bad_sentences} sentence records point outside their article text")
-            bad_spans = db.execute(
-                "SELECT count(*) FROM sentences s JOIN articles a ON a.id = s.article_id"
-                " WHERE (s.speaker_start IS NOT NULL AND s.speaker_end <= s.speaker_start)"
-                " OR (s.heading_start IS NOT NULL AND (s.heading_start < 0 OR s.heading_end > length(a.text)"
-                " OR s.heading_end <= s.heading_start))"
-            ).fetchone()[0]
-            if bad_spans:
-                problems.append(f"{bad_spans} sentence records have a speaker or heading span that is not in the text")
+            for count, problem in _COUNTED_PROBLEMS:
+                found = db.execute(count).fetchone()[0]
+                if found:
+                    problems.append(f"{found} {problem}")
             stray_dates = db.execute(
                 "SELECT count(*) FROM sentence_dates d LEFT JOIN sentences s"
                 " ON s.article_id = d.article_id AND s.start = d.sentence_start"
@@ -1049,12 +1059,6 @@ class Store:
                     f"the sentence dates disagree: {stray_dates} date rows without their sentence or with an empty "
                     f"range; {listed} dates listed with the sentences, {dated} in the date table"
                 )
-            without = db.execute(
-                "SELECT count(*) FROM articles a WHERE length(trim(a.text)) > 0"
-                " AND NOT EXISTS (SELECT 1 FROM sentences s WHERE s.article_id = a.id)"
-            ).fetchone()[0]
-            if without:
-                problems.append(f"{without} articles have no sentence records")
             unfiled = db.execute(
                 "SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM stories s WHERE s.article_id = a.id)"
             ).fetchone()[0]
