@@ -44,3 +44,14 @@ def test_close_stops_the_workers_and_use_starts_them_again():
 def test_an_unknown_model_is_a_clear_error():
     with pytest.raises(RagError, match="cannot load the embedding model 'no-such/model-anywhere'"):
         Embedder("no-such/model-anywhere").model
+
+
+def test_token_vectors_come_from_the_same_pass_as_the_sentence_vector(embedder):
+    texts = ["The 78-year-old spoke in Florida.", "Troops"]
+    encoded = embedder.embed_tokens(texts)
+    for item, vector in zip(encoded, embedder.embed(texts)):
+        assert float(item.vector @ vector) == pytest.approx(1.0, abs=1e-4)
+        assert len(item.pieces) == len(item.tokens)
+        assert np.linalg.norm(item.tokens.astype(np.float32), axis=1) == pytest.approx(1.0, abs=1e-2)
+    assert encoded[1].pieces == ("troops",)  # no [CLS] or [SEP]
+    assert "78" in encoded[0].pieces

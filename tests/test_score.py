@@ -30,17 +30,6 @@ def test_late_interaction_is_the_mean_best_token_match():
     assert all(np.isnan(part).all() for part in late_interaction(empty, [both]))
 
 
-def test_token_vectors_come_from_the_same_pass_as_the_sentence_vector(embedder):
-    texts = ["The 78-year-old spoke in Florida.", "Troops"]
-    encoded = embedder.embed_tokens(texts)
-    for item, vector in zip(encoded, embedder.embed(texts)):
-        assert float(item.vector @ vector) == pytest.approx(1.0, abs=1e-4)
-        assert len(item.pieces) == len(item.tokens)
-        assert np.linalg.norm(item.tokens.astype(np.float32), axis=1) == pytest.approx(1.0, abs=1e-2)
-    assert encoded[1].pieces == ("troops",)  # no [CLS] or [SEP]
-    assert "78" in encoded[0].pieces
-
-
 def test_question_words_join_word_pieces():
     assert question_words(("how", "many", "py", "##ong", "##yang", "troops")) == [
         ("how", [0]),
