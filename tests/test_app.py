@@ -161,22 +161,13 @@ def _app_process(env: dict, *args: str):
 
 def test_the_app_honours_gradio_server_port(sample_index):
     """Container platforms set GRADIO_SERVER_NAME/PORT; RAG_PORT and --port still come first."""
-    import time
-
-    from .conftest import free_port
+    from .conftest import free_port, serving
 
     port = free_port()
     env = {"GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
     process = _app_process(env, "--index", str(sample_index.store.folder))
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
+        if not serving(f"http://127.0.0.1:{port}/", process):
             pytest.fail(f"the app did not serve on GRADIO_SERVER_PORT={port}: {process.communicate(timeout=5)[0]}")
     finally:
         process.terminate()
