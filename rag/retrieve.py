@@ -52,7 +52,6 @@ class Retriever:
             return []
         depth = max(self.candidates, 2 * k)
         filters = self.effective(filters)
-        allowed = self.store.chunk_ids_matching(filters) if filters else None
         dense: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
         # the question is encoded on another core while the keyword search runs here
@@ -60,7 +59,7 @@ class Retriever:
         if mode in ("hybrid", "keyword"):
             keyword = self.store.keyword_search(keyword_query(question), depth, filters)
         if vector is not None:
-            dense = self.store.dense_search(vector.result(), depth, allowed)
+            dense = self.store.dense_search(vector.result(), depth, filters)
         if mode == "hybrid":
             ranked = fuse([[i for i, _ in dense], [i for i, _ in keyword]])
         else:

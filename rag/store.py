@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from .errors import IndexError_, rebuild_hint
+from .facets import Facets
 from .news import analyze
 from .stories import band_keys, same_story, shingles, signature
 from .text import WORD, split_sentences
@@ -284,6 +285,8 @@ class Store:
         self._db = self._connect()  # the one writing connection, used under self._lock
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self._facet_cache: Facets | None = None
+        self._facet_lock = threading.Lock()
         with self.guard():
             if manifest.format_version < FORMAT_VERSION:
                 self._upgrade()
@@ -965,23 +968,49 @@ class Store:
         return row[0][:10] if row and row[0] else None
 
     def chunk_ids_matching(self, filters: Filters) -> np.ndarray:
-        where, params = self._filter_sql(filters)
-        rows = self._read(
-            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1{where}", params
-        ).fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64)
+        """The ids of the chunks that pass ``filters``, ascending."""
+        facets = self._facets()
+        return facets.chunk_ids[facets.chunk_mask(filters)]
 
-    def dense_search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Nearest chunks by inner product (cosine, as vectors are unit length): ``[(chunk_id, score)]``."""
+    def _facets(self) -> Facets:
+        """Each chunk's article date and source in memory (rag.facets), rebuilt when chunks were added
+        since (by this process or another one)."""
+        row = self._read("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
+        version = row[0] if row else 0
+        facets = self._facet_cache
+        if facets is None or facets.version != version:
+            with self._facet_lock:
+                facets = self._facet_cache
+                if facets is None or facets.version != version:
+                    # read in one transaction, so the chunks and their articles agree
+                    reader = self._reader()
+                    reader.execute("BEGIN")
+                    try:
+                        version = reader.execute(
+                            "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0)"
+                        ).fetchone()[0]
+                        articles = reader.execute("SELECT id, published, source FROM articles").fetchall()
+                        chunks = reader.execute("SELECT id, article_id FROM chunks").fetchall()
+                    finally:
+                        reader.execute("COMMIT")
+                    facets = self._facet_cache = Facets.build(version, articles, chunks)
+        return facets
+
+    def dense_search(self, query: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
+        """Nearest chunks by inner product (cosine, as vectors are unit length) among those that pass
+        ``filters``: ``[(chunk_id, score)]``."""
         import faiss
 
-        if allowed is not None and len(allowed) == 0:
-            return []
+        selector = None
+        if filters:
+            bits, passing = self._facets().bitmap(filters)
+            if passing == 0:
+                return []
+            selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         with self._lock:
             if self._faiss.ntotal == 0:
                 return []
-            selector = faiss.IDSelectorBatch(allowed) if allowed is not None else None
             if self.index_type == "ivf":
                 params = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
             else:

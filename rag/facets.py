@@ -1,0 +1,97 @@
+"""Search filters applied in memory.
+
+A filtered dense search needs the set of chunks that pass the filter. Asking SQLite for it on every
+search reads one row per passing chunk (100,000 rows for an as-of date that keeps a whole archive), so
+the store keeps, per chunk, the publication day and source of its article in arrays instead: a filter
+becomes a boolean mask in well under a millisecond, and the mask a FAISS bitmap selector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .types import Filters
+
+UNDATED = 0  # the day of an article without a publication date
+
+
+def day_number(iso: str | None) -> int:
+    """``2024-10-23...`` as 20241023 (ordered like the dates); UNDATED for none."""
+    if not iso or len(iso) < 10:
+        return UNDATED
+    return int(iso[:4]) * 10_000 + int(iso[5:7]) * 100 + int(iso[8:10])
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The article, publication day and source of every chunk, by chunk id.
+
+    ``version`` is what the store compares to know the arrays are current (the last chunk id handed
+    out: chunks are only ever added or removed, and a removed chunk is gone from the vector index too,
+    so a stale entry for it does no harm)."""
+
+    version: int
+    chunk_ids: np.ndarray  # int64, ascending
+    chunk_article: np.ndarray  # int32: position in ``articles`` of each chunk's article
+    articles: dict[str, int]  # article id -> position
+    days: np.ndarray  # int32 per article: day_number of its publication date
+    sources: np.ndarray  # int32 per article: position in ``source_names``
+    source_names: dict[str, int]
+
+    @classmethod
+    def build(
+        cls, version: int, articles: Iterable[tuple[str, str | None, str]], chunks: Iterable[tuple[int, str]]
+    ) -> Facets:
+        """From ``(article_id, published, source)`` rows and ``(chunk_id, article_id)`` rows."""
+        positions: dict[str, int] = {}
+        source_names: dict[str, int] = {}
+        days, sources = [], []
+        for article_id, published, source in articles:
+            positions[article_id] = len(positions)
+            days.append(day_number(published))
+            sources.append(source_names.setdefault(source or "", len(source_names)))
+        pairs = sorted((chunk_id, positions[a]) for chunk_id, a in chunks if a in positions)
+        return cls(
+            version=version,
+            chunk_ids=np.fromiter((c for c, _ in pairs), dtype=np.int64, count=len(pairs)),
+            chunk_article=np.fromiter((a for _, a in pairs), dtype=np.int32, count=len(pairs)),
+            articles=positions,
+            days=np.asarray(days, dtype=np.int32),
+            sources=np.asarray(sources, dtype=np.int32),
+            source_names=source_names,
+        )
+
+    def article_mask(self, filters: Filters) -> np.ndarray:
+        """Which articles pass ``filters`` (the same rules as the store's SQL filter)."""
+        keep = np.ones(len(self.days), dtype=bool)
+        if filters.article_ids:
+            wanted = [self.articles[a] for a in filters.article_ids if a in self.articles]
+            only = np.zeros_like(keep)
+            only[wanted] = True
+            keep &= only
+        if filters.sources:
+            wanted = [self.source_names[s] for s in filters.sources if s in self.source_names]
+            keep &= np.isin(self.sources, wanted)
+        if filters.date_from:  # an undated article is in no date range
+            keep &= self.days >= day_number(filters.date_from)
+        if filters.date_to:
+            keep &= (self.days != UNDATED) & (self.days <= day_number(filters.date_to))
+        if filters.as_of:  # nothing published after the day; undated articles are kept
+            keep &= (self.days == UNDATED) | (self.days <= day_number(filters.as_of))
+        return keep
+
+    def chunk_mask(self, filters: Filters) -> np.ndarray:
+        """Which chunks (in ``chunk_ids`` order) pass ``filters``."""
+        return self.article_mask(filters)[self.chunk_article]
+
+    def bitmap(self, filters: Filters) -> tuple[np.ndarray, int]:
+        """The passing chunk ids as a bitmap (bit ``i`` of byte ``i >> 3`` for id ``i``, as FAISS's
+        IDSelectorBitmap reads it) and how many pass."""
+        mask = self.chunk_mask(filters)
+        size = int(self.chunk_ids[-1]) + 1 if len(self.chunk_ids) else 0
+        bits = np.zeros(size, dtype=bool)
+        bits[self.chunk_ids[mask]] = True
+        return np.packbits(bits, bitorder="little"), int(mask.sum())
