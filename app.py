@@ -6,6 +6,7 @@ All retrieval, answering and export live in the library; the chat's HTML (escape
 
 import argparse
 import os
+import shlex
 import tempfile
 import threading
 from pathlib import Path
@@ -17,6 +18,7 @@ from rag import Filters, RagError, Settings
 from rag.answer import Assistant
 from rag.config import MODES
 from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
+from rag.feeds import Watcher, parse_interval, split_sources
 from rag.index import SAMPLE_ARTICLES, open_or_build
 from rag.index import exists as index_exists
 from rag.parse import SUPPORTED_SUFFIXES
@@ -40,16 +42,18 @@ EXAMPLES = [
     "How old is Donald Trump?",
 ]
 EXPORT_FORMATS = {"Markdown": "md", "JSON": "json", "HTML": "html"}
+WATCH_REFRESH_SECONDS = 15
 UPLOAD_ROOT = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
 
 
 class App:
     """The shared state of the server: one index and one assistant for every session."""
 
-    def __init__(self, assistant: Assistant, settings: Settings | None = None):
+    def __init__(self, assistant: Assistant, settings: Settings | None = None, watcher: Watcher | None = None):
         self.assistant = assistant
         self.index = assistant.index
         self.settings = settings or self.index.settings
+        self.watcher = watcher  # folders and feeds ingested in the background (RAG_WATCH)
         self.ingest_lock = threading.Lock()
 
     # --- helpers --------------------------------------------------------------------------
@@ -92,6 +96,10 @@ class App:
     def library_updates(self, query: str, order: str, offset: int):
         """The source filter's choices and the article table's current page, after a change."""
         return (gr.Dropdown(choices=self.sources()), *self.library_page(query, order, offset))
+
+    def watch_updates(self, query: str, order: str, offset: int):
+        """The background watch's last round, then :meth:`library_updates` (new articles may be in)."""
+        return (self.watcher.status if self.watcher else "", *self.library_updates(query, order, offset))
 
     # --- chat -----------------------------------------------------------------------------
 
@@ -294,6 +302,9 @@ def build(app: App) -> gr.Blocks:
                         )
                         upload = gr.Button("Add to library", variant="primary")
                         upload_report = gr.HTML(elem_id="upload-report")
+                        watch_status = gr.Markdown(
+                            app.watcher.status if app.watcher else "", elem_id="watch-status", visible=bool(app.watcher)
+                        )
                         with gr.Row(equal_height=True):
                             search = gr.Textbox(label="Search titles and sources", scale=3, min_width=150, max_lines=1)
                             order = gr.Dropdown(
@@ -386,6 +397,10 @@ def build(app: App) -> gr.Blocks:
         following.click(app.next_page, library_view, page_outputs, **paging)
         prepare.click(app.export_file, [answers, selected, scope, fmt], download, api_visibility="private")
         demo.load(app.library_updates, library_view, library_outputs, api_visibility="private")
+        if app.watcher:  # what the background watch found shows up without a reload
+            gr.Timer(WATCH_REFRESH_SECONDS).tick(
+                app.watch_updates, library_view, [watch_status, *library_outputs], **paging
+            )
 
         gr.api(app.api_ask, api_name="ask")
         gr.api(app.api_ingest, api_name="ingest", concurrency_id="ingest", concurrency_limit=1)
@@ -412,9 +427,22 @@ def main() -> None:
     parser.add_argument("--index", help="index folder (default: $RAG_INDEX or embeddings/)")
     parser.add_argument("--host", help="address to listen on (default: $RAG_HOST, $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", help="port to listen on (default: $RAG_PORT, $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument(
+        "--watch", nargs="+", metavar="SOURCE", help="folders and feeds to keep ingesting (default: $RAG_WATCH)"
+    )
+    parser.add_argument("--every", help="how often to look at them (default: $RAG_WATCH_EVERY or 15m)")
     args = parser.parse_args()
     try:
-        settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port)
+        settings = Settings.from_env(
+            index_dir=args.index,
+            host=args.host,
+            port=args.port,
+            watch=shlex.join(args.watch) if args.watch else None,
+            watch_every=args.every,
+        )
+        watched = split_sources(settings.watch)
+        if watched:
+            parse_interval(settings.watch_every)  # a bad interval stops here, before the index is opened
     except RagError as exc:
         parser.exit(2, f"error: {exc}\n")
     built = None
@@ -429,7 +457,10 @@ def main() -> None:
         close()
     if built is not None:
         print(built.summary(), flush=True)
-    launch(build(App(Assistant(index))), settings)
+    watcher = Watcher(index, watched, settings.watch_every).start() if watched else None
+    if watcher:
+        print(f"{watcher.status} (in the background)", flush=True)
+    launch(build(App(Assistant(index), settings, watcher)), settings)
 
 
 if __name__ == "__main__":

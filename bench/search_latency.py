@@ -5,12 +5,16 @@ drawn at random) with real MiniLM embeddings (cached in bench/.cache after the f
 embeds 100k texts and takes about 25 minutes on 2 cores). They are stored through `Store.add`,
 ten chunks to an article, so the SQLite rows, FTS5 keyword index and FAISS index are the real ones.
 
+Each article gets a publication day (spread over three years) and one of eight sources.
+
 For --queries XQuAD-R questions, in alternating blocks of 25:
   floor  = encode the question + raw FAISS search (a bare index of the same kind, same vectors)
   search = `Index.search(question, k=5)`: encode, dense + BM25 keyword search, fusion, row lookup
-Prints p50/p95 of both and their ratio; at 100k chunks both the exact (flat) index and the
-approximate (IVF) one that the store switches to past its threshold; recall@10 of IVF against
-exact search for all 1,190 questions; and the memory of an idle process holding the loaded index.
+Prints p50/p95 of both and their ratio. Then filtered searches against the unfiltered one, also in
+alternating blocks: one month of dates, one source, and an as-of date that keeps 90% of the archive.
+At 100k chunks, both the exact (flat) index and the approximate (IVF) one that the store switches to
+past its threshold; recall@10 of IVF against exact search for all 1,190 questions; and the memory of
+an idle process holding the loaded index.
 
     .venv/bin/python bench/search_latency.py [--sizes 10000 100000] [--queries 300]
 """
@@ -18,6 +22,7 @@ exact search for all 1,190 questions; and the memory of an idle process holding 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import subprocess
 import sys
@@ -35,10 +40,24 @@ from rag import Index, Settings  # noqa: E402
 from rag.datasets import load_squad  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
 from rag.store import Store  # noqa: E402
-from rag.types import Article, Chunk  # noqa: E402
+from rag.types import Article, Chunk, Filters  # noqa: E402
 
 CHUNKS_PER_ARTICLE = 10
 BLOCK = 25  # questions timed in a row on one side before switching
+SOURCES = ["AFP", "AP", "Reuters", "BBC", "DW", "NHK", "Yonhap", "Kyiv Independent"]
+FIRST_DAY = datetime.date(2022, 1, 1)
+DAYS = 3 * 365
+FILTERS = {  # name -> the filter, as a reader would set it
+    "one month": Filters(date_from="2023-06-01", date_to="2023-06-30"),
+    "one source": Filters(sources=("Reuters",)),
+    "as of (keeps 90%)": Filters(as_of=(FIRST_DAY + datetime.timedelta(days=int(DAYS * 0.9))).isoformat()),
+}
+
+
+def dated(number: int) -> dict:
+    """The publication day and source of article ``number``: spread evenly, in no order of content."""
+    day = FIRST_DAY + datetime.timedelta(days=(number * 7919) % DAYS)
+    return {"published": day.isoformat(), "source": SOURCES[(number * 31) % len(SOURCES)]}
 
 
 def build_store(folder: Path, texts: list[str], vectors: np.ndarray, ann_threshold: int) -> None:
@@ -60,7 +79,7 @@ def build_store(folder: Path, texts: list[str], vectors: np.ndarray, ann_thresho
             for i, part in enumerate(parts):
                 chunks.append(Chunk("", i, position, position + len(part), part, ((position, position + len(part)),)))
                 position += len(part) + 1
-            article = Article.create(f"Article {a // CHUNKS_PER_ARTICLE}", text, source="bench")
+            article = Article.create(f"Article {a // CHUNKS_PER_ARTICLE}", text, **dated(a // CHUNKS_PER_ARTICLE))
             chunks = [Chunk(article.id, c.index, c.start, c.end, c.text, c.sentences) for c in chunks]
             items.append((article, chunks, "bench"))
             rows.extend(range(a, a + len(parts)))
@@ -114,6 +133,22 @@ def measure(index: Index, vectors: np.ndarray, questions: list[str]) -> dict:
         "p50": percentile(full, 50) * 1000,
         "p95": percentile(full, 95) * 1000,
     }
+
+
+def measure_filters(index: Index, questions: list[str]) -> dict:
+    """p50 of each filtered search and of the unfiltered one, timed in alternating blocks."""
+    times: dict[str, list[float]] = {"none": [], **{name: [] for name in FILTERS}}
+    runs = [("none", None), *FILTERS.items()]
+    for number, start in enumerate(range(0, len(questions), BLOCK)):
+        batch = questions[start : start + BLOCK]
+        order = runs if number % 2 == 0 else runs[::-1]
+        for name, filters in order:
+            for q in batch:
+                index.embedder._queries.clear()  # each side encodes the question, as asked the first time
+                started = time.perf_counter()
+                index.search(q, k=5, filters=filters)
+                times[name].append(time.perf_counter() - started)
+    return {name: percentile(values, 50) * 1000 for name, values in times.items()}
 
 
 def ann_recall(vectors: np.ndarray, store: Store, queries: np.ndarray, k: int = 10) -> float:
@@ -177,6 +212,7 @@ def main() -> None:
                 index = Index(Settings(index_dir=folder, ann_threshold=threshold))
                 assert index.stats().index_type == kind, index.stats()
                 result = measure(index, vectors[:size], sample)
+                result["filtered_p50"] = measure_filters(index, sample)
                 result.update(size=size, kind=kind, build_s=built)
                 if kind == "ivf":
                     queries = embedder.embed(all_questions)
@@ -198,6 +234,13 @@ def main() -> None:
             f"{r['p50'] / r['floor_p50']:.2f} | {r['floor_p95']:.1f} ms | {r['p95']:.1f} ms | "
             f"{r['p95'] / r['floor_p95']:.2f} | {r['loaded_index_mb']:.0f} MB ({r['model_only_mb']:.0f} MB) |"
         )
+    print()
+    print("| chunks | index | unfiltered p50 | " + " | ".join(f"{name} p50 (ratio)" for name in FILTERS) + " |")
+    print("|---|---|---|" + "---|" * len(FILTERS))
+    for r in rows:
+        timed = r["filtered_p50"]
+        cells = " | ".join(f"{timed[name]:.1f} ms ({timed[name] / timed['none']:.2f})" for name in FILTERS)
+        print(f"| {r['size']:,} | {r['kind']} | {timed['none']:.1f} ms | {cells} |")
     for r in rows:
         if "recall10" in r:
             print(

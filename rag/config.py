@@ -109,7 +109,8 @@ class Settings:
         group="index", kind=int, minimum=1,
     )
     watch_every: str = setting(
-        "15m", "RAG_WATCH_EVERY", "how often `rag watch` looks for new files and feed entries (30s, 15m, 1h)",
+        "15m", "RAG_WATCH_EVERY",
+        "how often `rag watch` (and the app's `RAG_WATCH`) looks for new files and feed entries (30s, 15m, 1h)",
         group="index", flag="--every",
     )
     # --- answers ---
@@ -146,6 +147,12 @@ class Settings:
     port: int = setting(
         7860, ("RAG_PORT", "GRADIO_SERVER_PORT"), "port the app listens on",
         group="app", kind=int, minimum=1, maximum=65535, flag="--port",
+    )
+    watch: str = setting(
+        "", "RAG_WATCH",
+        "folders, files and feeds the app keeps ingesting in the background, every `RAG_WATCH_EVERY` "
+        "(separated by spaces; quote a path that has spaces)",
+        group="app", flag="--watch", shown_default="none",
     )
     max_upload_files: int = setting(
         50, "RAG_MAX_UPLOAD_FILES", "files accepted in one upload", group="app", kind=int, minimum=1,

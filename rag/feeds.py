@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 import tempfile
 import threading
 import time
@@ -474,6 +475,18 @@ def parse_interval(text: str) -> float:
     return seconds
 
 
+def split_sources(text: str, name: str = "RAG_WATCH") -> list[str]:
+    """The folders, files and feeds of a setting such as ``RAG_WATCH``: separated by spaces, a path
+    with spaces in quotes. A RagError names the setting and what to write."""
+    try:
+        return shlex.split(text or "")
+    except ValueError as exc:  # an unclosed quote
+        raise RagError(
+            f"{name}={text!r} cannot be read ({exc}); separate the sources with spaces and put a path "
+            "that has spaces in quotes"
+        ) from None
+
+
 def watch(
     index: Index,
     sources: Sequence[str | Path],
@@ -482,20 +495,87 @@ def watch(
     rounds: int | None = None,
     stop: threading.Event | None = None,
     on_round: Callable[[int, IngestReport], None] | None = None,
+    on_error: Callable[[int, Exception], None] | None = None,
     fetcher: Fetcher | None = None,
 ) -> int:
     """Ingest ``sources`` (files, folders, feeds) again every ``every`` seconds, until ``rounds``
     rounds are done or ``stop`` is set; ``on_round(number, report)`` is called after each round.
-    Returns the number of rounds done. Each round commits what it found before the next one starts.
+    A round that fails ends the watch with its exception, unless ``on_error(number, error)`` is given
+    (a server's background watch must outlive a bad round): then it is told, and the next round
+    comes at its time. Returns the number of rounds done.
+    Each round commits what it found before the next one starts.
     """
     stop = stop or threading.Event()
     done = 0
     while not stop.is_set():
-        report = ingest_sources(index, sources, fetcher=fetcher)
         done += 1
-        if on_round is not None:
-            on_round(done, report)
+        try:
+            report = ingest_sources(index, sources, fetcher=fetcher)
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(done, exc)
+        else:
+            if on_round is not None:
+                on_round(done, report)
         if rounds is not None and done >= rounds:
             break
         stop.wait(every)
     return done
+
+
+class Watcher:
+    """:func:`watch` in a background thread, as the chat app runs it: what the last round found is
+    kept for the library tab (:attr:`status`). Stopped by :meth:`stop` (it finishes the round it is in)."""
+
+    def __init__(self, index: Index, sources: Sequence[str | Path], every: str, fetcher: Fetcher | None = None):
+        """``every`` as :func:`parse_interval` reads it ("15m")."""
+        self.sources = [str(s) for s in sources]
+        self.every = every
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._last: tuple[int, float, str] | None = None  # round, when it ended, what it found
+        self._thread = threading.Thread(
+            target=watch,
+            args=(index, self.sources, parse_interval(every)),
+            kwargs={"stop": self._stop, "on_round": self._round, "on_error": self._failed, "fetcher": fetcher},
+            name="rag-watch",
+            daemon=True,
+        )
+
+    def start(self) -> Watcher:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def rounds(self) -> int:
+        return self._last[0] if self._last else 0
+
+    @property
+    def status(self) -> str:
+        """One line: what is watched, and what the last round found (or why it failed)."""
+        count = len(self.sources)
+        watched = f"Watching {count} source{'s' * (count != 1)} every {self.every.strip()}"
+        if self._last is None:
+            return f"{watched}; the first round is running."
+        number, ended, found = self._last
+        when = datetime.fromtimestamp(ended, timezone.utc).astimezone().strftime("%H:%M")
+        return f"{watched}; round {number} at {when}: {found}"
+
+    def _round(self, number: int, report: IngestReport) -> None:
+        found = (
+            f"{report.added} new article{'s' * (report.added != 1)}, "
+            f"{len(report.rejected)} source{'s' * (len(report.rejected) != 1)} failed"
+        )
+        with self._lock:
+            self._last = (number, time.time(), found)
+
+    def _failed(self, number: int, error: Exception) -> None:
+        with self._lock:
+            self._last = (number, time.time(), f"failed: {error}")
+

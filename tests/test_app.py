@@ -182,3 +182,39 @@ def test_a_bad_port_is_one_clear_line_not_a_trace():
         "error: RAG_PORT='http' is not a whole number; use a whole number from 1 to 65535 (default 7860)"
     )
     assert "Traceback" not in output
+
+
+def test_the_app_keeps_ingesting_a_watched_folder_in_the_background(sample_index, tmp_path):
+    import shutil
+    import time
+
+    from .conftest import free_port, serving
+
+    folder = tmp_path / "index"
+    shutil.copytree(sample_index.store.folder, folder)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    port = free_port()
+    process = _app_process({"RAG_PORT": str(port)}, "--index", str(folder), "--watch", str(inbox), "--every", "1s")
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        if not serving(url, process):
+            pytest.fail(f"the app did not start: {process.communicate(timeout=5)[0]}")
+        components = httpx.get(f"{url}config", timeout=30).json()["components"]
+        (status,) = [c for c in components if c.get("props", {}).get("elem_id") == "watch-status"]
+        assert status["props"]["value"].startswith("Watching 1 source every 1s")
+        client = Client(url, verbose=False)
+        before = {a["title"] for a in client.predict(api_name="/articles")}
+        shutil.copy(DATA / "good" / "lighthouse.html", inbox)
+        deadline = time.monotonic() + 120
+        titles = before
+        while time.monotonic() < deadline and titles == before:
+            time.sleep(1)
+            titles = {a["title"] for a in client.predict(api_name="/articles")}
+        assert titles - before == {"Volunteers Restore Cape Verran Lighthouse"}
+        answer = answer_from_dict(client.predict("When was the Cape Verran lighthouse built?", api_name="/ask"))
+        assert "built in 1871" in answer.citations[0].quote
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert "Watching 1 source every 1s" in output

@@ -11,7 +11,17 @@ import pytest
 
 from rag.cli import main
 from rag.errors import RagError, RejectedFile
-from rag.feeds import ingest_sources, is_feed_source, parse_interval, read_feed, strip_html, watch
+from rag.feeds import (
+    Fetcher,
+    Watcher,
+    ingest_sources,
+    is_feed_source,
+    parse_interval,
+    read_feed,
+    split_sources,
+    strip_html,
+    watch,
+)
 
 TIMEOUT = 3.0  # seconds: the slow page sleeps longer; generous for the others on a busy machine
 MAX_PAGE_KB = 8  # the huge page is bigger
@@ -375,6 +385,51 @@ def test_the_watch_loop_picks_up_an_entry_added_between_rounds(site, index):
     done = watch(index, [f"{site.base}/atom.xml"], every=0.05, stop=stop, on_round=lambda n, r: rounds.append(r))
     assert time.monotonic() - started < 5 and done == len(rounds) >= 1
     assert all(r.added == 0 for r in rounds)
+
+
+class FailingOnce(Fetcher):
+    """The real fetcher, except that its first download raises what no feed error covers."""
+
+    failed = False
+
+    def get(self, url, accept=lambda media_type: True):
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("the connection pool is closed")
+        return super().get(url, accept)
+
+
+def test_the_background_watcher_outlives_a_failed_round_and_says_what_each_round_found(site, index):
+    fetcher = FailingOnce(TIMEOUT, MAX_PAGE_KB * 1024)
+    watcher = Watcher(index, [f"{site.base}/atom.xml"], "0.05s", fetcher=fetcher)
+    assert watcher.status == "Watching 1 source every 0.05s; the first round is running."
+    statuses = []
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 60
+        while watcher.rounds < 3 and time.monotonic() < deadline:
+            if watcher.status not in statuses:
+                statuses.append(watcher.status)
+            time.sleep(0.01)
+    finally:
+        watcher.stop(timeout=30)
+    fetcher.close()
+    assert watcher.rounds >= 3
+    assert any("round 1 at" in s and s.endswith(": failed: the connection pool is closed") for s in statuses)
+    assert any("round 2 at" in s and s.endswith(": 2 new articles, 0 sources failed") for s in statuses)
+    assert watcher.status.endswith(": 0 new articles, 0 sources failed")
+    assert len(index.articles()) == 2
+
+
+def test_watched_sources_are_split_like_a_shell_line():
+    assert split_sources("") == []
+    assert split_sources("news https://example.com/rss.xml 'my folder/a b'") == [
+        "news",
+        "https://example.com/rss.xml",
+        "my folder/a b",
+    ]
+    with pytest.raises(RagError, match=r"^RAG_WATCH=\"'unclosed\" cannot be read \(No closing quotation\); "):
+        split_sources("'unclosed")
 
 
 def test_intervals_and_summaries():
