@@ -7,6 +7,11 @@ streaming way, so a slow or huge page costs at most those. A page that cannot be
 status, too big, not HTML, no article text in it) is replaced by the entry's own content or summary
 when it holds enough text, with a note saying why; otherwise the entry is reported and skipped.
 
+A feed fetched from a public internet address is followed to public addresses only: an entry link
+(or a redirect) that leads to this machine, a private network or a link-local address (where clouds
+serve their metadata) is not fetched, so a feed from the internet cannot make the reader probe the
+network it runs in. A feed on your own network, or in a file you give, is followed anywhere.
+
 Links already stored are remembered in the index (:meth:`rag.store.Store.feed_links`), so a second
 run downloads only the feed and the pages of entries it has not stored yet.
 
@@ -18,14 +23,16 @@ at all is rejected; an entry that cannot be used is a note.
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import re
 import shlex
+import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -83,6 +90,7 @@ class Entry:
 class Feed:
     title: str
     entries: list[Entry] = field(default_factory=list)
+    public: bool = False  # fetched from a public address: its links are followed to public addresses only
 
 
 # --- recognising and reading feeds ------------------------------------------------------------
@@ -220,15 +228,24 @@ class Fetcher:
         )
         self._owns_client = client is None
 
-    def get(self, url: str, accept: Callable[[str], bool] = lambda media_type: True) -> Fetched:
+    def get(
+        self, url: str, accept: Callable[[str], bool] = lambda media_type: True, public_only: bool = False
+    ) -> Fetched:
         """The body of ``url``. ``accept`` is asked about the media type before the body is read.
-        Raises FetchError with the reason."""
+        With ``public_only``, ``url`` and every redirect must lead to public internet addresses (not
+        this machine, a private network or a cloud's metadata service). Raises FetchError with the reason."""
         import httpx
 
-        deadline = time.monotonic() + self.timeout
+        deadline, first = time.monotonic() + self.timeout, url
         for _ in range(MAX_REDIRECTS + 1):
             if not is_web_url(url):
                 raise FetchError(f"leads to {_short(url)} (only http and https links are fetched)")
+            if public_only and not is_public_host(urlsplit(url).hostname or ""):
+                where = "is not" if url == first else f"leads to {_short(url)}, not"
+                raise FetchError(
+                    f"{where} at a public internet address (a feed from the internet is not followed into "
+                    "this machine or its network)"
+                )
             try:
                 with self.client.stream("GET", url, timeout=max(0.01, deadline - time.monotonic())) as response:
                     if response.is_redirect:
@@ -264,6 +281,16 @@ class Fetcher:
     def close(self) -> None:
         if self._owns_client:
             self.client.close()
+
+
+def is_public_host(host: str) -> bool:
+    """Do all the addresses of ``host`` (a name or an IP address) lie on the public internet?"""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False  # unknown: not followed
+    addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    return bool(addresses) and all(a.is_global for a in addresses)
 
 
 def _content_type(header: str) -> tuple[str, str | None]:
@@ -313,7 +340,8 @@ def read_source(source: str, fetcher: Fetcher) -> Feed:
             fetched = fetcher.get(source)
         except FetchError as exc:
             raise RejectedFile(f"feed {exc.reason}") from None
-        return read_feed(fetched.data, fetched.url)
+        feed = read_feed(fetched.data, fetched.url)
+        return replace(feed, public=is_public_host(urlsplit(fetched.url).hostname or ""))
     path = Path(source)
     if not path.is_file():
         raise RejectedFile("no such file or folder")
@@ -364,7 +392,7 @@ def _entry_record(entry: Entry, feed: Feed, fetcher: Fetcher) -> tuple[dict[str,
         problem = f"link {_short(entry.link)} refused (only http and https links are fetched)"
     else:
         try:
-            fetched = fetcher.get(entry.link, accept=_is_html)
+            fetched = fetcher.get(entry.link, accept=_is_html, public_only=feed.public)
             return _record(entry, feed, parse_html(_page_text(fetched)).articles[0]), ""
         except FetchError as exc:
             problem = f"page {_short(entry.link)} {exc.reason}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -13,9 +14,12 @@ from rag.cli import main
 from rag.errors import RagError, RejectedFile
 from rag.feeds import (
     Fetcher,
+    FetchError,
     Watcher,
+    _entry_record,
     ingest_sources,
     is_feed_source,
+    is_public_host,
     parse_interval,
     read_feed,
     split_sources,
@@ -320,6 +324,45 @@ def test_other_schemes_and_unreadable_feeds_are_rejected(site, index, tmp_path):
     assert reasons[str(not_a_feed)].startswith("not an RSS or Atom feed")
     assert site.requests == ["/missing.xml", "/news/bridge.html"]
     assert index.articles() == []
+
+
+@pytest.mark.parametrize(
+    "host, public",
+    [
+        ("127.0.0.1", False),
+        ("localhost", False),
+        ("::1", False),
+        ("10.20.30.40", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # a cloud's metadata service
+        ("fd00::1", False),
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("8.8.8.8", True),
+        ("2001:4860:4860::8888", True),
+    ],
+)
+def test_public_addresses(host, public):
+    assert is_public_host(host) is public
+
+
+def test_a_feed_from_the_internet_is_not_followed_into_this_machine_or_its_network(site):
+    fetcher = Fetcher(TIMEOUT, MAX_PAGE_KB * 1024)
+    try:
+        with pytest.raises(FetchError, match="^is not at a public internet address"):
+            fetcher.get(f"{site.base}/news/bridge.html", public_only=True)
+        assert site.requests == []
+        feed = read_feed(atom(site.base).encode(), f"{site.base}/atom.xml")
+        assert not feed.public  # a feed read from text alone: its links are followed anywhere
+        entry = feed.entries[0]
+        record, note = _entry_record(entry, replace(feed, public=True), fetcher)
+        assert site.requests == []
+        assert f"page {entry.link} is not at a public internet address (a feed from the internet" in note
+        assert record is None
+        record, note = _entry_record(entry, feed, fetcher)
+        assert (record["text_from"], note) == ("page", "")
+        assert site.requests == [entry.link.removeprefix(site.base)]
+    finally:
+        fetcher.close()
 
 
 def test_read_feed_never_opens_feed_text_as_a_file_or_url(tmp_path):
