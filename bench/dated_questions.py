@@ -21,6 +21,7 @@ ignored ("undated", what a search without time does).
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import random
@@ -98,6 +99,9 @@ def build(rng: random.Random):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--misses", action="store_true", help="print each question missed")
+    args = parser.parse_args()
     rng = random.Random(3)
     articles, cases = build(rng)
     late = max(dt.date.fromisoformat(a.published) for a in articles) + dt.timedelta(days=30)
@@ -113,6 +117,9 @@ def main() -> None:
                     passages = index.search(asked, k=5, filters=when.filters)  # what ask() retrieves first
                     answer = assistant.ask(asked, as_of=day)
                     first = answer.citations[0] if answer.citations else None
+                    if args.misses and setting == "dated" and not any(p.article_id == right.id for p in passages):
+                        found = "; ".join(f"{p.title} ({p.published})" for p in passages)
+                        print(f"MISS [{kind}] as of {day}: {asked} -> {right.title} ({right.published}); got {found}")
                     results[setting][kind].append(
                         (
                             any(p.article_id == right.id for p in passages),

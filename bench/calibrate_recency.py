@@ -1,0 +1,133 @@
+"""Calibrate the recency prior (rag.timeframe.RecencyPrior) on a dated archive.
+
+The archive is the one of bench/dated_questions.py: XQuAD-R paragraphs (real text) published on days
+drawn at random over 2023-2024, some of them updated twice. The questions here are those of the
+paragraphs that were never updated (one article holds the answer, and other paragraphs of the same
+topic, older and newer, compete with it), each asked on two days:
+
+- "news": 0-14 days after its article came out, as a reader asks about this week's news (what news
+  quizzes ask, and where a window of the last days helps most);
+- "archive": 30 days after the whole archive, as a researcher asks about any time (here a preference
+  for newer reports can only hurt);
+
+and each in two wordings: as written ("mild" recency: no time words), and opened with "According to
+the latest reports," ("strong": the reader asks for the newest).
+
+For each question the sentences are ranked once without any prior; then each prior of a grid is added
+to those scores (it is additive, so this equals ranking with it), and the top sentence is counted
+right when it is from the right article and holds the answer. Printed: the share right for each
+prior, per day and wording. The chosen prior must not lose more than one point on "archive" questions
+against no prior, and gains the most on "news" questions among those that do not.
+
+    .venv/bin/python bench/calibrate_recency.py [--questions 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus import SHARED  # noqa: E402
+from dated_questions import build  # noqa: E402
+
+from rag import Index, Settings  # noqa: E402
+from rag.answer import AnswerSettings, Assistant, QuestionTime  # noqa: E402
+from rag.datasets import write_jsonl  # noqa: E402
+from rag.timeframe import RecencyPrior, as_of_day, read_time_frame  # noqa: E402
+
+LATEST = "According to the latest reports, "
+WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.25, 0.5)
+HALF_LIVES = (7.0, 30.0, 90.0, 365.0)
+LATE_ENOUGH = dt.date(2026, 1, 1)
+
+
+def questions(count: int, rng: random.Random, versioned_titles: set[str]) -> list[tuple[str, str, str]]:
+    """``(question, answer, article title)`` of paragraphs that were never updated, ``count`` at random."""
+    squad = json.loads((SHARED / "xquad-r.en.json").read_text(encoding="utf-8"))
+    found = []
+    for entry in squad["data"]:
+        for n, paragraph in enumerate(entry["paragraphs"], 1):
+            title = f"{entry['title'].replace('_', ' ')} ({n})"
+            if title in versioned_titles:
+                continue
+            for qa in paragraph["qas"]:
+                question = qa["question"]
+                if read_time_frame(question, LATE_ENOUGH).recency != "mild":  # names a time: not for this
+                    continue
+                found.append((question, qa["answers"][0]["text"], title))
+    rng.shuffle(found)
+    return found[:count]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", type=int, default=400)
+    args = parser.parse_args()
+    articles, _ = build(random.Random(3))
+    by_title = {a.title: a for a in articles}
+    versioned = {a.title.removesuffix(", updated") for a in articles if a.title.endswith(", updated")}
+    rng = random.Random(5)
+    asked = questions(args.questions, rng, versioned)
+    late = max(dt.date.fromisoformat(a.published) for a in articles) + dt.timedelta(days=30)
+    # (day kind, wording) -> per question: [(score without prior, published, right?)] of its sentences
+    ranked: dict[tuple[str, str], list[tuple[dt.date, list[tuple[float, str | None, bool]]]]] = {}
+    none = RecencyPrior(strong_weight=0.0, mild_weight=0.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        with Index(Settings(index_dir=Path(tmp) / "index"), create=True) as index:
+            index.ingest([write_jsonl(articles, Path(tmp) / "archive.jsonl")])
+            assistant = Assistant(index, AnswerSettings(recency=none))
+            for number, (question, answer, title) in enumerate(asked, 1):
+                right = by_title[title]
+                news_day = dt.date.fromisoformat(right.published) + dt.timedelta(days=rng.randrange(0, 15))
+                for day_kind, day in (("news", news_day), ("archive", late)):
+                    for wording, text in (("mild", question), ("strong", LATEST + question[0].lower() + question[1:])):
+                        when = QuestionTime.read(text, None, day)
+                        assert when.frame.recency == wording, (text, when.frame.recency)
+                        evidence = assistant.rank_sentences(text, filters=when.filters, frame=when.frame)
+                        rows = [
+                            (c.score, c.passage.published, c.article_id == right.id and answer in c.text)
+                            for c in evidence.sentences
+                        ]
+                        ranked.setdefault((day_kind, wording), []).append((as_of_day(day), rows))
+                if number % 50 == 0:
+                    print(f"  {number}/{len(asked)} questions ranked", flush=True)
+
+    def share(prior: RecencyPrior, key: tuple[str, str]) -> float:
+        right = 0
+        for as_of, rows in ranked[key]:
+            if rows:
+                best = max(rows, key=lambda r: r[0] + prior.boost(r[1], as_of, key[1]))
+                right += best[2]
+        return right / len(ranked[key])
+
+    for wording in ("mild", "strong"):
+        wordings = "no time words" if wording == "mild" else repr(LATEST.strip())
+        print(f"\n{wording} recency ({wordings}), top sentence right:")
+        print("| weight | half-life (days) | news questions | archive questions |")
+        print("|---|---|---|---|")
+        base_archive = share(none, ("archive", wording))
+        best = None
+        for weight in WEIGHTS:
+            for half_life in HALF_LIVES if weight else (HALF_LIVES[0],):
+                prior = RecencyPrior(
+                    strong_weight=weight, strong_half_life=half_life, mild_weight=weight, mild_half_life=half_life
+                )
+                news, archive = share(prior, ("news", wording)), share(prior, ("archive", wording))
+                shown = "-" if not weight else f"{half_life:g}"
+                print(f"| {weight:g} | {shown} | {news:.3f} | {archive:.3f} |")
+                if archive >= base_archive - 0.01 and (best is None or news > best[0] + 1e-9):
+                    best = (news, archive, weight, half_life)
+        news, archive, weight, half_life = best
+        print(f"chosen ({wording}): weight {weight:g}, half-life {half_life:g} days:", end=" ")
+        print(f"news {news:.3f}, archive {archive:.3f}")
+
+
+if __name__ == "__main__":
+    main()
