@@ -6,23 +6,33 @@ All retrieval, answering and export live in the library; the chat's HTML (escape
 
 import argparse
 import os
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
+from rag.config import keep_private
+
+keep_private()  # Gradio and the model hub read their analytics and offline variables once, when imported
+
+import anyio
 import gradio as gr
 from gradio import FileData
+from starlette.middleware import Middleware
 
 from rag import Filters, RagError, Settings
 from rag.answer import Assistant
+from rag.auth import Logins, is_loopback
 from rag.config import MODES
 from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
 from rag.index import SAMPLE_ARTICLES, open_or_build
 from rag.index import exists as index_exists
+from rag.limits import Limits, client_of
 from rag.parse import SUPPORTED_SUFFIXES
 from rag.progress import terminal_progress
 from ui.render import (
     CSS,
+    access_html,
     answer_html,
     draft_html,
     error_html,
@@ -44,13 +54,46 @@ UPLOAD_ROOT = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir
 
 
 class App:
-    """The shared state of the server: one index and one assistant for every session."""
+    """The shared state of the server: one index and one assistant for every session, the logins
+    of the auth file (if any) and each client's allowance of questions and uploads."""
 
-    def __init__(self, assistant: Assistant, settings: Settings | None = None):
+    def __init__(self, assistant: Assistant, settings: Settings | None = None, logins: Logins | None = None):
         self.assistant = assistant
         self.index = assistant.index
         self.settings = settings or self.index.settings
         self.ingest_lock = threading.Lock()
+        if logins is None and self.settings.auth_file:
+            logins = Logins(self.settings.auth_file)
+        self.logins = logins
+        self.limits = Limits(self.settings)
+
+    # --- access ---------------------------------------------------------------------------
+
+    @property
+    def exposed_on(self) -> str | None:
+        """The address the app listens on, when that is not loopback and there are no logins."""
+        host = self.settings.host
+        return host if self.logins is None and not is_loopback(host) else None
+
+    def allow(self, request: gr.Request | None, action: str) -> None:
+        """Raise Forbidden unless the signed-in user's role allows ``action`` (anyone may, without
+        logins); then count a question against the client's allowance."""
+        if self.logins is not None:
+            self.logins.require(getattr(request, "username", None), action)
+        if action == "ask":
+            self.limits.ask(_client(request))
+
+    def admit_upload(self, request: gr.Request | None, uploads: list[tuple[Path, str]]) -> None:
+        self.allow(request, "upload")
+        self.limits.upload(_client(request), sum(path.stat().st_size for path, _ in uploads))
+
+    def session_view(self, request: gr.Request):
+        """What this session's user may see: the header's access line, and the controls that add and
+        remove articles (for an editor, or for everyone when there are no logins)."""
+        user = getattr(request, "username", None)
+        role = self.logins.role(user) if self.logins is not None else None
+        editor = self.logins is None or role == "editor"
+        return access_html(self.exposed_on, user, role), gr.Column(visible=editor), gr.Row(visible=editor)
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -95,15 +138,29 @@ class App:
 
     # --- chat -----------------------------------------------------------------------------
 
-    def respond(self, question, chat, answers, k, sentences, sources, date_from, date_to, mode, as_of=None):
+    def respond(
+        self,
+        question,
+        chat,
+        answers,
+        k,
+        sentences,
+        sources,
+        date_from,
+        date_to,
+        mode,
+        as_of=None,
+        request: gr.Request = None,
+    ):
         """Streams: the question and a working note first, the model's text as it is written (in
         generative mode), then the checked answer with its sources."""
         question = question or ""
         chat = [*chat, {"role": "user", "content": question_html(question)}]
         pending = [*chat, {"role": "assistant", "content": "<em>Searching the articles…</em>"}]
-        yield "", pending, answers, gr.update(), gr.update()
         answer, written = None, ""
         try:
+            self.allow(request, "ask")
+            yield "", pending, answers, gr.update(), gr.update()
             for item in self.assistant.stream(
                 question,
                 history=answers,
@@ -154,7 +211,7 @@ class App:
         with self.ingest_lock:
             return self.index.ingest([path for path, _ in uploads], progress=progress, origin_names=names)
 
-    def upload(self, files, query, order, offset, progress=gr.Progress()):
+    def upload(self, files, query, order, offset, request: gr.Request, progress=gr.Progress()):
         """The UI's upload button: ingest, then refresh the table and filters."""
         files = files or []
         uploads = [(_checked_upload(f), Path(str(f)).name) for f in files]
@@ -164,12 +221,17 @@ class App:
             progress(done, desc=f"{p.files_done}/{p.files_total} files · {p.describe()}")
 
         try:
+            self.admit_upload(request, uploads)
             report = self.ingest_files(uploads, progress=tick)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return (report_html(report), None, *self.library_updates(query, order, offset))
 
-    def remove(self, article_id, query, order, offset):
+    def remove(self, article_id, query, order, offset, request: gr.Request):
+        try:
+            self.allow(request, "remove")
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
         if not article_id:
             raise gr.Error("Choose an article to remove first.")
         with self.ingest_lock:
@@ -179,7 +241,11 @@ class App:
 
     # --- export ---------------------------------------------------------------------------
 
-    def export_file(self, answers, selected, scope, fmt):
+    def export_file(self, answers, selected, scope, fmt, request: gr.Request):
+        try:
+            self.allow(request, "export")
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
         if not answers:
             raise gr.Error("Ask a question first; there is nothing to export yet.")
         extension = EXPORT_FORMATS[fmt]
@@ -203,8 +269,10 @@ class App:
         date_to: str | None = None,
         mode: str | None = None,
         as_of: str | None = None,
+        request: gr.Request = None,
     ) -> dict:
         try:
+            self.allow(request, "ask")
             answer = self.assistant.ask(
                 question,
                 history=history,
@@ -217,21 +285,39 @@ class App:
             raise gr.Error(str(exc)) from None
         return answer_to_dict(answer)
 
-    def api_ingest(self, files: list[FileData]) -> dict:
+    def api_ingest(self, files: list[FileData], request: gr.Request = None) -> dict:
         uploads = [(_checked_upload(f), _original_name(f)) for f in files or []]
         try:
+            self.admit_upload(request, uploads)
             report = self.ingest_files(uploads)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return {**report_to_dict(report), "articles": self.index.stats().articles}
 
-    def api_articles(self) -> list[dict]:
+    def api_articles(self, request: gr.Request = None) -> list[dict]:
+        if self.logins is not None:
+            try:
+                self.logins.require(getattr(request, "username", None), "ask")
+            except RagError as exc:
+                raise gr.Error(str(exc)) from None
         return [article_to_dict(a) for a in self.index.articles()]
 
-    def api_remove(self, article_id: str) -> dict:
+    def api_remove(self, article_id: str, request: gr.Request = None) -> dict:
+        try:
+            self.allow(request, "remove")
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
         with self.ingest_lock:
             removed = self.index.remove([article_id])
         return {"removed": removed}
+
+
+def _client(request: gr.Request | None) -> str:
+    """The key of a client's allowances: its user, its address, or (from this machine) its session."""
+    if request is None:
+        return client_of(None, None, None)
+    address = request.client.host if request.client else None
+    return client_of(request.username, address, request.session_hash)
 
 
 def _example_text(evt: gr.SelectData) -> str:
@@ -264,6 +350,8 @@ def build(app: App) -> gr.Blocks:
         answers = gr.State([])
         selected = gr.State(0)  # the turn whose sources are shown (1-based)
         gr.Markdown("### Ask the news articles\nAnswers quote the articles word for word; every quote is cited.")
+        access = gr.HTML(access_html(app.exposed_on), elem_id="access")
+        editable = app.logins is None  # with logins, shown once the session's user is known to be an editor
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=340):
                 chat = gr.Chatbot(
@@ -286,13 +374,14 @@ def build(app: App) -> gr.Blocks:
                     with gr.Tab("Sources"):
                         sources_panel = gr.HTML(sources_html(None, 0), elem_id="sources")
                     with gr.Tab("Library"):
-                        files = gr.File(
-                            label="Add articles (.txt .md .html .json .jsonl .pdf)",
-                            file_count="multiple",
-                            file_types=sorted(SUPPORTED_SUFFIXES),
-                            height=150,
-                        )
-                        upload = gr.Button("Add to library", variant="primary")
+                        with gr.Column(visible=editable) as adding:
+                            files = gr.File(
+                                label="Add articles (.txt .md .html .json .jsonl .pdf)",
+                                file_count="multiple",
+                                file_types=sorted(SUPPORTED_SUFFIXES),
+                                height=150,
+                            )
+                            upload = gr.Button("Add to library", variant="primary")
                         upload_report = gr.HTML(elem_id="upload-report")
                         with gr.Row(equal_height=True):
                             search = gr.Textbox(label="Search titles and sources", scale=3, min_width=150, max_lines=1)
@@ -305,7 +394,7 @@ def build(app: App) -> gr.Blocks:
                             previous = gr.Button("◀ Previous", size="sm", interactive=False, min_width=70)
                             count = gr.HTML(elem_id="library-count")
                             following = gr.Button("Next ▶", size="sm", interactive=False, min_width=70)
-                        with gr.Row():
+                        with gr.Row(visible=editable) as removing:
                             to_remove = gr.Dropdown(
                                 label="Remove an article (of this page)", choices=[], scale=4, min_width=200
                             )
@@ -386,6 +475,7 @@ def build(app: App) -> gr.Blocks:
         following.click(app.next_page, library_view, page_outputs, **paging)
         prepare.click(app.export_file, [answers, selected, scope, fmt], download, api_visibility="private")
         demo.load(app.library_updates, library_view, library_outputs, api_visibility="private")
+        demo.load(app.session_view, None, [access, adding, removing], api_visibility="private")
 
         gr.api(app.api_ask, api_name="ask")
         gr.api(app.api_ingest, api_name="ingest", concurrency_id="ingest", concurrency_limit=1)
@@ -395,14 +485,62 @@ def build(app: App) -> gr.Blocks:
     return demo
 
 
-def launch(demo: gr.Blocks, settings: Settings, **options) -> None:
-    """Serve the app on the configured address and port, with the upload limit of the settings."""
+# Headers every response carries: no framing by other sites, no MIME-type sniffing, no referrer sent
+# to the sites that article links lead to.
+SECURITY_HEADERS = {
+    b"x-frame-options": b"SAMEORIGIN",
+    b"content-security-policy": b"frame-ancestors 'self'",
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"no-referrer",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware adding SECURITY_HEADERS to every HTTP response that does not set them itself."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in SECURITY_HEADERS.items() if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+def launch(demo: gr.Blocks, app: App, **options) -> None:
+    """Serve the app on the configured address and port, with the upload limit of the settings, the
+    logins of its auth file and the security headers; warn when it is open to the network."""
+    settings = app.settings
+    if app.exposed_on:
+        print(
+            f"warning: the app listens on {app.exposed_on} without logins: anyone who can reach it can read, add "
+            "and remove articles. Give it an auth file (--auth-file FILE; see `rag user add`).",
+            file=sys.stderr,
+            flush=True,
+        )
+    logins = app.logins
+
+    async def check(name: str, password: str) -> bool:  # Argon2 takes a while: off the event loop
+        return await anyio.to_thread.run_sync(logins.check, name, password)
+
     demo.launch(
         server_name=settings.host,
         server_port=settings.port,
         max_file_size=f"{settings.max_file_mb}mb",
         css=CSS,
         footer_links=["api"],
+        auth=check if logins is not None else None,
+        auth_message="Sign in with the name and password you were given (rag user add).",
+        app_kwargs={"middleware": [Middleware(SecurityHeaders)]},
         **options,
     )
 
@@ -412,9 +550,15 @@ def main() -> None:
     parser.add_argument("--index", help="index folder (default: $RAG_INDEX or embeddings/)")
     parser.add_argument("--host", help="address to listen on (default: $RAG_HOST, $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", help="port to listen on (default: $RAG_PORT, $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument(
+        "--auth-file",
+        metavar="FILE",
+        help="users, password hashes and roles: the app asks for a login (default: $RAG_AUTH_FILE; none: no login)",
+    )
     args = parser.parse_args()
     try:
-        settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port)
+        settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port, auth_file=args.auth_file)
+        logins = Logins(settings.auth_file) if settings.auth_file else None  # a bad file stops before the index
     except RagError as exc:
         parser.exit(2, f"error: {exc}\n")
     built = None
@@ -429,7 +573,8 @@ def main() -> None:
         close()
     if built is not None:
         print(built.summary(), flush=True)
-    launch(build(App(Assistant(index))), settings)
+    app = App(Assistant(index), settings, logins)
+    launch(build(app), app)
 
 
 if __name__ == "__main__":

@@ -88,21 +88,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launched(folder: Path, embedder, paths, prepare=None):
+def launched(folder: Path, embedder, paths, prepare=None, **settings):
     """The chat app launched for real on a free port over a new index of ``paths`` (``prepare(index)``
-    may add more first); yields the URL and the App, and stops both after."""
+    may add more first; ``settings`` are more of them, such as an auth file); yields the URL and the
+    App, and stops both after."""
     import app as app_module
     from rag.answer import Assistant
 
     port = free_port()
-    settings = Settings(index_dir=folder, host="127.0.0.1", port=port)
+    settings = Settings(index_dir=folder, host="127.0.0.1", port=port, **settings)
     index = Index(settings, create=True, embedder=embedder)
     index.ingest(paths)
     if prepare is not None:
         prepare(index)
     app = app_module.App(Assistant(index))
     demo = app_module.build(app)
-    app_module.launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    app_module.launch(demo, app, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/", app
     demo.close()
     index.close()
