@@ -115,6 +115,21 @@ def server(tmp_path_factory, embedder):
     yield from launched(tmp_path_factory.mktemp("server") / "index", embedder, [SAMPLE])
 
 
+PASSWORDS = {"alice": "alice's password", "bob": "bob's password"}  # alice is an editor, bob a reader
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory, embedder):
+    """The chat app launched with an auth file of two users: alice (editor) and bob (reader)."""
+    from rag.auth import add_user
+
+    folder = tmp_path_factory.mktemp("auth")
+    users = folder / "users.toml"
+    add_user(users, "alice", "editor", PASSWORDS["alice"])
+    add_user(users, "bob", "reader", PASSWORDS["bob"])
+    yield from launched(folder / "index", embedder, [SAMPLE], auth_file=users)
+
+
 @pytest.fixture(scope="module")
 def news_answers(sample_index):
     from rag.answer import Assistant

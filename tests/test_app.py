@@ -8,7 +8,7 @@ from gradio_client import Client, handle_file
 
 from rag.export import answer_from_dict, to_html, to_markdown
 
-from .conftest import BENCH, DATA, ROOT, SAMPLE, launched
+from .conftest import BENCH, DATA, PASSWORDS, ROOT
 
 sys.path.insert(0, str(BENCH))
 
@@ -185,21 +185,6 @@ def test_a_bad_port_is_one_clear_line_not_a_trace():
 
 
 # --- logins, roles, limits and headers --------------------------------------------------------------
-
-PASSWORDS = {"alice": "alice's password", "bob": "bob's password"}  # alice is an editor, bob a reader
-
-
-@pytest.fixture(scope="module")
-def auth_server(tmp_path_factory, embedder):
-    """The app launched with an auth file: alice (editor) and bob (reader)."""
-    from rag.auth import add_user
-
-    folder = tmp_path_factory.mktemp("auth")
-    users = folder / "users.toml"
-    add_user(users, "alice", "editor", PASSWORDS["alice"])
-    add_user(users, "bob", "reader", PASSWORDS["bob"])
-    yield from launched(folder / "index", embedder, [SAMPLE], auth_file=users)
-
 
 def signed_in(url: str, name: str) -> Client:
     return Client(url, verbose=False, auth=(name, PASSWORDS[name]))
