@@ -183,7 +183,7 @@ def signed_in(browser, url: str, name: str):
 def test_two_users_see_only_their_own_conversation_and_what_their_role_allows(browser, auth_server):
     from urllib.parse import urlsplit
 
-    url, _ = auth_server
+    url, app = auth_server
     stranger = browser.new_context()
     try:
         page = stranger.new_page()
@@ -221,6 +221,11 @@ def test_two_users_see_only_their_own_conversation_and_what_their_role_allows(br
         assert reader.get_by_role("button", name="Add to library").count() == 0
         assert reader.get_by_role("button", name="Remove", exact=True).count() == 0
         reader.screenshot(path=str(ARTIFACTS / "reader-library-1280x800.png"))
+        editor.locator("input[type=file]").set_input_files(str(DATA / "good" / "orchard.txt"))
+        editor.get_by_text("orchard.txt").first.wait_for()
+        editor.get_by_role("button", name="Add to library").click()
+        editor.locator("#upload-report").get_by_text("added").first.wait_for(timeout=60_000)
+        assert app.index.check() == [] and any(a.title.startswith("Apple Harvest") for a in app.index.articles())
 
         # a reader exports
         ask(reader, "How old is Donald Trump?")
