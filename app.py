@@ -1,7 +1,8 @@
 """The browser chat UI: `python app.py` serves http://127.0.0.1:7860.
 
 Thin by design: it maps the `rag` library's Answers and reports to Gradio components and events.
-All retrieval, answering and export live in the library; the chat's HTML (escaped) in ui/render.py.
+All retrieval, answering and export live in the library; the chat's HTML (escaped) in ui/render.py;
+who may do what (the auth file's users and roles) in rag/auth.py, and how much in rag/limits.py.
 """
 
 import argparse
@@ -82,6 +83,13 @@ class App:
             self.logins.require(getattr(request, "username", None), action)
         if action == "ask":
             self.limits.ask(_client(request))
+
+    def permit(self, request: gr.Request | None, action: str) -> None:
+        """:meth:`allow`, with a refusal as the error Gradio shows."""
+        try:
+            self.allow(request, action)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
 
     def admit_upload(self, request: gr.Request | None, uploads: list[tuple[Path, str]]) -> None:
         self.allow(request, "upload")
@@ -228,10 +236,7 @@ class App:
         return (report_html(report), None, *self.library_updates(query, order, offset))
 
     def remove(self, article_id, query, order, offset, request: gr.Request):
-        try:
-            self.allow(request, "remove")
-        except RagError as exc:
-            raise gr.Error(str(exc)) from None
+        self.permit(request, "remove")
         if not article_id:
             raise gr.Error("Choose an article to remove first.")
         with self.ingest_lock:
@@ -242,10 +247,7 @@ class App:
     # --- export ---------------------------------------------------------------------------
 
     def export_file(self, answers, selected, scope, fmt, request: gr.Request):
-        try:
-            self.allow(request, "export")
-        except RagError as exc:
-            raise gr.Error(str(exc)) from None
+        self.permit(request, "export")
         if not answers:
             raise gr.Error("Ask a question first; there is nothing to export yet.")
         extension = EXPORT_FORMATS[fmt]
@@ -295,18 +297,11 @@ class App:
         return {**report_to_dict(report), "articles": self.index.stats().articles}
 
     def api_articles(self, request: gr.Request = None) -> list[dict]:
-        if self.logins is not None:
-            try:
-                self.logins.require(getattr(request, "username", None), "ask")
-            except RagError as exc:
-                raise gr.Error(str(exc)) from None
+        self.permit(request, "read")
         return [article_to_dict(a) for a in self.index.articles()]
 
     def api_remove(self, article_id: str, request: gr.Request = None) -> dict:
-        try:
-            self.allow(request, "remove")
-        except RagError as exc:
-            raise gr.Error(str(exc)) from None
+        self.permit(request, "remove")
         with self.ingest_lock:
             removed = self.index.remove([article_id])
         return {"removed": removed}

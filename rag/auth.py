@@ -30,10 +30,16 @@ except ModuleNotFoundError:  # Python 3.10
 
 ROLES = ("reader", "editor")
 PERMISSIONS = {
-    "reader": frozenset({"ask", "export"}),
-    "editor": frozenset({"ask", "export", "upload", "remove"}),
+    "reader": frozenset({"read", "ask", "export"}),
+    "editor": frozenset({"read", "ask", "export", "upload", "remove"}),
 }
-ACTIONS = {"ask": "ask questions", "export": "export answers", "upload": "add articles", "remove": "remove articles"}
+ACTIONS = {
+    "read": "see the library",
+    "ask": "ask questions",
+    "export": "export answers",
+    "upload": "add articles",
+    "remove": "remove articles",
+}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 SHORTEST_PASSWORD = 8
 HEADER = (

@@ -88,15 +88,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launched(folder: Path, embedder, paths, prepare=None, **settings):
+def launched(folder: Path, embedder, paths, prepare=None, **more):
     """The chat app launched for real on a free port over a new index of ``paths`` (``prepare(index)``
-    may add more first; ``settings`` are more of them, such as an auth file); yields the URL and the
+    may add more first; ``more`` are more settings, such as an auth file); yields the URL and the
     App, and stops both after."""
     import app as app_module
     from rag.answer import Assistant
 
     port = free_port()
-    settings = Settings(index_dir=folder, host="127.0.0.1", port=port, **settings)
+    settings = Settings(index_dir=folder, host="127.0.0.1", port=port, **more)
     index = Index(settings, create=True, embedder=embedder)
     index.ingest(paths)
     if prepare is not None:

@@ -86,9 +86,9 @@ def test_a_missing_auth_file_says_how_to_create_it(tmp_path):
 
 
 def test_roles():
-    assert may("reader", "ask") and may("reader", "export")
+    assert may("reader", "read") and may("reader", "ask") and may("reader", "export")
     assert not may("reader", "upload") and not may("reader", "remove")
-    assert all(may("editor", action) for action in ("ask", "export", "upload", "remove"))
+    assert all(may("editor", action) for action in ("read", "ask", "export", "upload", "remove"))
     assert not may(None, "ask") and not may("boss", "ask")
 
 
