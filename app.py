@@ -101,7 +101,8 @@ class App:
         user = getattr(request, "username", None)
         role = self.logins.role(user) if self.logins is not None else None
         editor = self.logins is None or role == "editor"
-        return access_html(self.exposed_on, user, role), gr.Column(visible=editor), gr.Row(visible=editor)
+        line = access_html(self.exposed_on, user, role)
+        return gr.HTML(line, visible=bool(line)), gr.Column(visible=editor), gr.Row(visible=editor)
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -345,7 +346,8 @@ def build(app: App) -> gr.Blocks:
         answers = gr.State([])
         selected = gr.State(0)  # the turn whose sources are shown (1-based)
         gr.Markdown("### Ask the news articles\nAnswers quote the articles word for word; every quote is cited.")
-        access = gr.HTML(access_html(app.exposed_on), elem_id="access")
+        warning = access_html(app.exposed_on)
+        access = gr.HTML(warning, elem_id="access", visible=bool(warning))
         editable = app.logins is None  # with logins, shown once the session's user is known to be an editor
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=340):
