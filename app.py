@@ -1,30 +1,41 @@
 """The browser chat UI: `python app.py` serves http://127.0.0.1:7860.
 
 Thin by design: it maps the `rag` library's Answers and reports to Gradio components and events.
-All retrieval, answering and export live in the library; the chat's HTML (escaped) in ui/render.py.
+All retrieval, answering and export live in the library; the chat's HTML (escaped) in ui/render.py;
+who may do what (the auth file's users and roles) in rag/auth.py, and how much in rag/limits.py.
 """
 
 import argparse
 import os
 import shlex
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
+from rag.config import keep_private
+
+keep_private()  # Gradio and the model hub read their analytics and offline variables once, when imported
+
+import anyio
 import gradio as gr
 from gradio import FileData
+from starlette.middleware import Middleware
 
 from rag import Filters, RagError, Settings
 from rag.answer import Assistant
+from rag.auth import Logins, is_loopback
 from rag.config import MODES
 from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
 from rag.feeds import Watcher, parse_interval, split_sources
 from rag.index import SAMPLE_ARTICLES, open_or_build
 from rag.index import exists as index_exists
+from rag.limits import Limits, client_of
 from rag.parse import SUPPORTED_SUFFIXES
 from rag.progress import terminal_progress
 from ui.render import (
     CSS,
+    access_html,
     answer_html,
     draft_html,
     error_html,
@@ -47,14 +58,61 @@ UPLOAD_ROOT = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir
 
 
 class App:
-    """The shared state of the server: one index and one assistant for every session."""
+    """The shared state of the server: one index and one assistant for every session, the logins
+    of the auth file (if any) and each client's allowance of questions and uploads."""
 
-    def __init__(self, assistant: Assistant, settings: Settings | None = None, watcher: Watcher | None = None):
+    def __init__(
+        self,
+        assistant: Assistant,
+        settings: Settings | None = None,
+        logins: Logins | None = None,
+        watcher: Watcher | None = None,
+    ):
         self.assistant = assistant
         self.index = assistant.index
         self.settings = settings or self.index.settings
         self.watcher = watcher  # folders and feeds ingested in the background (RAG_WATCH)
         self.ingest_lock = threading.Lock()
+        if logins is None and self.settings.auth_file:
+            logins = Logins(self.settings.auth_file)
+        self.logins = logins
+        self.limits = Limits(self.settings)
+
+    # --- access ---------------------------------------------------------------------------
+
+    @property
+    def exposed_on(self) -> str | None:
+        """The address the app listens on, when that is not loopback and there are no logins."""
+        host = self.settings.host
+        return host if self.logins is None and not is_loopback(host) else None
+
+    def allow(self, request: gr.Request | None, action: str) -> None:
+        """Raise Forbidden unless the signed-in user's role allows ``action`` (anyone may, without
+        logins); then count a question against the client's allowance."""
+        if self.logins is not None:
+            self.logins.require(getattr(request, "username", None), action)
+        if action == "ask":
+            self.limits.ask(_client(request))
+
+    def permit(self, request: gr.Request | None, action: str) -> None:
+        """:meth:`allow`, with a refusal as the error Gradio shows."""
+        try:
+            self.allow(request, action)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def admit_upload(self, request: gr.Request | None, uploads: list[tuple[Path, str]]) -> None:
+        self.allow(request, "upload")
+        self.limits.upload(_client(request), sum(path.stat().st_size for path, _ in uploads))
+
+    def session_view(self, request: gr.Request):
+        """What this session's user may see: the header's access line, and the controls that add and
+        remove articles (for an editor, or for everyone when there are no logins)."""
+        user = getattr(request, "username", None)
+        role = self.logins.role(user) if self.logins is not None else None
+        editor = self.logins is None or role == "editor"
+        line = access_html(self.exposed_on, user, role)
+        return gr.HTML(line, visible=bool(line)), gr.Column(visible=editor), gr.Row(visible=editor)
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -103,15 +161,29 @@ class App:
 
     # --- chat -----------------------------------------------------------------------------
 
-    def respond(self, question, chat, answers, k, sentences, sources, date_from, date_to, mode, as_of=None):
+    def respond(
+        self,
+        question,
+        chat,
+        answers,
+        k,
+        sentences,
+        sources,
+        date_from,
+        date_to,
+        mode,
+        as_of=None,
+        request: gr.Request = None,
+    ):
         """Streams: the question and a working note first, the model's text as it is written (in
         generative mode), then the checked answer with its sources."""
         question = question or ""
         chat = [*chat, {"role": "user", "content": question_html(question)}]
         pending = [*chat, {"role": "assistant", "content": "<em>Searching the articles…</em>"}]
-        yield "", pending, answers, gr.update(), gr.update()
         answer, written = None, ""
         try:
+            self.allow(request, "ask")
+            yield "", pending, answers, gr.update(), gr.update()
             for item in self.assistant.stream(
                 question,
                 history=answers,
@@ -162,7 +234,7 @@ class App:
         with self.ingest_lock:
             return self.index.ingest([path for path, _ in uploads], progress=progress, origin_names=names)
 
-    def upload(self, files, query, order, offset, progress=gr.Progress()):
+    def upload(self, files, query, order, offset, request: gr.Request, progress=gr.Progress()):
         """The UI's upload button: ingest, then refresh the table and filters."""
         files = files or []
         uploads = [(_checked_upload(f), Path(str(f)).name) for f in files]
@@ -172,12 +244,14 @@ class App:
             progress(done, desc=f"{p.files_done}/{p.files_total} files · {p.describe()}")
 
         try:
+            self.admit_upload(request, uploads)
             report = self.ingest_files(uploads, progress=tick)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return (report_html(report), None, *self.library_updates(query, order, offset))
 
-    def remove(self, article_id, query, order, offset):
+    def remove(self, article_id, query, order, offset, request: gr.Request):
+        self.permit(request, "remove")
         if not article_id:
             raise gr.Error("Choose an article to remove first.")
         with self.ingest_lock:
@@ -187,7 +261,8 @@ class App:
 
     # --- export ---------------------------------------------------------------------------
 
-    def export_file(self, answers, selected, scope, fmt):
+    def export_file(self, answers, selected, scope, fmt, request: gr.Request):
+        self.permit(request, "export")
         if not answers:
             raise gr.Error("Ask a question first; there is nothing to export yet.")
         extension = EXPORT_FORMATS[fmt]
@@ -211,8 +286,10 @@ class App:
         date_to: str | None = None,
         mode: str | None = None,
         as_of: str | None = None,
+        request: gr.Request = None,
     ) -> dict:
         try:
+            self.allow(request, "ask")
             answer = self.assistant.ask(
                 question,
                 history=history,
@@ -225,21 +302,32 @@ class App:
             raise gr.Error(str(exc)) from None
         return answer_to_dict(answer)
 
-    def api_ingest(self, files: list[FileData]) -> dict:
+    def api_ingest(self, files: list[FileData], request: gr.Request = None) -> dict:
         uploads = [(_checked_upload(f), _original_name(f)) for f in files or []]
         try:
+            self.admit_upload(request, uploads)
             report = self.ingest_files(uploads)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return {**report_to_dict(report), "articles": self.index.stats().articles}
 
-    def api_articles(self) -> list[dict]:
+    def api_articles(self, request: gr.Request = None) -> list[dict]:
+        self.permit(request, "read")
         return [article_to_dict(a) for a in self.index.articles()]
 
-    def api_remove(self, article_id: str) -> dict:
+    def api_remove(self, article_id: str, request: gr.Request = None) -> dict:
+        self.permit(request, "remove")
         with self.ingest_lock:
             removed = self.index.remove([article_id])
         return {"removed": removed}
+
+
+def _client(request: gr.Request | None) -> str:
+    """The key of a client's allowances: its user, its address, or (from this machine) its session."""
+    if request is None:
+        return client_of(None, None, None)
+    address = request.client.host if request.client else None
+    return client_of(request.username, address, request.session_hash)
 
 
 def _example_text(evt: gr.SelectData) -> str:
@@ -272,6 +360,9 @@ def build(app: App) -> gr.Blocks:
         answers = gr.State([])
         selected = gr.State(0)  # the turn whose sources are shown (1-based)
         gr.Markdown("### Ask the news articles\nAnswers quote the articles word for word; every quote is cited.")
+        warning = access_html(app.exposed_on)
+        access = gr.HTML(warning, elem_id="access", visible=bool(warning))
+        editable = app.logins is None  # with logins, shown once the session's user is known to be an editor
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=340):
                 chat = gr.Chatbot(
@@ -294,13 +385,14 @@ def build(app: App) -> gr.Blocks:
                     with gr.Tab("Sources"):
                         sources_panel = gr.HTML(sources_html(None, 0), elem_id="sources")
                     with gr.Tab("Library"):
-                        files = gr.File(
-                            label="Add articles (.txt .md .html .json .jsonl .pdf)",
-                            file_count="multiple",
-                            file_types=sorted(SUPPORTED_SUFFIXES),
-                            height=150,
-                        )
-                        upload = gr.Button("Add to library", variant="primary")
+                        with gr.Column(visible=editable) as adding:
+                            files = gr.File(
+                                label="Add articles (.txt .md .html .json .jsonl .pdf)",
+                                file_count="multiple",
+                                file_types=sorted(SUPPORTED_SUFFIXES),
+                                height=150,
+                            )
+                            upload = gr.Button("Add to library", variant="primary")
                         upload_report = gr.HTML(elem_id="upload-report")
                         watch_status = gr.Markdown(
                             app.watcher.status if app.watcher else "", elem_id="watch-status", visible=bool(app.watcher)
@@ -316,7 +408,7 @@ def build(app: App) -> gr.Blocks:
                             previous = gr.Button("◀ Previous", size="sm", interactive=False, min_width=70)
                             count = gr.HTML(elem_id="library-count")
                             following = gr.Button("Next ▶", size="sm", interactive=False, min_width=70)
-                        with gr.Row():
+                        with gr.Row(visible=editable) as removing:
                             to_remove = gr.Dropdown(
                                 label="Remove an article (of this page)", choices=[], scale=4, min_width=200
                             )
@@ -397,6 +489,7 @@ def build(app: App) -> gr.Blocks:
         following.click(app.next_page, library_view, page_outputs, **paging)
         prepare.click(app.export_file, [answers, selected, scope, fmt], download, api_visibility="private")
         demo.load(app.library_updates, library_view, library_outputs, api_visibility="private")
+        demo.load(app.session_view, None, [access, adding, removing], api_visibility="private")
         if app.watcher:  # what the background watch found shows up without a reload
             gr.Timer(WATCH_REFRESH_SECONDS).tick(
                 app.watch_updates, library_view, [watch_status, *library_outputs], **paging
@@ -410,14 +503,62 @@ def build(app: App) -> gr.Blocks:
     return demo
 
 
-def launch(demo: gr.Blocks, settings: Settings, **options) -> None:
-    """Serve the app on the configured address and port, with the upload limit of the settings."""
+# Headers every response carries: no framing by other sites, no MIME-type sniffing, no referrer sent
+# to the sites that article links lead to.
+SECURITY_HEADERS = {
+    b"x-frame-options": b"SAMEORIGIN",
+    b"content-security-policy": b"frame-ancestors 'self'",
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"no-referrer",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware adding SECURITY_HEADERS to every HTTP response that does not set them itself."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in SECURITY_HEADERS.items() if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+def launch(demo: gr.Blocks, app: App, **options) -> None:
+    """Serve the app on the configured address and port, with the upload limit of the settings, the
+    logins of its auth file and the security headers; warn when it is open to the network."""
+    settings = app.settings
+    if app.exposed_on:
+        print(
+            f"warning: the app listens on {app.exposed_on} without logins: anyone who can reach it can read, add "
+            "and remove articles. Give it an auth file (--auth-file FILE; see `rag user add`).",
+            file=sys.stderr,
+            flush=True,
+        )
+    logins = app.logins
+
+    async def check(name: str, password: str) -> bool:  # Argon2 takes a while: off the event loop
+        return await anyio.to_thread.run_sync(logins.check, name, password)
+
     demo.launch(
         server_name=settings.host,
         server_port=settings.port,
         max_file_size=f"{settings.max_file_mb}mb",
         css=CSS,
         footer_links=["api"],
+        auth=check if logins is not None else None,
+        auth_message="Sign in with the name and password you were given (rag user add).",
+        app_kwargs={"middleware": [Middleware(SecurityHeaders)]},
         **options,
     )
 
@@ -431,6 +572,11 @@ def main() -> None:
         "--watch", nargs="+", metavar="SOURCE", help="folders and feeds to keep ingesting (default: $RAG_WATCH)"
     )
     parser.add_argument("--every", help="how often to look at them (default: $RAG_WATCH_EVERY or 15m)")
+    parser.add_argument(
+        "--auth-file",
+        metavar="FILE",
+        help="users, password hashes and roles: the app asks for a login (default: $RAG_AUTH_FILE; none: no login)",
+    )
     args = parser.parse_args()
     try:
         settings = Settings.from_env(
@@ -439,7 +585,9 @@ def main() -> None:
             port=args.port,
             watch=shlex.join(args.watch) if args.watch else None,
             watch_every=args.every,
+            auth_file=args.auth_file,
         )
+        logins = Logins(settings.auth_file) if settings.auth_file else None  # a bad file stops before the index
         watched = split_sources(settings.watch)
         if watched:
             parse_interval(settings.watch_every)  # a bad interval stops here, before the index is opened
@@ -460,7 +608,8 @@ def main() -> None:
     watcher = Watcher(index, watched, settings.watch_every).start() if watched else None
     if watcher:
         print(f"{watcher.status} (in the background)", flush=True)
-    launch(build(App(Assistant(index), settings, watcher)), settings)
+    app = App(Assistant(index), settings, logins, watcher)
+    launch(build(app), app)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
@@ -10,7 +11,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import MODES, Settings, markdown_table, resolve
+from .auth import ROLES, add_user, load_users, remove_user
+from .config import MODES, Settings, keep_private, markdown_table, resolve
 from .errors import RagError, rebuild_hint
 from .export import article_to_dict, report_to_dict
 from .feeds import ingest_sources, parse_interval, watch
@@ -121,11 +123,35 @@ def _parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", parents=[common], help="remove articles by id")
     remove.add_argument("ids", nargs="+", metavar="ID")
     commands.add_parser("check", parents=[common], help="check that vectors, rows and keyword index agree")
+    _user_commands(commands)
     config = commands.add_parser("config", parents=[common], help="the settings in effect and where each came from")
     shown = config.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="machine-readable output")
     shown.add_argument("--markdown", action="store_true", help="the table of every setting, as in the README")
     return parser
+
+
+def _user_commands(commands) -> None:
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--auth-file", metavar="FILE", help="the chat app's auth file (default: $RAG_AUTH_FILE)")
+    users = commands.add_parser("user", help="the chat app's logins: add, remove or list users")
+    actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        parents=[where],
+        help="add a user, or give one a new password and role; the password is asked for (or read from "
+        "standard input when that is not a terminal)",
+    )
+    add.add_argument("name", metavar="NAME")
+    add.add_argument(
+        "--role",
+        choices=ROLES,
+        required=True,
+        help="reader: asks, sees sources, exports; editor: also adds and removes articles",
+    )
+    remove = actions.add_parser("remove", parents=[where], help="remove a user")
+    remove.add_argument("name", metavar="NAME")
+    actions.add_parser("list", parents=[where], help="the users and their roles")
 
 
 def _mode_argument(parser: argparse.ArgumentParser) -> None:
@@ -374,6 +400,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    path = Settings.from_env(auth_file=args.auth_file).auth_file
+    if path is None:
+        raise RagError("which auth file? Give --auth-file FILE or set RAG_AUTH_FILE")
+    if args.action == "list":
+        for user in load_users(path).values():
+            print(f"{user.name}  {user.role}")
+        return 0
+    if args.action == "remove":
+        if not remove_user(path, args.name):
+            print(f"error: {args.name} is not a user in {path}", file=sys.stderr)
+            return 1
+        print(f"removed {args.name} from {path}")
+        return 0
+    new = add_user(path, args.name, args.role, _read_password(args.name))
+    done = "added" if new else "set a new password and role for"
+    print(f"{done} {args.name} ({args.role}) in {path}")
+    return 0
+
+
+def _read_password(name: str) -> str:
+    """The new password: asked twice without echo at a terminal, else the first line of standard input."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("the same password again: ") != password:
+            raise RagError("the two passwords differ; nothing was changed")
+        return password
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    if not line:
+        raise RagError("no password given: type it at a terminal, or pipe it in on standard input")
+    return line.rstrip("\r\n")
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     if args.markdown:
         sys.stdout.write(markdown_table())
@@ -400,10 +459,12 @@ COMMANDS = {
     "remove": cmd_remove,
     "check": cmd_check,
     "config": cmd_config,
+    "user": cmd_user,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_private()  # before anything imports the model hub
     args = _parser().parse_args(argv)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged PDFs are reported, not logged
     try:

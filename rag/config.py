@@ -12,7 +12,7 @@ that is set (``RAG_HOST`` before ``GRADIO_SERVER_NAME``), the default.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,20 @@ class Settings:
     max_upload_files: int = setting(
         50, "RAG_MAX_UPLOAD_FILES", "files accepted in one upload", group="app", kind=int, minimum=1,
     )
+    auth_file: Path | None = setting(
+        None, "RAG_AUTH_FILE",
+        "users, Argon2 password hashes and roles (reader, editor) of the app's logins; manage it with `rag user`",
+        group="app", kind=Path, flag="--auth-file", shown_default="none: no login",
+    )
+    questions_per_minute: int = setting(
+        30, "RAG_QUESTIONS_PER_MINUTE",
+        "questions one client (a user, an address, or a session from this machine) may ask a minute; 0: no limit",
+        group="app", kind=int, minimum=0,
+    )
+    upload_mb_per_hour: int = setting(
+        200, "RAG_UPLOAD_MB_PER_HOUR", "MB of files one client may upload an hour; 0: no limit",
+        group="app", kind=int, minimum=0,
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -267,6 +281,25 @@ def _expected(f) -> str:
     if low is not None:
         return f"use {kind} of at least {low:g} (default {f.default})"
     return f"use {kind} (default {f.default})"
+
+
+# What the libraries beneath would otherwise send or fetch on their own: Gradio's usage analytics and
+# version check, the model hub's telemetry and downloads. They read these once, when first imported.
+PRIVATE_ENVIRONMENT = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def keep_private(environ: MutableMapping[str, str] | None = None) -> None:
+    """Set the variables of PRIVATE_ENVIRONMENT that the user has not set: nothing calls home unless
+    asked to. Entry points call this before Gradio or the model hub is imported."""
+    environ = os.environ if environ is None else environ
+    for name, value in PRIVATE_ENVIRONMENT.items():
+        environ.setdefault(name, value)
 
 
 def markdown_table() -> str:

@@ -88,21 +88,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launched(folder: Path, embedder, paths, prepare=None):
+def launched(folder: Path, embedder, paths, prepare=None, **more):
     """The chat app launched for real on a free port over a new index of ``paths`` (``prepare(index)``
-    may add more first); yields the URL and the App, and stops both after."""
+    may add more first; ``more`` are more settings, such as an auth file); yields the URL and the
+    App, and stops both after."""
     import app as app_module
     from rag.answer import Assistant
 
     port = free_port()
-    settings = Settings(index_dir=folder, host="127.0.0.1", port=port)
+    settings = Settings(index_dir=folder, host="127.0.0.1", port=port, **more)
     index = Index(settings, create=True, embedder=embedder)
     index.ingest(paths)
     if prepare is not None:
         prepare(index)
     app = app_module.App(Assistant(index))
     demo = app_module.build(app)
-    app_module.launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    app_module.launch(demo, app, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/", app
     demo.close()
     index.close()
@@ -112,6 +113,21 @@ def launched(folder: Path, embedder, paths, prepare=None):
 def server(tmp_path_factory, embedder):
     """The chat app, launched for real on a free port over a fresh index of the sample articles."""
     yield from launched(tmp_path_factory.mktemp("server") / "index", embedder, [SAMPLE])
+
+
+PASSWORDS = {"alice": "alice's password", "bob": "bob's password"}  # alice is an editor, bob a reader
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory, embedder):
+    """The chat app launched with an auth file of two users: alice (editor) and bob (reader)."""
+    from rag.auth import add_user
+
+    folder = tmp_path_factory.mktemp("auth")
+    users = folder / "users.toml"
+    add_user(users, "alice", "editor", PASSWORDS["alice"])
+    add_user(users, "bob", "reader", PASSWORDS["bob"])
+    yield from launched(folder / "index", embedder, [SAMPLE], auth_file=users)
 
 
 @pytest.fixture(scope="module")

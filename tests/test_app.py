@@ -8,7 +8,7 @@ from gradio_client import Client, handle_file
 
 from rag.export import answer_from_dict, to_html, to_markdown
 
-from .conftest import BENCH, DATA, ROOT
+from .conftest import BENCH, DATA, PASSWORDS, ROOT
 
 sys.path.insert(0, str(BENCH))
 
@@ -218,3 +218,129 @@ def test_the_app_keeps_ingesting_a_watched_folder_in_the_background(sample_index
         process.terminate()
         output = process.communicate(timeout=30)[0]
     assert "Watching 1 source every 1s" in output
+
+
+# --- logins, roles, limits and headers --------------------------------------------------------------
+
+def signed_in(url: str, name: str) -> Client:
+    return Client(url, verbose=False, auth=(name, PASSWORDS[name]))
+
+
+def test_without_a_login_nothing_is_served(auth_server):
+    url, app = auth_server
+    with pytest.raises(Exception, match="credentials were not provided"):
+        Client(url, verbose=False)
+    with pytest.raises(ValueError, match="Could not login"):
+        Client(url, verbose=False, auth=("bob", "alice's password"))
+    assert httpx.get(f"{url}config", timeout=30).status_code == 401
+    before = app.index.stats().articles
+    payload = {"data": ["x"]}
+    assert httpx.post(f"{url}gradio_api/call/remove", json=payload, timeout=30).status_code == 401
+    assert httpx.post(f"{url}gradio_api/call/ask", json={"data": ["How old is Donald Trump?"]}).status_code == 401
+    assert app.index.stats().articles == before
+
+
+def test_a_reader_asks_and_lists_but_may_not_add_or_remove(auth_server):
+    url, app = auth_server
+    reader = signed_in(url, "bob")
+    answer = reader.predict("How old is Donald Trump?", api_name="/ask")
+    assert "78-year-old" in answer["citations"][0]["quote"]
+    articles = reader.predict(api_name="/articles")
+    assert len(articles) == app.index.stats().articles
+    with pytest.raises(Exception, match="bob is a reader and may not add articles; only an editor may"):
+        reader.predict([handle_file(str(DATA / "good" / "orchard.txt"))], api_name="/ingest")
+    with pytest.raises(Exception, match="bob is a reader and may not remove articles; only an editor may"):
+        reader.predict(articles[0]["id"], api_name="/remove")
+    assert len(reader.predict(api_name="/articles")) == len(articles)  # nothing was added or removed
+
+
+def test_an_editor_adds_and_removes(auth_server):
+    url, app = auth_server
+    editor = signed_in(url, "alice")
+    report = editor.predict([handle_file(str(DATA / "good" / "orchard.txt"))], api_name="/ingest")
+    assert report["added"] == 1
+    target = next(a for a in editor.predict(api_name="/articles") if a["title"].startswith("Apple Harvest"))
+    assert editor.predict(target["id"], api_name="/remove") == {"removed": [target["id"]]}
+    assert app.index.check() == []
+
+
+def test_the_header_warns_when_open_to_the_network_without_logins(auth_server, sample_index):
+    import app as app_module
+    from rag import Settings
+    from rag.answer import Assistant
+
+    _, served = auth_server
+    exposed = app_module.App(Assistant(sample_index), Settings(host="0.0.0.0"))
+    assert exposed.exposed_on == "0.0.0.0"
+    assert app_module.App(Assistant(sample_index), Settings(host="::1")).exposed_on is None
+    with_logins = app_module.App(Assistant(sample_index), Settings(host="0.0.0.0"), served.logins)
+    assert with_logins.exposed_on is None
+
+
+def test_security_headers(server):
+    url, _ = server
+    for path in ("", "config", "gradio_api/info", "theme.css"):
+        headers = httpx.get(url + path, timeout=30).headers
+        assert headers["x-frame-options"] == "SAMEORIGIN", path
+        assert headers["content-security-policy"] == "frame-ancestors 'self'", path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "no-referrer", path
+
+
+def test_questions_per_minute_are_limited_per_client(server, monkeypatch):
+    from rag import Settings
+    from rag.limits import Limits
+
+    url, app = server
+    monkeypatch.setattr(app, "limits", Limits(Settings(questions_per_minute=2)))
+    first = Client(url, verbose=False)
+    for _ in range(2):
+        first.predict("How old is Donald Trump?", api_name="/ask")
+    with pytest.raises(Exception, match=r"Too many questions: at most 2 a minute .*RAG_QUESTIONS_PER_MINUTE"):
+        first.predict("How old is Donald Trump?", api_name="/ask")
+    assert Client(url, verbose=False).predict("How old is Donald Trump?", api_name="/ask")["citations"]
+
+
+def test_upload_volume_is_limited_per_client(server, monkeypatch, tmp_path):
+    from rag import Settings
+    from rag.limits import Limits
+
+    url, app = server
+    monkeypatch.setattr(app, "limits", Limits(Settings(upload_mb_per_hour=1)))
+    big = tmp_path / "big.txt"
+    big.write_text("Harbour Report\n\n" + "The harbour board met on Monday to discuss the budget. " * 30_000)
+    before = app.index.stats().articles
+    uploader = Client(url, verbose=False)
+    with pytest.raises(Exception, match=r"Upload limit reached: this upload is 1.6 MB.*at most 1 MB an hour"):
+        uploader.predict([handle_file(str(big))], api_name="/ingest")
+    assert app.index.stats().articles == before
+
+
+def _exposed_app(*args: str):
+    return _app_process({}, "--host", "0.0.0.0", *args)
+
+
+def test_listening_on_the_network_without_logins_warns_at_start_and_in_the_page(sample_index):
+    from .conftest import free_port, serving
+
+    port = free_port()
+    process = _exposed_app("--index", str(sample_index.store.folder), "--port", str(port))
+    try:
+        if not serving(f"http://127.0.0.1:{port}/", process):
+            pytest.fail(f"the app did not start: {process.communicate(timeout=5)[0]}")
+        config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=30).text
+        assert "Open to the network without logins:" in config and "listens on 0.0.0.0" in config
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert "warning: the app listens on 0.0.0.0 without logins" in output
+
+
+def test_a_bad_auth_file_stops_the_app_with_one_line(tmp_path):
+    plain = tmp_path / "users.toml"
+    plain.write_text('[users.alice]\nrole = "editor"\npassword = "hunter22"\n')
+    for path, message in ((tmp_path / "none.toml", "does not exist"), (plain, "has no Argon2 password hash")):
+        process = _app_process({}, "--auth-file", str(path))
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == 2 and message in output.strip().splitlines()[-1], output
+        assert "Traceback" not in output

@@ -11,7 +11,7 @@ import pytest
 
 from rag import Article
 
-from .conftest import DATA, SAMPLE, launched
+from .conftest import DATA, PASSWORDS, SAMPLE, launched
 
 ARTIFACTS = Path(__file__).parent / ".artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -159,6 +159,84 @@ def test_generative_answer_streams_then_shows_its_checked_citations(page, server
     for marker in final.locator("a.cite").all():  # every remaining [n] opens a verbatim quote
         assert "“" in marker.get_attribute("title")
     page.screenshot(path=str(ARTIFACTS / "generative-1280x800.png"), full_page=True)
+
+
+# --- logins: two users side by side ---------------------------------------------------------------
+
+
+def signed_in(browser, url: str, name: str):
+    """A new browser window logged in as ``name`` through Gradio's login page; also returns the list
+    of every URL the page requests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_label("username").fill(name)
+    page.get_by_label("password").fill(PASSWORDS[name])
+    page.get_by_role("button", name="Login").click()
+    page.get_by_placeholder("Ask a question…").wait_for(timeout=60_000)
+    page.locator("#access .signed-in").wait_for()
+    return context, page, requested
+
+
+def test_two_users_see_only_their_own_conversation_and_what_their_role_allows(browser, auth_server):
+    from urllib.parse import urlsplit
+
+    url, app = auth_server
+    stranger = browser.new_context()
+    try:
+        page = stranger.new_page()
+        page.goto(url)
+        page.get_by_label("password").wait_for()
+        assert page.get_by_placeholder("Ask a question…").count() == 0  # no chat before a login
+    finally:
+        stranger.close()
+
+    alice, editor, alice_requests = signed_in(browser, url, "alice")
+    bob, reader, bob_requests = signed_in(browser, url, "bob")
+    try:
+        assert editor.locator("#access").inner_text().startswith("Signed in as alice (editor)")
+        assert reader.locator("#access").inner_text().startswith("Signed in as bob (reader)")
+        ask(editor, "What age is Donald Trump?")
+        ask(reader, "How many soldiers were being trained in Russia?")
+        ask(editor, "Who is Adrienne Uthe?")
+        alice_chat, bob_chat = editor.locator("#chat").inner_text(), reader.locator("#chat").inner_text()
+        assert "What age is Donald Trump?" in alice_chat and "Who is Adrienne Uthe?" in alice_chat
+        assert "78-year-old" in alice_chat and "soldiers were being trained" not in alice_chat
+        assert "soldiers were being trained" in bob_chat and "3,000" in bob_chat
+        assert "What age" not in bob_chat and "Adrienne Uthe" not in bob_chat and "78-year-old" not in bob_chat
+        assert "78-year-old" not in reader.locator("#sources").inner_text()
+        reader.reload()  # a new page of the same login starts a new conversation; nobody else's shows
+        reader.get_by_placeholder("Ask a question…").wait_for()
+        assert reader.locator("#chat .answer").count() == 0
+        assert not any(text in reader.locator("body").inner_text() for text in ("What age", "Adrienne", "78-year"))
+
+        # the reader sees the library but not the controls that add or remove articles; the editor does
+        for page in (editor, reader):
+            page.get_by_role("tab", name="Library").click()
+            page.locator("#library tbody tr").first.wait_for()
+        assert editor.get_by_role("button", name="Add to library").is_visible()
+        assert editor.get_by_role("button", name="Remove", exact=True).is_visible()
+        assert reader.get_by_role("button", name="Add to library").count() == 0
+        assert reader.get_by_role("button", name="Remove", exact=True).count() == 0
+        reader.screenshot(path=str(ARTIFACTS / "reader-library-1280x800.png"))
+        editor.locator("input[type=file]").set_input_files(str(DATA / "good" / "orchard.txt"))
+        editor.get_by_text("orchard.txt").first.wait_for()
+        editor.get_by_role("button", name="Add to library").click()
+        editor.locator("#upload-report").get_by_text("added").first.wait_for(timeout=60_000)
+        assert app.index.check() == [] and any(a.title.startswith("Apple Harvest") for a in app.index.articles())
+
+        # a reader exports
+        ask(reader, "How old is Donald Trump?")
+        reader.get_by_role("tab", name="Export").click()
+        reader.get_by_role("button", name="Export", exact=True).click()
+        reader.get_by_role("button", name="Download answer.md").wait_for()
+    finally:
+        alice.close()
+        bob.close()
+    hosts = {urlsplit(address).hostname for address in alice_requests + bob_requests}
+    assert hosts == {"127.0.0.1"}  # the page itself fetches nothing from anywhere else
 
 
 # --- the library with 5,000 articles -------------------------------------------------------------

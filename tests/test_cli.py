@@ -142,3 +142,108 @@ def test_eval_reports_retrieval_answers_and_abstention(tmp_path, index_dir, caps
 
     assert main(["eval", str(tmp_path / "missing.json")]) == 1
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_user_add_list_and_remove(tmp_path, monkeypatch, capsys):
+    import io
+
+    from rag.auth import Logins
+
+    users = tmp_path / "users.toml"
+    monkeypatch.setattr("sys.stdin", io.StringIO("alice's password\n"))
+    assert main(["user", "add", "alice", "--role", "editor", "--auth-file", str(users)]) == 0
+    assert capsys.readouterr().out == f"added alice (editor) in {users}\n"
+    monkeypatch.setenv("RAG_AUTH_FILE", str(users))  # the file from the environment from here on
+    monkeypatch.setattr("sys.stdin", io.StringIO("bob's password\n"))
+    assert main(["user", "add", "bob", "--role", "reader"]) == 0
+    assert main(["user", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == ["alice  editor", "bob  reader"]
+    assert "bob's password" not in users.read_text() and "alice's password" not in users.read_text()
+    logins = Logins(users)
+    assert logins.check("bob", "bob's password") and logins.role("bob") == "reader"
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("bob's new password\n"))
+    assert main(["user", "add", "bob", "--role", "editor"]) == 0
+    assert capsys.readouterr().out == f"set a new password and role for bob (editor) in {users}\n"
+    assert logins.check("bob", "bob's new password") and logins.role("bob") == "editor"
+    assert main(["user", "remove", "bob"]) == 0
+    assert main(["user", "remove", "bob"]) == 1
+    assert capsys.readouterr().err == f"error: bob is not a user in {users}\n"
+    assert main(["user", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "alice  editor"
+
+
+def test_user_errors_are_one_clear_line(tmp_path, monkeypatch, capsys):
+    import io
+
+    monkeypatch.delenv("RAG_AUTH_FILE", raising=False)
+    assert main(["user", "list"]) == 1
+    assert capsys.readouterr().err == "error: which auth file? Give --auth-file FILE or set RAG_AUTH_FILE\n"
+    users = str(tmp_path / "users.toml")
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["user", "add", "alice", "--role", "editor", "--auth-file", users]) == 1
+    assert "the password is too short; use at least 8 characters" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["user", "add", "alice", "--role", "editor", "--auth-file", users]) == 1
+    assert "no password given" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["user", "add", "alice", "--role", "admin", "--auth-file", users])
+    assert "invalid choice: 'admin'" in capsys.readouterr().err
+    assert not (tmp_path / "users.toml").exists()
+
+
+def test_user_add_at_a_terminal_asks_twice_and_never_echoes(tmp_path):
+    """Run at a real (pseudo-)terminal: the typed password never comes back on the screen."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    from rag.auth import Logins
+
+    from .conftest import ROOT
+
+    users = tmp_path / "users.toml"
+
+    def run(*typed: str) -> tuple[int, str]:
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "user", "add", "alice", "--role", "reader", "--auth-file", str(users)],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        os.close(follower)
+        screen, pending = b"", list(typed)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 1024)
+                except OSError:  # the program ended and closed the terminal
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+                if pending and screen.endswith(b": "):  # a prompt waits (not the newline after an answer)
+                    os.write(leader, pending.pop(0).encode() + b"\n")
+            elif process.poll() is not None:
+                break
+        os.close(leader)
+        return process.wait(timeout=30), screen.decode(errors="replace")
+
+    code, screen = run("a secret password", "a secret password")
+    assert code == 0, screen
+    assert "password for alice:" in screen and "the same password again:" in screen
+    assert "a secret password" not in screen
+    assert Logins(users).check("alice", "a secret password")
+
+    code, screen = run("another password", "a typo password")
+    assert code == 1 and "the two passwords differ; nothing was changed" in screen
+    assert "another password" not in screen and "a typo password" not in screen
+    assert Logins(users).check("alice", "a secret password")

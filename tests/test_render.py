@@ -131,3 +131,14 @@ def test_an_article_of_a_story_told_several_times_says_so():
     first, second = _stored("Troops reach Kursk", "2024-10-24"), _stored("Harbour vote", None)
     table = library_html([first, second], versions={first.id: 3, second.id: 1})
     assert table.count('class="story"') == 1 and "3 versions</span>" in table
+
+
+def test_the_access_line_warns_names_the_user_and_escapes():
+    from ui.render import access_html
+
+    assert access_html() == ""
+    exposed = access_html("0.0.0.0")
+    assert "Open to the network without logins" in exposed and "listens on 0.0.0.0" in exposed
+    signed_in = access_html(None, "<b>eve</b>", "reader")
+    assert "Signed in as &lt;b&gt;eve&lt;/b&gt; (reader)" in signed_in and '<a href="logout">Log out</a>' in signed_in
+    assert "Open to the network" not in signed_in

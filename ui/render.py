@@ -66,6 +66,10 @@ CSS = """
   #library td.chunks::before{content:"chunks "}
   #library-count .count{font-size:.8125rem}
 }
+#access .html-container{padding:0}
+#access .exposed{margin:0 0 .4rem;padding:.4rem .6rem;border:1px solid #d08a00;border-radius:4px;background:#fff4d6;
+  color:#5c3b00}
+#access .signed-in{margin:0;text-align:right;font-size:.875rem;color:var(--body-text-color-subdued)}
 .report td{vertical-align:top;padding:.2rem .4rem}
 .report tr.rejected td{color:#a00}
 """
@@ -138,6 +142,22 @@ def draft_html(text: str) -> str:
 
 def error_html(message: str) -> str:
     return f'<div class="error">{escape(message)}</div>'
+
+
+def access_html(exposed_on: str | None = None, user: str | None = None, role: str | None = None) -> str:
+    """The page header's access line: a warning when the app listens on ``exposed_on`` (an address
+    other than loopback) without logins; who is signed in, in which role, and a way to log out."""
+    parts = []
+    if exposed_on:
+        parts.append(
+            f'<p class="exposed" role="alert"><strong>Open to the network without logins:</strong> this app listens '
+            f"on {escape(exposed_on)}, so anyone who can reach it can read, add and remove articles. Give it an "
+            "auth file (<code>--auth-file</code>, see <code>rag user add</code>).</p>"
+        )
+    if user:
+        shown = f"{escape(user)} ({escape(role)})" if role else escape(user)
+        parts.append(f'<p class="signed-in">Signed in as {shown} · <a href="logout">Log out</a></p>')
+    return "".join(parts)
 
 
 PARAGRAPH_CONTEXT_CHARS = 700
