@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import SHARED  # noqa: E402
+from corpus import CACHE, SHARED  # noqa: E402
 from dated_questions import build  # noqa: E402
 
 from rag import Index, Settings  # noqa: E402
@@ -43,7 +43,7 @@ from rag.datasets import write_jsonl  # noqa: E402
 from rag.timeframe import RecencyPrior, as_of_day, read_time_frame  # noqa: E402
 
 LATEST = "According to the latest reports, "
-WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.25, 0.5)
+WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 HALF_LIVES = (7.0, 30.0, 90.0, 365.0)
 LATE_ENOUGH = dt.date(2026, 1, 1)
 
@@ -79,25 +79,34 @@ def main() -> None:
     # (day kind, wording) -> per question: [(score without prior, published, right?)] of its sentences
     ranked: dict[tuple[str, str], list[tuple[dt.date, list[tuple[float, str | None, bool]]]]] = {}
     none = RecencyPrior(strong_weight=0.0, mild_weight=0.0)
-    with tempfile.TemporaryDirectory() as tmp:
-        with Index(Settings(index_dir=Path(tmp) / "index"), create=True) as index:
-            index.ingest([write_jsonl(articles, Path(tmp) / "archive.jsonl")])
-            assistant = Assistant(index, AnswerSettings(recency=none))
-            for number, (question, answer, title) in enumerate(asked, 1):
-                right = by_title[title]
-                news_day = dt.date.fromisoformat(right.published) + dt.timedelta(days=rng.randrange(0, 15))
-                for day_kind, day in (("news", news_day), ("archive", late)):
-                    for wording, text in (("mild", question), ("strong", LATEST + question[0].lower() + question[1:])):
-                        when = QuestionTime.read(text, None, day)
-                        assert when.frame.recency == wording, (text, when.frame.recency)
-                        evidence = assistant.rank_sentences(text, filters=when.filters, frame=when.frame)
-                        rows = [
-                            (c.score, c.passage.published, c.article_id == right.id and answer in c.text)
-                            for c in evidence.sentences
-                        ]
-                        ranked.setdefault((day_kind, wording), []).append((as_of_day(day), rows))
-                if number % 50 == 0:
-                    print(f"  {number}/{len(asked)} questions ranked", flush=True)
+    cache = CACHE / f"recency-ranked-{args.questions}.json"
+    if cache.exists():  # the rankings without a prior do not depend on the grid: kept between runs
+        for key, rows in json.loads(cache.read_text()).items():
+            ranked[tuple(key.split("/"))] = [(dt.date.fromisoformat(day), [tuple(r) for r in rs]) for day, rs in rows]
+    if not ranked:
+        with tempfile.TemporaryDirectory() as tmp:
+            with Index(Settings(index_dir=Path(tmp) / "index"), create=True) as index:
+                index.ingest([write_jsonl(articles, Path(tmp) / "archive.jsonl")])
+                assistant = Assistant(index, AnswerSettings(recency=none))
+                for number, (question, answer, title) in enumerate(asked, 1):
+                    right = by_title[title]
+                    news_day = dt.date.fromisoformat(right.published) + dt.timedelta(days=rng.randrange(0, 15))
+                    latest = LATEST + question[0].lower() + question[1:]
+                    for day_kind, day in (("news", news_day), ("archive", late)):
+                        for wording, text in (("mild", question), ("strong", latest)):
+                            when = QuestionTime.read(text, None, day)
+                            assert when.frame.recency == wording, (text, when.frame.recency)
+                            evidence = assistant.rank_sentences(text, filters=when.filters, frame=when.frame)
+                            rows = [
+                                (c.score, c.passage.published, c.article_id == right.id and answer in c.text)
+                                for c in evidence.sentences
+                            ]
+                            ranked.setdefault((day_kind, wording), []).append((as_of_day(day), rows))
+                    if number % 50 == 0:
+                        print(f"  {number}/{len(asked)} questions ranked", flush=True)
+        CACHE.mkdir(exist_ok=True)
+        rows = {"/".join(k): [(day.isoformat(), rs) for day, rs in v] for k, v in ranked.items()}
+        cache.write_text(json.dumps(rows))
 
     def share(prior: RecencyPrior, key: tuple[str, str]) -> float:
         right = 0

@@ -6,10 +6,11 @@ first day; Saturday 19 and Sunday 20 the weekend before).
 """
 
 import datetime as dt
+import json
 
 import pytest
 
-from rag.timeframe import TimeFrame, read_time_frame
+from rag.timeframe import RecencyPrior, TimeFrame, read_time_frame
 
 WED = dt.date(2024, 10, 23)
 SUN = dt.date(2024, 10, 27)
@@ -197,3 +198,57 @@ def test_the_range_is_described_with_the_words_it_came_from():
     assert read_time_frame("What happened before 2020?", WED).describe() == "up to 2019-12-31 (“before 2020”)"
     assert read_time_frame("What has happened since March?", WED).describe().startswith("2024-03-01 to 2024-10-23")
     assert TimeFrame().describe() == ""
+
+
+def test_the_recency_prior_halves_with_each_half_life_and_skips_what_has_no_date():
+    prior = RecencyPrior(strong_weight=0.8, strong_half_life=10, mild_weight=0.2, mild_half_life=100)
+    today = dt.date(2024, 10, 23)
+    assert prior.boost("2024-10-23T08:00:00Z", today, "strong") == pytest.approx(0.8)
+    assert prior.boost("2024-10-13", today, "strong") == pytest.approx(0.4)
+    assert prior.boost("2024-10-03", today, "strong") == pytest.approx(0.2)
+    assert prior.boost("2024-07-15", today, "mild") == pytest.approx(0.1)  # 100 days
+    assert prior.boost("2024-10-30", today, "strong") == pytest.approx(0.8)  # a later date counts as today
+    assert prior.boost("2024-10-23", today, "none") == 0.0  # a historical question
+    assert prior.boost(None, today, "strong") == 0.0  # undated
+    assert prior.boost("October 2024", today, "strong") == 0.0  # not a date
+
+
+def test_the_recency_prior_is_added_to_the_sentences_of_newer_articles(make_index, tmp_path):
+    from dataclasses import replace
+
+    from rag.answer import AnswerSettings, Assistant, QuestionTime
+    from rag.types import Article
+
+    older = Article.create(
+        "Harbour terminal plans approved",
+        "The harbour board approved the new ferry terminal on Monday. Building work starts in the spring.",
+        published="2024-01-08",
+    )
+    newer = Article.create(
+        "Ferry terminal design changes",
+        "Engineers redrew the ferry terminal after storms damaged the pier. The harbour board met again.",
+        published="2024-03-04",
+    )
+    (tmp_path / "two.jsonl").write_text(
+        "\n".join(json.dumps({"title": a.title, "text": a.text, "published": a.published}) for a in (older, newer))
+    )
+    index = make_index()
+    index.ingest([tmp_path / "two.jsonl"])
+    question = "What is the latest on the ferry terminal?"
+    when = QuestionTime.read(question, None, "2024-03-10")
+    assert when.frame.recency == "strong"
+    prior = RecencyPrior(strong_weight=0.5, strong_half_life=30)
+
+    def scores(recency: RecencyPrior) -> dict[str, float]:
+        assistant = Assistant(index, replace(AnswerSettings(), recency=recency))
+        ranked = assistant.rank_sentences(question, filters=when.filters, frame=when.frame).sentences
+        return {c.text: c.score for c in ranked}
+
+    without = scores(RecencyPrior(strong_weight=0.0, mild_weight=0.0))
+    with_prior = scores(prior)
+    assert without.keys() == with_prior.keys() and len(without) >= 3
+    for text, score in with_prior.items():
+        published = older.published if text in older.text else newer.published
+        assert score - without[text] == pytest.approx(prior.boost(published, dt.date(2024, 3, 10), "strong"))
+    best = max(with_prior, key=with_prior.get)
+    assert best in newer.text
