@@ -132,6 +132,8 @@ CREATE INDEX IF NOT EXISTS story_bands_key ON story_bands(key);
 CREATE INDEX IF NOT EXISTS story_bands_article ON story_bands(article_id);
 """
 
+KEYWORD_DEPTH = 5000  # most keyword matches read to filter in memory before SQLite filters them
+
 
 # rows that break a rule of the index (query counting them, what they are), for Store.check
 _COUNTED_PROBLEMS = (
@@ -1021,10 +1023,30 @@ class Store:
     def keyword_search(self, match: str, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
         """BM25 over the FTS5 keyword index: ``[(chunk_id, score)]``, higher is better.
 
-        ``match`` is an FTS5 query; build it with :func:`rag.retrieve.keyword_query`.
+        ``match`` is an FTS5 query; build it with :func:`rag.retrieve.keyword_query`. With filters,
+        the best matches are read deep enough for ``k`` of them to pass (by the share of chunks that
+        pass) and filtered in memory (:mod:`rag.facets`); SQLite filters them itself, which costs a
+        join for every match, only when those were not enough.
         """
         if not match:
             return []
+        if filters:
+            facets = self._facets()
+            mask = facets.chunk_mask(filters)
+            passing = int(mask.sum())
+            if passing == 0:
+                return []
+            depth = min(KEYWORD_DEPTH, k + int(2 * k * len(mask) / passing))
+            rows = self._keyword_rows(match, depth)
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            at = np.minimum(np.searchsorted(facets.chunk_ids, ids), max(len(facets.chunk_ids) - 1, 0))
+            kept = (facets.chunk_ids[at] == ids) & mask[at] if len(facets.chunk_ids) else np.zeros(len(ids), bool)
+            found = [rows[i] for i in np.flatnonzero(kept)[:k]]
+            if len(found) == k or len(rows) < depth:  # enough, or every match was read
+                return found
+        return self._keyword_rows(match, k, filters)
+
+    def _keyword_rows(self, match: str, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
         where, params = self._filter_sql(filters)
         join = " JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
         rows = self._read(

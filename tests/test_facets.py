@@ -87,6 +87,22 @@ def test_the_store_filters_chunks_in_memory_as_its_sql_does(library_store, sourc
     assert library_store.chunk_ids_matching(filters).tolist() == [r[0] for r in rows]
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    sources=st.lists(st.sampled_from(["AFP", "Reuters", ""]), max_size=2),
+    date_from=days,
+    as_of=days,
+    k=st.sampled_from([1, 2, 3, 100]),
+)
+def test_keyword_search_filtered_in_memory_finds_what_sqlite_finds(library_store, sources, date_from, as_of, k):
+    filters = Filters(sources=tuple(sources), date_from=date_from, as_of=as_of)
+    fast = library_store.keyword_search('"harbour" OR "report"', k, filters)
+    sql = library_store._keyword_rows('"harbour" OR "report"', k, filters)
+    assert [round(score, 9) for _, score in fast] == [round(score, 9) for _, score in sql]
+    if k == 100:  # every match: the very same chunks
+        assert {i for i, _ in fast} == {i for i, _ in sql}
+
+
 @pytest.fixture(scope="module")
 def library_store(tmp_path_factory, embedder):
     from rag import Index, Settings
