@@ -16,6 +16,7 @@ from gradio import FileData
 from rag import Filters, RagError, Settings
 from rag.answer import Assistant
 from rag.config import MODES
+from rag.errors import StorageError
 from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
 from rag.index import SAMPLE_ARTICLES, open_or_build
 from rag.index import exists as index_exists
@@ -30,6 +31,7 @@ from ui.render import (
     library_count,
     library_html,
     question_html,
+    read_only_html,
     report_html,
     sources_html,
 )
@@ -165,6 +167,8 @@ class App:
 
         try:
             report = self.ingest_files(uploads, progress=tick)
+        except StorageError as exc:  # a full disk, a held lock: said here; the chat goes on answering
+            return (error_html(str(exc)), gr.update(), *self.library_updates(query, order, offset))
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return (report_html(report), None, *self.library_updates(query, order, offset))
@@ -172,8 +176,11 @@ class App:
     def remove(self, article_id, query, order, offset):
         if not article_id:
             raise gr.Error("Choose an article to remove first.")
-        with self.ingest_lock:
-            removed = self.index.remove([article_id])
+        try:
+            with self.ingest_lock:
+                removed = self.index.remove([article_id])
+        except StorageError as exc:
+            return (error_html(str(exc)), *self.library_updates(query, order, offset))
         message = f"Removed {article_id}." if removed else f"{article_id} was not in the library."
         return (f"<p>{message}</p>", *self.library_updates(query, order, offset))
 
@@ -229,8 +236,11 @@ class App:
         return [article_to_dict(a) for a in self.index.articles()]
 
     def api_remove(self, article_id: str) -> dict:
-        with self.ingest_lock:
-            removed = self.index.remove([article_id])
+        try:
+            with self.ingest_lock:
+                removed = self.index.remove([article_id])
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
         return {"removed": removed}
 
 
@@ -260,6 +270,7 @@ NEWEST_FIRST, OLDEST_FIRST = "Newest first", "Oldest first"
 def build(app: App) -> gr.Blocks:
     # Gradio reports usage to its makers unless told not to: off here, unless GRADIO_ANALYTICS_ENABLED=True
     analytics = os.environ.get("GRADIO_ANALYTICS_ENABLED", "False") == "True"
+    writable = not app.index.read_only  # a read-only index: no upload or remove controls, and a note why
     with gr.Blocks(title="News articles: cited answers", fill_height=True, analytics_enabled=analytics) as demo:
         answers = gr.State([])
         selected = gr.State(0)  # the turn whose sources are shown (1-based)
@@ -286,13 +297,16 @@ def build(app: App) -> gr.Blocks:
                     with gr.Tab("Sources"):
                         sources_panel = gr.HTML(sources_html(None, 0), elem_id="sources")
                     with gr.Tab("Library"):
+                        if not writable:
+                            gr.HTML(read_only_html(app.index.read_only_reason or ""), elem_id="read-only")
                         files = gr.File(
                             label="Add articles (.txt .md .html .json .jsonl .pdf)",
                             file_count="multiple",
                             file_types=sorted(SUPPORTED_SUFFIXES),
                             height=150,
+                            visible=writable,
                         )
-                        upload = gr.Button("Add to library", variant="primary")
+                        upload = gr.Button("Add to library", variant="primary", visible=writable)
                         upload_report = gr.HTML(elem_id="upload-report")
                         with gr.Row(equal_height=True):
                             search = gr.Textbox(label="Search titles and sources", scale=3, min_width=150, max_lines=1)
@@ -305,7 +319,7 @@ def build(app: App) -> gr.Blocks:
                             previous = gr.Button("◀ Previous", size="sm", interactive=False, min_width=70)
                             count = gr.HTML(elem_id="library-count")
                             following = gr.Button("Next ▶", size="sm", interactive=False, min_width=70)
-                        with gr.Row():
+                        with gr.Row(visible=writable):
                             to_remove = gr.Dropdown(
                                 label="Remove an article (of this page)", choices=[], scale=4, min_width=200
                             )
@@ -412,9 +426,12 @@ def main() -> None:
     parser.add_argument("--index", help="index folder (default: $RAG_INDEX or embeddings/)")
     parser.add_argument("--host", help="address to listen on (default: $RAG_HOST, $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", help="port to listen on (default: $RAG_PORT, $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument(
+        "--read-only", action="store_true", default=None, help="serve the index without writing to it: no uploads"
+    )
     args = parser.parse_args()
     try:
-        settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port)
+        settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port, read_only=args.read_only)
     except RagError as exc:
         parser.exit(2, f"error: {exc}\n")
     built = None

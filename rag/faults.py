@@ -130,7 +130,7 @@ def no_space(operation: str, folder: Path, kept: str, needed: int | None = None)
     shown = "; ".join(n for n in numbers if n)
     return NoSpace(
         f"cannot {operation}: no space left on the device holding {folder}" + (f" ({shown})" if shown else "")
-        + f". {kept}. Free some space (or move the index to a larger disk and use --index), then run it again"
+        + f". {kept}. Free some space on that device, then run it again"
     )
 
 

@@ -80,6 +80,52 @@ def good_files(tmp_path) -> Path:
     return target
 
 
+def needs_root(what: str) -> None:
+    """Skip a test that needs root (to mount a file system, to act as another user), saying so; under
+    CI (CI=true, run as root) fail it instead, so that it is never skipped unseen."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{what} needs root, and CI runs the tests as root")
+        pytest.skip(f"{what} needs root (mount, setpriv): run the tests as root to include it")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A factory of small real file systems: ``small_disk(bytes)`` mounts a tmpfs of that size in the
+    test's folder and returns it; every one is unmounted after the test."""
+    mounted: list[Path] = []
+
+    def mount(size: int, name: str = "disk") -> Path:
+        needs_root("a test on a small file system")
+        folder = tmp_path / name
+        folder.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=755", "tmpfs", str(folder)], check=True)
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        if subprocess.run(["umount", str(folder)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(folder)], check=True)  # still busy: detach it now
+
+
+def remount(folder: Path, mode: str) -> None:
+    """Remount a file system of ``small_disk`` read-only (``"ro"``) or read-write (``"rw"``)."""
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(folder)], check=True)
+
+
+def fill(disk: Path, leave: int) -> Path:
+    """Fill the file system ``disk`` with a ballast file until ``leave`` bytes are free (rounded to its
+    4 KB pages); calling it again resizes the ballast. Delete the file to free the space."""
+    ballast = disk / "ballast"
+    held = ballast.stat().st_size if ballast.exists() else 0
+    size = max(0, shutil.disk_usage(disk).free + held - leave) // 4096 * 4096
+    with open(ballast, "wb") as handle:
+        if size:
+            os.posix_fallocate(handle.fileno(), 0, size)
+    return ballast
+
+
 def free_port() -> int:
     import socket
 
@@ -89,15 +135,17 @@ def free_port() -> int:
 
 
 def launched(folder: Path, embedder, paths, prepare=None):
-    """The chat app launched for real on a free port over a new index of ``paths`` (``prepare(index)``
-    may add more first); yields the URL and the App, and stops both after."""
+    """The chat app launched for real on a free port over the index in ``folder`` with ``paths`` added
+    (made if there is none; ``prepare(index)`` may add more first); yields the URL and the App, and
+    stops both after."""
     import app as app_module
     from rag.answer import Assistant
 
     port = free_port()
     settings = Settings(index_dir=folder, host="127.0.0.1", port=port)
     index = Index(settings, create=True, embedder=embedder)
-    index.ingest(paths)
+    if paths:
+        index.ingest(paths)
     if prepare is not None:
         prepare(index)
     app = app_module.App(Assistant(index))

@@ -140,6 +140,14 @@ def error_html(message: str) -> str:
     return f'<div class="error">{escape(message)}</div>'
 
 
+def read_only_html(reason: str) -> str:
+    """The library tab's note on an index served read-only: why, and what still works."""
+    return (
+        f'<p class="read-only">This library is read-only: {escape(reason)}. Questions are answered as usual; '
+        "adding and removing articles is turned off.</p>"
+    )
+
+
 PARAGRAPH_CONTEXT_CHARS = 700
 
 
