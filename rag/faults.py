@@ -98,8 +98,8 @@ def access_denied(path: Path) -> AccessDenied:
     except OSError:
         whose = ""
     return AccessDenied(
-        f"cannot read {path}: permission denied for the user {user_name()}{whose}. The index is not "
-        f"damaged: run as the owner of its files, or give {user_name()} read access to them"
+        f"cannot read {path}: permission denied for the user {user_name()}{whose}. The index itself is "
+        f"sound: run as the owner of its files, or give {user_name()} read access to them"
     )
 
 

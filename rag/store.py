@@ -577,7 +577,8 @@ class Store:
                 db.execute("SELECT count(*) FROM chunks").fetchone()
             except sqlite3.OperationalError as exc:
                 db.close()
-                if uri.endswith("immutable=1") or not (exc.sqlite_errorname or "").startswith("SQLITE_CANTOPEN"):
+                cannot_share = (exc.sqlite_errorname or "").startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY"))
+                if uri.endswith("immutable=1") or not cannot_share:
                     raise
                 continue
             if uri.endswith("immutable=1"):
