@@ -319,11 +319,15 @@ def build(app: App) -> gr.Blocks:
                             previous = gr.Button("◀ Previous", size="sm", interactive=False, min_width=70)
                             count = gr.HTML(elem_id="library-count")
                             following = gr.Button("Next ▶", size="sm", interactive=False, min_width=70)
-                        with gr.Row(visible=writable):
+                        with gr.Row():
                             to_remove = gr.Dropdown(
-                                label="Remove an article (of this page)", choices=[], scale=4, min_width=200
+                                label="Remove an article (of this page)",
+                                choices=[],
+                                scale=4,
+                                min_width=200,
+                                visible=writable,
                             )
-                            remove = gr.Button("Remove", variant="stop", scale=1, min_width=80)
+                            remove = gr.Button("Remove", variant="stop", scale=1, min_width=80, visible=writable)
                     with gr.Tab("Export"):
                         scope = gr.Radio(
                             ["Selected answer", "Whole conversation"], value="Selected answer", label="What"

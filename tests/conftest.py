@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,24 @@ def fill(disk: Path, leave: int) -> Path:
     return ballast
 
 
+def read_only_sample(disk: Path, embedder) -> Path:
+    """The sample articles indexed on the file system ``disk`` (of ``small_disk``), then remounted
+    read-only, as an index baked into a container image is served: returns the index folder."""
+    folder = disk / "index"
+    with Index(Settings(index_dir=folder), create=True, embedder=embedder) as index:
+        index.ingest([SAMPLE])
+    remount(disk, "ro")
+    return folder
+
+
+def fill_all(disk: Path, folder: Path) -> Path:
+    """Fill ``disk`` to the last page, with the write-ahead log of the index in ``folder`` first
+    checkpointed and emptied (else a small write could still go into its old space)."""
+    with sqlite3.connect(folder / "store.sqlite") as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return fill(disk, 0)
+
+
 def free_port() -> int:
     import socket
 
@@ -154,6 +174,16 @@ def launched(folder: Path, embedder, paths, prepare=None):
     yield f"http://127.0.0.1:{port}/", app
     demo.close()
     index.close()
+
+
+@contextmanager
+def app_over(folder: Path, embedder, paths=()):
+    """The chat app launched over the index in ``folder`` (see :func:`launched`), for a with block."""
+    run = launched(folder, embedder, list(paths))
+    try:
+        yield next(run)
+    finally:
+        next(run, None)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from gradio_client import Client, handle_file
 
 from rag.export import answer_from_dict, to_html, to_markdown
 
-from .conftest import BENCH, DATA, ROOT
+from .conftest import BENCH, DATA, ROOT, SAMPLE, app_over, fill_all, read_only_sample
 
 sys.path.insert(0, str(BENCH))
 
@@ -182,3 +182,53 @@ def test_a_bad_port_is_one_clear_line_not_a_trace():
         "error: RAG_PORT='http' is not a whole number; use a whole number from 1 to 65535 (default 7860)"
     )
     assert "Traceback" not in output
+
+
+def _component(url: str, elem_id: str) -> dict:
+    components = httpx.get(f"{url}config", timeout=30).json()["components"]
+    return next(c["props"] for c in components if c["props"].get("elem_id") == elem_id)
+
+
+def _button(url: str, label: str) -> dict:
+    components = httpx.get(f"{url}config", timeout=30).json()["components"]
+    return next(c["props"] for c in components if c["type"] == "button" and c["props"].get("value") == label)
+
+
+def test_an_index_on_read_only_storage_is_served_with_uploads_off(small_disk, embedder):
+    folder = read_only_sample(small_disk(4 * 2**20), embedder)
+    with app_over(folder, embedder) as (url, app):
+        client = Client(url, verbose=False)
+        answer = answer_from_dict(client.predict("How old is Donald Trump?", api_name="/ask"))
+        check_citations(answer, app.index)
+        articles = client.predict(api_name="/articles")
+        assert len(articles) == 2
+        for call, operation in (
+            (lambda: client.predict([handle_file(str(DATA / "good" / "orchard.txt"))], api_name="/ingest"), "add"),
+            (lambda: client.predict(articles[0]["id"], api_name="/remove"), "remove"),
+        ):
+            with pytest.raises(Exception, match=f"cannot {operation} articles: the index in .* is read-only, as"):
+                call()
+        note = _component(url, "read-only")["value"]
+        assert note.startswith("<p class=\"read-only\">This library is read-only: ") and "read-only file system" in note
+        assert _button(url, "Add to library")["visible"] is False
+        assert _button(url, "Remove")["visible"] is False
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == ["manifest.json", "store.sqlite", "vectors.crc32", "vectors.faiss"]  # nothing new
+
+
+def test_a_full_disk_during_an_upload_is_said_and_the_chat_goes_on(small_disk, embedder):
+    disk = small_disk(8 * 2**20)
+    with app_over(disk / "index", embedder, [SAMPLE]) as (url, app):
+        client = Client(url, verbose=False)
+        assert _button(url, "Add to library")["visible"] is not False
+        ballast = fill_all(disk, disk / "index")
+        upload = [handle_file(str(DATA / "good" / "orchard.txt"))]
+        full = "cannot add 1 article: no space left on the device holding .* with its 2 articles kept"
+        with pytest.raises(Exception, match=full):
+            client.predict(upload, api_name="/ingest")
+        answer = answer_from_dict(client.predict("How old is Donald Trump?", api_name="/ask"))
+        assert "78-year-old" in answer.citations[0].quote  # the chat keeps answering
+        assert app.index.stats().articles == 2 and app.index.check() == []
+        ballast.unlink()
+        assert client.predict(upload, api_name="/ingest")["added"] == 1
+        assert app.index.check() == []
