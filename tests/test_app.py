@@ -6,6 +6,7 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
+from rag import Index, Settings
 from rag.export import answer_from_dict, to_html, to_markdown
 
 from .conftest import BENCH, DATA, ROOT, SAMPLE, app_over, fill_all, read_only_sample
@@ -232,3 +233,21 @@ def test_a_full_disk_during_an_upload_is_said_and_the_chat_goes_on(small_disk, e
         ballast.unlink()
         assert client.predict(upload, api_name="/ingest")["added"] == 1
         assert app.index.check() == []
+
+
+def test_an_ingest_beside_the_serving_app_is_seen_by_it(tmp_path, embedder):
+    import os
+    import subprocess
+
+    with app_over(tmp_path / "index", embedder, [SAMPLE]) as (url, app):
+        client = Client(url, verbose=False)
+        ingest = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "ingest", str(DATA / "good"), "--index", str(tmp_path / "index")],
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600,
+        )
+        assert ingest.returncode == 0, ingest.stderr
+        titles = {a["title"] for a in client.predict(api_name="/articles")}
+        assert "Volunteers Restore Cape Verran Lighthouse" in titles and len(titles) > 2
+        assert client.predict("How old is Donald Trump?", api_name="/ask")["citations"]  # still answering
+    with Index(Settings(index_dir=tmp_path / "index"), embedder=embedder) as index:
+        assert index.check() == [] and index.stats().articles == len(titles)

@@ -329,3 +329,30 @@ def test_an_index_this_user_may_not_write_is_read_and_writing_says_why(shared_in
     ]
     with sqlite3.connect(shared_index / "store.sqlite") as db:
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 10
+
+
+def test_two_ingests_at_once_into_one_index(tmp_path, embedder, capsys):
+    """What works beside the fault handling and must keep working: two writers wait for each other."""
+    corpus = _corpus(tmp_path / "corpus", articles=16)
+    halves = [tmp_path / "a", tmp_path / "b"]
+    for number, half in enumerate(halves):
+        half.mkdir()
+        for path in sorted(corpus.iterdir())[number::2]:
+            shutil.copy(path, half / path.name)
+    folder = tmp_path / "index"
+    assert main(["ingest", str(SAMPLE), "--index", str(folder), "--quiet"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_FLUSH_CHUNKS": "4"}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ingest", str(half), "--index", str(folder), "--quiet"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for half in halves
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err
+        assert "articles: 8 added" in out
+    capsys.readouterr()
+    assert main(["check", "--index", str(folder)]) == 0
+    assert capsys.readouterr().out.startswith("ok: 18 articles")
