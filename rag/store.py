@@ -1237,15 +1237,22 @@ class Store:
             if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 problems.append("SQLite integrity check failed")
             chunk_ids = {r[0] for r in db.execute("SELECT id FROM chunks")}
-            if self.read_only:  # FTS5's integrity-check is a write: compare the rows it indexes instead
-                indexed = {r[0] for r in db.execute("SELECT id FROM chunks_fts_docsize")}
-                if indexed != chunk_ids:
-                    problems.append(f"keyword index disagrees with the chunks: {len(indexed ^ chunk_ids)} differ")
-            else:
+            # FTS5's integrity-check is a write; read-only, or while another process writes, the rows
+            # the keyword index holds are compared with the chunks instead
+            full_check = not self.read_only
+            if full_check:
                 try:
                     db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
                 except sqlite3.DatabaseError as exc:
-                    problems.append(f"keyword index disagrees with the chunks: {exc}")
+                    fault = faults.sqlite_fault(exc, "check", self.folder / DATABASE, self.lock_timeout, None, "")
+                    if fault is None:
+                        problems.append(f"keyword index disagrees with the chunks: {exc}")
+                    else:
+                        full_check = False
+            if not full_check:
+                indexed = {r[0] for r in db.execute("SELECT id FROM chunks_fts_docsize")}
+                if indexed != chunk_ids:
+                    problems.append(f"keyword index disagrees with the chunks: {len(indexed ^ chunk_ids)} differ")
             vector_ids = {r[0] for r in db.execute("SELECT chunk_id FROM vectors")}
             ids, vectors = self._faiss_contents()
             faiss_ids = set(ids.tolist())

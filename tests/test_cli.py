@@ -271,6 +271,8 @@ def test_a_lock_held_past_the_wait_names_the_operation_and_what_to_retry(index_d
                                  "done, or let it wait longer with RAG_LOCK_TIMEOUT")
         assert main(["ask", "How old is Donald Trump?", "--index", str(index_dir)]) == 0  # reading goes on
         assert "78-year-old" in capsys.readouterr().out
+        assert main(["check", "--index", str(index_dir)]) == 0  # and checking, though its keyword check writes
+        assert capsys.readouterr().out.startswith("ok: 10 articles")
     finally:
         holder.communicate("", timeout=30)
     assert main(["remove", victim, "--index", str(index_dir)]) == 0
