@@ -343,10 +343,24 @@ class Store:
         # why this index cannot be written here, or None: see faults.read_only_reason
         self.read_only_reason = faults.read_only_reason(folder, read_only, [database, *journals])
         self._read_uri: str | None = None  # how read-only connections open the database
+        self._full = False  # the device was full at opening: read only, and writes say so
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        with self.guard("open the index"):
-            self._db = self._connect()  # the one writing connection, used under self._lock
+        try:
+            with self.guard("open the index"):
+                self._db = self._connect()  # the one writing connection, used under self._lock
+        except NoSpace:
+            if self.read_only:
+                raise
+            # SQLite cannot make its shared-memory file on a full device: read the index as it is
+            self._full = True
+            self.read_only_reason = f"the device holding {folder} is full; free some space on it to write"
+            for reader in self._readers:  # opened to count the articles for the message: read-write
+                reader.close()
+            self._readers.clear()
+            self._local = threading.local()
+            with self.guard("open the index"):
+                self._db = self._open_read_only()
         with self.guard("open the index"):
             if manifest.format_version < FORMAT_VERSION:
                 self._upgrade()
@@ -447,6 +461,8 @@ class Store:
 
     def require_writable(self, operation: str) -> None:
         """Raise :class:`rag.errors.ReadOnly` for ``operation`` ("add articles") on a read-only index."""
+        if self._full:
+            raise faults.no_space(operation, self.folder, self._kept())
         if self.read_only_reason is not None:
             raise faults.read_only(operation, self.folder, self.read_only_reason)
 
@@ -566,7 +582,8 @@ class Store:
     def _open_read_only(self) -> sqlite3.Connection:
         """A connection that writes nothing. ``mode=ro`` sees what other processes commit, but needs
         SQLite's shared-memory file beside the database; where that cannot be made (a read-only file
-        system or folder) ``immutable=1`` reads the database file alone, without locks or journal."""
+        system or folder, a full device) ``immutable=1`` reads the database file alone, without locks
+        or journal."""
         path = self.folder / DATABASE
         base = path.resolve().as_uri()
         for uri in (f"{base}?mode=ro", f"{base}?immutable=1"):
@@ -577,7 +594,9 @@ class Store:
                 db.execute("SELECT count(*) FROM chunks").fetchone()
             except sqlite3.OperationalError as exc:
                 db.close()
-                cannot_share = (exc.sqlite_errorname or "").startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY"))
+                cannot_share = (exc.sqlite_errorname or "").startswith(
+                    ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR")  # IOERR: a full device
+                )
                 if uri.endswith("immutable=1") or not cannot_share:
                     raise
                 continue

@@ -184,6 +184,28 @@ def test_a_full_disk_during_ingest_is_said_as_such_and_the_rerun_completes(small
     assert main(["check", "--index", str(folder)]) == 0
 
 
+def test_an_index_on_a_full_disk_still_answers_and_adding_says_the_disk_is_full(small_disk, embedder, capsys):
+    disk = small_disk(4 * 2**20)
+    folder = disk / "index"
+    assert main(["ingest", str(SAMPLE), "--index", str(folder), "--quiet"]) == 0
+    ballast = fill(disk, 0)  # not even room for SQLite's shared-memory file
+    capsys.readouterr()
+    index = ["--index", str(folder)]
+    assert main(["ask", "How many North Korean troops were being trained?", *index]) == 0
+    assert "3,000" in capsys.readouterr().out
+    assert main(["check", *index]) == 0
+    assert capsys.readouterr().out.startswith("ok: 2 articles")
+    assert main(["ingest", str(DATA / "good"), *index]) == 1
+    assert _one_clear_line(capsys.readouterr().err) == (
+        f"error: cannot add articles: no space left on the device holding {folder} (0 bytes free). The index is as "
+        "it was before this step, with its 2 articles kept. Free some space on that device, then run it again"
+    )
+    ballast.unlink()
+    assert main(["ingest", str(DATA / "good" / "orchard.txt"), *index, "--quiet"]) == 0
+    assert main(["check", *index]) == 0
+    assert "ok: 3 articles" in capsys.readouterr().out
+
+
 def test_on_a_read_only_file_system_reading_works_and_writing_says_why(small_disk, embedder, capsys):
     disk = small_disk(4 * 2**20)
     folder = disk / "index"
