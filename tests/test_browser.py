@@ -405,6 +405,8 @@ def test_a_read_only_library_says_why_and_offers_no_upload_or_remove(browser, sm
             assert not page.get_by_role("button", name="Add to library").is_visible()
             assert not page.get_by_role("button", name="Remove", exact=True).is_visible()
             assert page.locator("input[type=file]").count() == 0
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "library-read-only-1280x800.png"))
         finally:
             context.close()
 
@@ -424,6 +426,8 @@ def test_a_full_disk_during_an_upload_is_said_in_the_library_tab_and_the_chat_an
             report.wait_for(timeout=60_000)
             assert report.inner_text().startswith("cannot add 1 article: no space left on the device holding")
             assert "with its 2 articles kept" in report.inner_text()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "library-disk-full-1280x800.png"))
             assert page.locator("#library tbody tr").count() == 2
             assert page.get_by_text("Error", exact=True).count() == 0  # said in the tab, not as a toast
             ask(page, "How old is Donald Trump?")

@@ -12,6 +12,7 @@ from ui.render import (
     library_count,
     library_html,
     paragraph_around,
+    read_only_html,
     sources_html,
 )
 
@@ -131,3 +132,11 @@ def test_an_article_of_a_story_told_several_times_says_so():
     first, second = _stored("Troops reach Kursk", "2024-10-24"), _stored("Harbour vote", None)
     table = library_html([first, second], versions={first.id: 3, second.id: 1})
     assert table.count('class="story"') == 1 and "3 versions</span>" in table
+
+
+def test_the_read_only_note_says_why_escaped():
+    note = read_only_html("/srv/<index> is on a read-only file system")
+    assert note == (
+        '<p class="read-only">This library is read-only: /srv/&lt;index&gt; is on a read-only file system. '
+        "Questions are answered as usual; adding and removing articles is turned off.</p>"
+    )

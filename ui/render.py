@@ -68,6 +68,8 @@ CSS = """
 }
 .report td{vertical-align:top;padding:.2rem .4rem}
 .report tr.rejected td{color:#a00}
+#upload-report .error{color:#a00}
+#read-only .read-only{border-left:3px solid var(--border-color-primary);padding-left:.6rem}
 """
 
 
