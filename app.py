@@ -26,6 +26,7 @@ from rag import Filters, RagError, Settings
 from rag.answer import Assistant
 from rag.auth import Logins, is_loopback
 from rag.config import MODES
+from rag.errors import StorageError
 from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
 from rag.feeds import Watcher, parse_interval, split_sources
 from rag.index import SAMPLE_ARTICLES, open_or_build
@@ -43,6 +44,7 @@ from ui.render import (
     library_count,
     library_html,
     question_html,
+    read_only_html,
     report_html,
     sources_html,
 )
@@ -110,7 +112,7 @@ class App:
         remove articles (for an editor, or for everyone when there are no logins)."""
         user = getattr(request, "username", None)
         role = self.logins.role(user) if self.logins is not None else None
-        editor = self.logins is None or role == "editor"
+        editor = (self.logins is None or role == "editor") and not self.index.read_only
         line = access_html(self.exposed_on, user, role)
         return gr.HTML(line, visible=bool(line)), gr.Column(visible=editor), gr.Row(visible=editor)
 
@@ -246,6 +248,8 @@ class App:
         try:
             self.admit_upload(request, uploads)
             report = self.ingest_files(uploads, progress=tick)
+        except StorageError as exc:  # a full disk, a held lock: said here; the chat goes on answering
+            return (error_html(str(exc)), gr.update(), *self.library_updates(query, order, offset))
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return (report_html(report), None, *self.library_updates(query, order, offset))
@@ -254,8 +258,11 @@ class App:
         self.permit(request, "remove")
         if not article_id:
             raise gr.Error("Choose an article to remove first.")
-        with self.ingest_lock:
-            removed = self.index.remove([article_id])
+        try:
+            with self.ingest_lock:
+                removed = self.index.remove([article_id])
+        except StorageError as exc:
+            return (error_html(str(exc)), *self.library_updates(query, order, offset))
         message = f"Removed {article_id}." if removed else f"{article_id} was not in the library."
         return (f"<p>{message}</p>", *self.library_updates(query, order, offset))
 
@@ -317,8 +324,11 @@ class App:
 
     def api_remove(self, article_id: str, request: gr.Request = None) -> dict:
         self.permit(request, "remove")
-        with self.ingest_lock:
-            removed = self.index.remove([article_id])
+        try:
+            with self.ingest_lock:
+                removed = self.index.remove([article_id])
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
         return {"removed": removed}
 
 
@@ -356,6 +366,7 @@ NEWEST_FIRST, OLDEST_FIRST = "Newest first", "Oldest first"
 def build(app: App) -> gr.Blocks:
     # Gradio reports usage to its makers unless told not to: off here, unless GRADIO_ANALYTICS_ENABLED=True
     analytics = os.environ.get("GRADIO_ANALYTICS_ENABLED", "False") == "True"
+    writable = not app.index.read_only  # a read-only index: no upload or remove controls, and a note why
     with gr.Blocks(title="News articles: cited answers", fill_height=True, analytics_enabled=analytics) as demo:
         answers = gr.State([])
         selected = gr.State(0)  # the turn whose sources are shown (1-based)
@@ -385,14 +396,17 @@ def build(app: App) -> gr.Blocks:
                     with gr.Tab("Sources"):
                         sources_panel = gr.HTML(sources_html(None, 0), elem_id="sources")
                     with gr.Tab("Library"):
-                        with gr.Column(visible=editable) as adding:
+                        if not writable:
+                            gr.HTML(read_only_html(app.index.read_only_reason or ""), elem_id="read-only")
+                        with gr.Column(visible=editable and writable) as adding:
                             files = gr.File(
                                 label="Add articles (.txt .md .html .json .jsonl .pdf)",
                                 file_count="multiple",
                                 file_types=sorted(SUPPORTED_SUFFIXES),
                                 height=150,
+                                visible=writable,
                             )
-                            upload = gr.Button("Add to library", variant="primary")
+                            upload = gr.Button("Add to library", variant="primary", visible=writable)
                         upload_report = gr.HTML(elem_id="upload-report")
                         watch_status = gr.Markdown(
                             app.watcher.status if app.watcher else "", elem_id="watch-status", visible=bool(app.watcher)
@@ -408,11 +422,15 @@ def build(app: App) -> gr.Blocks:
                             previous = gr.Button("◀ Previous", size="sm", interactive=False, min_width=70)
                             count = gr.HTML(elem_id="library-count")
                             following = gr.Button("Next ▶", size="sm", interactive=False, min_width=70)
-                        with gr.Row(visible=editable) as removing:
+                        with gr.Row(visible=editable and writable) as removing:
                             to_remove = gr.Dropdown(
-                                label="Remove an article (of this page)", choices=[], scale=4, min_width=200
+                                label="Remove an article (of this page)",
+                                choices=[],
+                                scale=4,
+                                min_width=200,
+                                visible=writable,
                             )
-                            remove = gr.Button("Remove", variant="stop", scale=1, min_width=80)
+                            remove = gr.Button("Remove", variant="stop", scale=1, min_width=80, visible=writable)
                     with gr.Tab("Export"):
                         scope = gr.Radio(
                             ["Selected answer", "Whole conversation"], value="Selected answer", label="What"
@@ -577,6 +595,9 @@ def main() -> None:
         metavar="FILE",
         help="users, password hashes and roles: the app asks for a login (default: $RAG_AUTH_FILE; none: no login)",
     )
+    parser.add_argument(
+        "--read-only", action="store_true", default=None, help="serve the index without writing to it: no uploads"
+    )
     args = parser.parse_args()
     try:
         settings = Settings.from_env(
@@ -586,6 +607,7 @@ def main() -> None:
             watch=shlex.join(args.watch) if args.watch else None,
             watch_every=args.every,
             auth_file=args.auth_file,
+            read_only=args.read_only,
         )
         logins = Logins(settings.auth_file) if settings.auth_file else None  # a bad file stops before the index
         watched = split_sources(settings.watch)
@@ -605,6 +627,8 @@ def main() -> None:
         close()
     if built is not None:
         print(built.summary(), flush=True)
+    if watched and index.read_only:
+        parser.exit(2, f"error: --watch needs an index it can write to; {index.read_only_reason}\n")
     watcher = Watcher(index, watched, settings.watch_every).start() if watched else None
     if watcher:
         print(f"{watcher.status} (in the background)", flush=True)

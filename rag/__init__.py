@@ -2,7 +2,7 @@
 
 from .answer import NO_ANSWER, Assistant, ask
 from .config import Settings
-from .errors import RagError
+from .errors import RagError, StorageError
 from .index import Index, open_index
 from .ingest import IngestReport
 from .types import Answer, Article, Chunk, Citation, Filters, Passage
@@ -20,6 +20,7 @@ __all__ = [
     "Passage",
     "RagError",
     "Settings",
+    "StorageError",
     "ask",
     "open_index",
 ]

@@ -27,6 +27,9 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or embeddings/)")
     common.add_argument("--model", help="sentence-transformers model name or path (default: the index's model)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    common.add_argument(
+        "--read-only", action="store_true", default=None, help="write nothing to the index (default: $RAG_READ_ONLY)"
+    )
     return common
 
 
@@ -171,6 +174,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "chunk_tokens": getattr(args, "chunk_tokens", None),
         "overlap_tokens": getattr(args, "overlap_tokens", None),
         "answer_mode": getattr(args, "mode", None) if args.command in ("ask", "eval") else None,
+        "read_only": args.read_only,
     }
 
 
@@ -397,6 +401,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"the index is inconsistent; {rebuild_hint(stats.folder)}")
         return 1
     print(f"ok: {stats.articles} articles, {stats.chunks} chunks; vectors, rows and keyword index agree")
+    if index.read_only:
+        print(f"read-only: {index.read_only_reason}")
     return 0
 
 

@@ -113,6 +113,16 @@ class Settings:
         "how often `rag watch` (and the app's `RAG_WATCH`) looks for new files and feed entries (30s, 15m, 1h)",
         group="index", flag="--every",
     )
+    read_only: bool = setting(
+        False, "RAG_READ_ONLY",
+        "open the index without writing anything: answer, search, list and check only (chosen by itself on "
+        "storage that cannot be written)",
+        group="index", kind=bool, flag="--read-only",
+    )
+    lock_timeout: float = setting(
+        30.0, "RAG_LOCK_TIMEOUT", "seconds a write waits while another process writes to the index, then gives up",
+        group="index", kind=float, minimum=0,
+    )
     # --- answers ---
     answer_mode: str = setting(
         "extractive", "RAG_ANSWER_MODE",
@@ -248,7 +258,11 @@ def _check(f, raw: Any, where: str) -> Any:
     meta = f.metadata
     kind = meta["kind"]
     shown = f"{where} {raw!r}" if where.startswith("-") else f"{where}={raw!r}"
-    if kind is int and not isinstance(raw, bool):
+    if kind is bool:
+        value = _boolean(raw)
+        if value is None:
+            raise RagError(f"{shown} is not a yes or no; use 1, true, yes or on, or 0, false, no or off")
+    elif kind is int and not isinstance(raw, bool):
         try:
             value = int(str(raw).strip())
         except ValueError:
@@ -268,6 +282,13 @@ def _check(f, raw: Any, where: str) -> Any:
     if (low is not None and value < low) or (high is not None and value > high):
         raise RagError(f"{shown} is out of range; {_expected(f)}")
     return value
+
+
+def _boolean(raw: Any) -> bool | None:
+    if isinstance(raw, bool):
+        return raw
+    return {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+            "off": False}.get(str(raw).strip().lower())
 
 
 def _expected(f) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .config import Settings
 from .embed import DEFAULT_MODEL, Embedder, canonical_model_name
-from .errors import RagError
+from .errors import RagError, StorageError
 from .ingest import Ingester, IngestReport, Progress
 from .retrieve import Mode, Retriever
 from .store import Store, StoredArticle
@@ -39,13 +39,22 @@ class Index:
     The model recorded in the index is used unless ``settings.model`` asks for another, which is
     an error (an index must be searched with the model that built it). An ``embedder`` of the
     index's model can be passed in to share one loaded model between indexes.
+
+    With ``settings.read_only``, or on storage this user cannot write (a read-only file system, a
+    folder of another user), the index is read without writing anything: searching, answering,
+    listing and checking work, and ingesting and removing raise :class:`rag.errors.ReadOnly`.
     """
 
     def __init__(self, settings: Settings | None = None, *, create: bool = False, embedder: Embedder | None = None):
         self.settings = settings or Settings()
         folder = Path(self.settings.index_dir)
         wanted = canonical_model_name(self.settings.model) if self.settings.model else None
-        options = {"ann_threshold": self.settings.ann_threshold, "nprobe": self.settings.nprobe}
+        options = {
+            "ann_threshold": self.settings.ann_threshold,
+            "nprobe": self.settings.nprobe,
+            "lock_timeout": self.settings.lock_timeout,
+            "read_only": self.settings.read_only,
+        }
         self._owns_embedder = embedder is None
 
         def embedder_for(model: str) -> Embedder:
@@ -83,6 +92,7 @@ class Index:
         origin_names: dict[str, str] | None = None,
     ) -> IngestReport:
         """Add the articles in ``paths`` (files or folders); see :class:`IngestReport`."""
+        self.store.require_writable("add articles")
         manifest = self.store.manifest
         ingester = Ingester(
             self.store,
@@ -93,7 +103,7 @@ class Index:
             max_file_bytes=self.settings.max_file_mb * 2**20,
             progress=progress,
         )
-        with self.store.guard():
+        with self.store.guard("add articles"):
             return ingester.run(paths, origin_names)
 
     def search(
@@ -138,11 +148,21 @@ class Index:
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles by id; returns the ids that were there. The index file is saved."""
-        with self.store.guard():
+        self.store.require_writable("remove articles")
+        with self.store.guard("remove articles"):
             removed = self.store.remove(article_ids)
             if removed:
                 self.store.save_vectors()
             return removed
+
+    @property
+    def read_only(self) -> bool:
+        """True when the index is only read here; :attr:`read_only_reason` says why."""
+        return self.store.read_only
+
+    @property
+    def read_only_reason(self) -> str | None:
+        return self.store.read_only_reason
 
     def articles(self) -> list[StoredArticle]:
         with self.store.guard():
@@ -162,6 +182,9 @@ class Index:
         try:
             return self.store.check()
         except sqlite3.DatabaseError as exc:
+            fault = self.store.fault(exc, "check the index")
+            if isinstance(fault, StorageError):  # not a problem of the index
+                raise fault from exc
             return [f"the database cannot be read: {exc}"]
 
     def stats(self) -> Stats:

@@ -16,6 +16,13 @@ rebuilt from the vectors in SQLite; then the FAISS ids are compared with the chu
 any difference is repaired, so an index killed at any moment opens consistent: every vector has its
 row and every row its vector.
 
+Faults of the storage (a full disk, read-only storage, a denied permission, a lock held by
+another process) are told apart from damage (:mod:`rag.faults`). A failed write leaves the index as
+it was before: the batch's transaction is rolled back, the vector file is written to a temporary
+file that is removed on failure (its space is checked first), and the next run completes the work.
+An index on storage that cannot be written (or opened with ``read_only``) is read through SQLite's
+read-only or immutable open, without writing anything; adding and removing then fail in one line.
+
 Format versions: 1 had no sentence table; an index of version 1 is upgraded in place when opened
 (the sentence facts are read from the stored article text; nothing is embedded again).
 """
@@ -30,7 +37,7 @@ import sqlite3
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import IndexError_, rebuild_hint
+from . import faults
+from .errors import IndexError_, NoSpace, RagError, StorageError, rebuild_hint
 from .facets import Facets
 from .news import analyze
 from .stories import band_keys, same_story, shingles, signature
@@ -204,6 +212,8 @@ class Manifest:
             data = json.loads(path.read_text(encoding="utf-8"))
             known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
             return cls(**known)
+        except PermissionError as exc:
+            raise faults.access_denied(path) from exc
         except (OSError, ValueError, TypeError) as exc:
             raise IndexError_(
                 f"the index manifest {path} is unreadable ({exc}); {rebuild_hint(folder)}"
@@ -214,13 +224,47 @@ class Manifest:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a temporary file, synced, renamed over it (and removed if
+    the write fails, on a full disk for one)."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already (it has after a full disk, for one)."""
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error as exc:  # the error that made us roll back is the one to report
+            log.warning("could not roll back: %s", exc)
+
+
+class _ChecksumWriter:
+    """Receives the bytes FAISS writes and passes them to a Python file, so that a full disk is an
+    OSError (FAISS's own file writer can lose it), and keeps their CRC-32 and size on the way."""
+
+    def __init__(self, handle):
+        self.handle, self.crc, self.size = handle, 0, 0
+
+    def __call__(self, data: bytes) -> int:
+        self.handle.write(data)
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        return len(data)
+
+    @property
+    def checksum(self) -> str:
+        return f"{self.crc:08x} {self.size}"
 
 
 def _file_checksum(path: Path) -> str:
@@ -275,21 +319,54 @@ class ChunkRow:
 
 
 class Store:
-    """One index folder. Thread-safe; writes are serialised, reads see committed data only."""
+    """One index folder. Thread-safe; writes are serialised, reads see committed data only.
 
-    def __init__(self, folder: Path, manifest: Manifest, ann_threshold: int = 100_000, nprobe: int = 128):
+    ``lock_timeout``: seconds a write waits for another process's write to end. ``read_only``:
+    write nothing (also chosen by itself on storage this user cannot write; see :attr:`read_only`).
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        manifest: Manifest,
+        ann_threshold: int = 100_000,
+        nprobe: int = 128,
+        lock_timeout: float = 30.0,
+        read_only: bool = False,
+    ):
         self.folder = folder
         self.manifest = manifest
         self.ann_threshold = ann_threshold
         self.nprobe = nprobe
+        self.lock_timeout = lock_timeout
         self._lock = threading.RLock()
         self.generation = 0  # bumped by every change, so callers can drop derived caches
-        self._db = self._connect()  # the one writing connection, used under self._lock
+        database = folder / DATABASE
+        journals = [database.with_name(DATABASE + suffix) for suffix in ("-wal", "-shm")]
+        # why this index cannot be written here, or None: see faults.read_only_reason
+        self.read_only_reason = faults.read_only_reason(folder, read_only, [database, *journals])
+        self._read_uri: str | None = None  # how read-only connections open the database
+        self._full = False  # the device was full at opening: read only, and writes say so
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._facet_cache: Facets | None = None
         self._facet_lock = threading.Lock()
-        with self.guard():
+        try:
+            with self.guard("open the index"):
+                self._db = self._connect()  # the one writing connection, used under self._lock
+        except NoSpace:
+            if self.read_only:
+                raise
+            # SQLite cannot make its shared-memory file on a full device: read the index as it is
+            self._full = True
+            self.read_only_reason = f"the device holding {folder} is full; free some space on it to write"
+            for reader in self._readers:  # opened to count the articles for the message: read-write
+                reader.close()
+            self._readers.clear()
+            self._local = threading.local()
+            with self.guard("open the index"):
+                self._db = self._open_read_only()
+        with self.guard("open the index"):
             if manifest.format_version < FORMAT_VERSION:
                 self._upgrade()
             try:
@@ -318,7 +395,7 @@ class Store:
                         self._file_story(self._db, article_id, text)
                     self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    _rollback(self._db)
                     raise
             upgraded = replace(self.manifest, format_version=FORMAT_VERSION)
             upgraded.save(self.folder)
@@ -382,15 +459,42 @@ class Store:
             f"the index database {self.folder / DATABASE} is damaged ({detail}); {rebuild_hint(self.folder)}"
         )
 
+    @property
+    def read_only(self) -> bool:
+        """True when this index is read and never written (see :attr:`read_only_reason`)."""
+        return self.read_only_reason is not None
+
+    def require_writable(self, operation: str) -> None:
+        """Raise :class:`rag.errors.ReadOnly` for ``operation`` ("add articles") on a read-only index."""
+        if self._full:
+            raise faults.no_space(operation, self.folder, self._kept())
+        if self.read_only_reason is not None:
+            raise faults.read_only(operation, self.folder, self.read_only_reason)
+
+    def _kept(self) -> str:
+        """What the index holds after a failed write, for the message."""
+        try:
+            count = self._read("SELECT count(*) FROM articles").fetchone()[0]
+        except sqlite3.Error:
+            return "Everything committed before is kept"
+        return f"The index is as it was before this step, with its {count} articles kept"
+
+    def fault(self, exc: sqlite3.Error, operation: str) -> RagError:
+        """The error to raise for a SQLite error during ``operation`` ("add articles"): the storage
+        fault it is (a full disk, read-only storage, a denied permission, a held lock), or damage."""
+        found = faults.sqlite_fault(
+            exc, operation, self.folder / DATABASE, self.lock_timeout, self.read_only_reason, self._kept()
+        )
+        return found if found is not None else self._damaged(str(exc))
+
     @contextmanager
-    def guard(self) -> Iterator[None]:
-        """Turn SQLite's errors about a damaged database into an IndexError_ that says what to do."""
+    def guard(self, operation: str = "read the index") -> Iterator[None]:
+        """Turn SQLite's errors during ``operation`` into a RagError that names the true cause: a
+        storage fault (the index is sound) or, only for real damage, damage and how to rebuild."""
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise  # another process holds the write lock: not damage
-            raise self._damaged(str(exc)) from exc
+            raise self.fault(exc, operation) from exc
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -412,6 +516,9 @@ class Store:
         model that built it.
         """
         folder = Path(folder)
+        denied = faults.unreadable([folder, *(folder / name for name in (MANIFEST, DATABASE, VECTORS, CHECKSUM))])
+        if denied is not None:
+            raise denied
         if (folder / MANIFEST).exists():
             manifest = Manifest.load(folder)
             if manifest.format_version > FORMAT_VERSION:
@@ -436,7 +543,8 @@ class Store:
         elif create:
             if model is None or dimension is None:
                 raise ValueError("creating an index needs the model name and its dimension")
-            folder.mkdir(parents=True, exist_ok=True)
+            if options.get("read_only"):
+                raise faults.read_only("create an index", folder, faults.read_only_reason(folder, True) or "")
             manifest = Manifest(
                 model=model,
                 dimension=dimension,
@@ -444,33 +552,78 @@ class Store:
                 overlap_tokens=overlap_tokens,
                 created=_now(),
             )
-            manifest.save(folder)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                manifest.save(folder)
+            except OSError as exc:
+                fault = faults.os_fault(exc, "create an index", folder, "Nothing was written")
+                if fault is None:
+                    raise
+                raise fault from exc
         else:
             raise IndexError_(f"no index in {folder}; build one with `rag ingest PATH --index {folder}`")
         return cls(folder, manifest, **options)
 
+    @property
+    def _busy_ms(self) -> int:
+        return int(self.lock_timeout * 1000)
+
     def _connect(self) -> sqlite3.Connection:
-        path = self.folder / DATABASE
+        """The writing connection; for a read-only index, a connection that cannot write."""
+        if self.read_only:
+            return self._open_read_only()
+        db = sqlite3.connect(self.folder / DATABASE, check_same_thread=False, isolation_level=None)
         try:
-            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=30000")
             db.executescript(_SCHEMA)
             db.execute("SELECT count(*) FROM chunks").fetchone()
-        except sqlite3.DatabaseError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise  # another process holds the write lock: not damage
-            raise self._damaged(str(exc)) from exc
+        except BaseException:
+            db.close()
+            raise
         return db
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A connection that writes nothing. ``mode=ro`` sees what other processes commit, but needs
+        SQLite's shared-memory file beside the database; where that cannot be made (a read-only file
+        system or folder, a full device) ``immutable=1`` reads the database file alone, without locks
+        or journal."""
+        path = self.folder / DATABASE
+        base = path.resolve().as_uri()
+        for uri in (f"{base}?mode=ro", f"{base}?immutable=1"):
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            try:
+                db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+                db.execute("PRAGMA query_only=ON")
+                db.execute("SELECT count(*) FROM chunks").fetchone()
+            except sqlite3.OperationalError as exc:
+                db.close()
+                cannot_share = (exc.sqlite_errorname or "").startswith(
+                    ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR")  # IOERR: a full device
+                )
+                if uri.endswith("immutable=1") or not cannot_share:
+                    raise
+                continue
+            if uri.endswith("immutable=1"):
+                wal = path.with_name(DATABASE + "-wal")
+                if wal.exists() and wal.stat().st_size:
+                    log.warning("%s cannot be read without write access; the articles last committed to it may be "
+                                "missing until the index is opened with write access", wal)
+            self._read_uri = uri
+            return db
+        raise AssertionError("unreachable")
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's read connection. Each statement sees the last committed state (WAL), so a
         search running beside an ingestion never sees half of a batch."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.folder / DATABASE, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA busy_timeout=30000")
+            if self._read_uri is not None:
+                db = sqlite3.connect(self._read_uri, uri=True, check_same_thread=False, isolation_level=None)
+            else:
+                db = sqlite3.connect(self.folder / DATABASE, check_same_thread=False, isolation_level=None)
+            db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             db.execute("PRAGMA query_only=ON")
             self._local.db = db
             with self._lock:
@@ -531,10 +684,13 @@ class Store:
         else:
             self._faiss = index
             repaired = self._sync_vectors()
-        if repaired:
+        if repaired and self.read_only:
+            log.info("the vector index of %s was repaired in memory; not saved, as %s", self.folder,
+                     self.read_only_reason)
+        elif repaired:
             try:
                 self.save_vectors()
-            except OSError as exc:  # a read-only folder: searches still work from memory
+            except (OSError, StorageError) as exc:  # searches still work from memory
                 log.warning("could not save the repaired vector index in %s: %s", self.folder, exc)
         return self._faiss
 
@@ -655,10 +811,24 @@ class Store:
         self._faiss = index
         self._faiss_add(ids, vectors)
 
-    def save_vectors(self) -> None:
-        """Write the FAISS index atomically; switch between exact and approximate when due."""
+    def vector_file_bytes(self) -> int:
+        """At least the size of the vector file as it would be written now (its vectors and ids,
+        and an approximate index's centroids): the space checked before writing it."""
         import faiss
 
+        size = self._faiss.ntotal * (4 * self.manifest.dimension + 8)
+        if self.index_type == "ivf":
+            size += faiss.extract_index_ivf(self._faiss).nlist * 4 * self.manifest.dimension
+        return size
+
+    def save_vectors(self) -> None:
+        """Write the FAISS index atomically; switch between exact and approximate when due.
+
+        Nothing is written without room for the whole file; a write that fails anyway (the disk
+        filled meanwhile) removes its temporary file and leaves the old vector file in place."""
+        import faiss
+
+        self.require_writable("write the vector file")
         with self._lock:
             count = self.chunk_count()
             want_ann = count >= self.ann_threshold
@@ -666,15 +836,41 @@ class Store:
             if want_ann != (self.index_type == "ivf") or (want_ann and trained_for and count > 4 * trained_for):
                 self._rebuild_vectors()
                 self._trained_for = count
+            needed = self.vector_file_bytes()
+            free = faults.free_bytes(self.folder)
+            if free is not None and free < needed:
+                raise self._no_room_for_vectors(needed)
             tmp = self.folder / (VECTORS + ".tmp")
-            faiss.write_index(self._faiss, str(tmp))
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            # the checksum goes first: a kill between the two renames leaves a mismatch, which
-            # makes the next open rebuild the vector file from SQLite
-            _atomic_write(self.folder / CHECKSUM, _file_checksum(tmp).encode("ascii"))
-            os.replace(tmp, self.folder / VECTORS)
+            try:
+                with open(tmp, "wb") as handle:
+                    writer = _ChecksumWriter(handle)
+                    faiss.write_index(self._faiss, faiss.PyCallbackIOWriter(writer))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                # the checksum goes first: a kill between the two renames leaves a mismatch, which
+                # makes the next open rebuild the vector file from SQLite
+                _atomic_write(self.folder / CHECKSUM, writer.checksum.encode("ascii"))
+                os.replace(tmp, self.folder / VECTORS)
+            except OSError as exc:
+                with suppress(OSError):
+                    tmp.unlink(missing_ok=True)
+                if exc.errno in faults.NO_SPACE:
+                    raise self._no_room_for_vectors(needed) from exc
+                fault = faults.os_fault(exc, "write the vector file", tmp, self._vectors_kept())
+                if fault is None:
+                    raise
+                raise fault from exc
             _fsync_dir(self.folder)
+
+    def _vectors_kept(self) -> str:
+        return (
+            f"All {self.chunk_count()} chunks are stored in {DATABASE} with their vectors and are searched; the "
+            f"old {VECTORS} is left in place, and the next command run with space (`rag check` will do) "
+            "brings it up to date"
+        )
+
+    def _no_room_for_vectors(self, needed: int) -> StorageError:
+        return faults.no_space("write the vector file", self.folder, self._vectors_kept(), needed)
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -691,83 +887,116 @@ class Store:
         ``files`` are ``(path, sha256, article_ids)`` records of fully ingested files. ``facts`` maps
         an article id to its sentences' facts (:func:`rag.news.analyze`); read here when not given.
         Articles already stored are skipped. Returns the number of articles added.
+
+        A batch that cannot fit on the device is refused before anything is written; one that fills
+        it meanwhile is rolled back. Either way a :class:`rag.errors.NoSpace` says so, and the index
+        is as it was.
         """
         total = sum(len(chunks) for _, chunks, _ in items)
         if vectors.shape != (total, self.manifest.dimension):
             raise ValueError(f"expected {total} vectors of dimension {self.manifest.dimension}, got {vectors.shape}")
+        operation = f"add {len(items)} article{'s' if len(items) != 1 else ''}"
+        self.require_writable(operation)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        needed = self._batch_bytes(items, vectors)
+        free = faults.free_bytes(self.folder)
+        if free is not None and free + self._journal_bytes() < needed:
+            raise faults.no_space(operation, self.folder, self._kept(), needed)
         added = 0
         new_ids: list[int] = []
         new_rows: list[int] = []
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
-                row = 0
-                now = _now()
-                for article, chunks, origin in items:
-                    cursor = db.execute(
-                        "INSERT OR IGNORE INTO articles (id, title, text, source, url, published, metadata,"
-                        " origin, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            article.id,
-                            article.title,
-                            article.text,
-                            article.source,
-                            article.url,
-                            article.published,
-                            json.dumps(dict(article.metadata), ensure_ascii=False),
-                            origin,
-                            now,
-                        ),
-                    )
-                    if cursor.rowcount == 0:  # already stored
-                        row += len(chunks)
-                        continue
-                    added += 1
-                    known = (facts or {}).get(article.id)
-                    if known is None:
-                        known = analyze(article.text, split_sentences(article.text), article.published)
-                    self._insert_facts(db, article.id, article.text, known)
-                    self._file_story(db, article.id, article.text)
-                    for chunk in chunks:
-                        chunk_id = db.execute(
-                            'INSERT INTO chunks (article_id, ord, start, "end", text, sentences)'
-                            " VALUES (?, ?, ?, ?, ?, ?)",
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    row = 0
+                    now = _now()
+                    for article, chunks, origin in items:
+                        cursor = db.execute(
+                            "INSERT OR IGNORE INTO articles (id, title, text, source, url, published, metadata,"
+                            " origin, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (
                                 article.id,
-                                chunk.index,
-                                chunk.start,
-                                chunk.end,
-                                chunk.text,
-                                json.dumps(chunk.sentences),
+                                article.title,
+                                article.text,
+                                article.source,
+                                article.url,
+                                article.published,
+                                json.dumps(dict(article.metadata), ensure_ascii=False),
+                                origin,
+                                now,
                             ),
-                        ).lastrowid
-                        db.execute(
-                            "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
-                            (chunk_id, vectors[row].tobytes()),
                         )
-                        new_ids.append(chunk_id)
-                        new_rows.append(row)
-                        row += 1
-                for path, sha256, article_ids in files:
-                    db.execute(
-                        "INSERT OR REPLACE INTO files (path, sha256, article_ids, ingested_at) VALUES (?, ?, ?, ?)",
-                        (path, sha256, json.dumps(list(article_ids)), now),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                        if cursor.rowcount == 0:  # already stored
+                            row += len(chunks)
+                            continue
+                        added += 1
+                        known = (facts or {}).get(article.id)
+                        if known is None:
+                            known = analyze(article.text, split_sentences(article.text), article.published)
+                        self._insert_facts(db, article.id, article.text, known)
+                        self._file_story(db, article.id, article.text)
+                        for chunk in chunks:
+                            chunk_id = db.execute(
+                                'INSERT INTO chunks (article_id, ord, start, "end", text, sentences)'
+                                " VALUES (?, ?, ?, ?, ?, ?)",
+                                (
+                                    article.id,
+                                    chunk.index,
+                                    chunk.start,
+                                    chunk.end,
+                                    chunk.text,
+                                    json.dumps(chunk.sentences),
+                                ),
+                            ).lastrowid
+                            db.execute(
+                                "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
+                                (chunk_id, vectors[row].tobytes()),
+                            )
+                            new_ids.append(chunk_id)
+                            new_rows.append(row)
+                            row += 1
+                    for path, sha256, article_ids in files:
+                        db.execute(
+                            "INSERT OR REPLACE INTO files (path, sha256, article_ids, ingested_at)"
+                            " VALUES (?, ?, ?, ?)",
+                            (path, sha256, json.dumps(list(article_ids)), now),
+                        )
+                    db.execute("COMMIT")
+                except BaseException:
+                    _rollback(db)
+                    raise
+            except sqlite3.DatabaseError as exc:
+                fault = self.fault(exc, operation)
+                if isinstance(fault, NoSpace):  # say how much the batch needs
+                    fault = faults.no_space(operation, self.folder, self._kept(), needed)
+                raise fault from exc
             self._faiss_add(np.array(new_ids, dtype=np.int64), vectors[new_rows])
             self.generation += 1
         return added
+
+    @staticmethod
+    def _batch_bytes(items: Sequence[tuple[Article, Sequence[Chunk], str]], vectors: np.ndarray) -> int:
+        """At least the bytes a batch adds to the database: its text, chunk text and vectors (the
+        keyword index, the sentence facts and the pages around them come on top)."""
+        text = sum(len(a.text.encode()) + len(a.title.encode()) for a, _, _ in items)
+        chunks = sum(len(c.text.encode()) for _, cs, _ in items for c in cs)
+        return text + chunks + vectors.nbytes
+
+    def _journal_bytes(self) -> int:
+        """The size of the write-ahead log, whose space SQLite may reuse for the next transaction."""
+        try:
+            return (self.folder / (DATABASE + "-wal")).stat().st_size
+        except OSError:
+            return 0
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Delete articles, their chunks, vectors, keyword entries and sentence facts. Returns the ids
         that existed."""
         removed: list[str] = []
-        with self._lock:
+        self.require_writable("remove articles")
+        with self._lock, self.guard("remove articles"):
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -786,7 +1015,7 @@ class Store:
                         removed.append(article_id)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
             if chunk_ids:
                 self._faiss.remove_ids(np.array(chunk_ids, dtype=np.int64))
@@ -1077,11 +1306,23 @@ class Store:
         with self._lock:
             if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 problems.append("SQLite integrity check failed")
-            try:
-                db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
-            except sqlite3.DatabaseError as exc:
-                problems.append(f"keyword index disagrees with the chunks: {exc}")
             chunk_ids = {r[0] for r in db.execute("SELECT id FROM chunks")}
+            # FTS5's integrity-check is a write; read-only, or while another process writes, the rows
+            # the keyword index holds are compared with the chunks instead
+            full_check = not self.read_only
+            if full_check:
+                try:
+                    db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+                except sqlite3.DatabaseError as exc:
+                    fault = faults.sqlite_fault(exc, "check", self.folder / DATABASE, self.lock_timeout, None, "")
+                    if fault is None:
+                        problems.append(f"keyword index disagrees with the chunks: {exc}")
+                    else:
+                        full_check = False
+            if not full_check:
+                indexed = {r[0] for r in db.execute("SELECT id FROM chunks_fts_docsize")}
+                if indexed != chunk_ids:
+                    problems.append(f"keyword index disagrees with the chunks: {len(indexed ^ chunk_ids)} differ")
             vector_ids = {r[0] for r in db.execute("SELECT chunk_id FROM vectors")}
             ids, vectors = self._faiss_contents()
             faiss_ids = set(ids.tolist())
@@ -1158,7 +1399,8 @@ class Store:
         from each (see :mod:`rag.feeds`)."""
         wanted = list(dict.fromkeys(links))
         found: dict[str, str] = {}
-        with self._lock:
+        self.require_writable("add articles")  # asked only while ingesting a feed
+        with self._lock, self.guard("add articles"):
             self._db.execute(self._FEED_LINKS)
             for start in range(0, len(wanted), 900):
                 part = wanted[start : start + 900]
@@ -1171,7 +1413,8 @@ class Store:
         if not links:
             return
         now = _now()
-        with self._lock:
+        self.require_writable("add articles")
+        with self._lock, self.guard("record the feed entries read"):
             self._db.execute(self._FEED_LINKS)
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -1181,5 +1424,5 @@ class Store:
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                _rollback(self._db)
                 raise

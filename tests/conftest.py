@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,70 @@ def good_files(tmp_path) -> Path:
     return target
 
 
+def needs_root(what: str) -> None:
+    """Skip a test that needs root (to mount a file system, to act as another user), saying so; under
+    CI (CI=true, run as root) fail it instead, so that it is never skipped unseen."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{what} needs root, and CI runs the tests as root")
+        pytest.skip(f"{what} needs root (mount, setpriv): run the tests as root to include it")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A factory of small real file systems: ``small_disk(bytes)`` mounts a tmpfs of that size in the
+    test's folder and returns it; every one is unmounted after the test."""
+    mounted: list[Path] = []
+
+    def mount(size: int, name: str = "disk") -> Path:
+        needs_root("a test on a small file system")
+        folder = tmp_path / name
+        folder.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=755", "tmpfs", str(folder)], check=True)
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        if subprocess.run(["umount", str(folder)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(folder)], check=True)  # still busy: detach it now
+
+
+def remount(folder: Path, mode: str) -> None:
+    """Remount a file system of ``small_disk`` read-only (``"ro"``) or read-write (``"rw"``)."""
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(folder)], check=True)
+
+
+def fill(disk: Path, leave: int) -> Path:
+    """Fill the file system ``disk`` with a ballast file until ``leave`` bytes are free (rounded to its
+    4 KB pages); calling it again resizes the ballast. Delete the file to free the space."""
+    ballast = disk / "ballast"
+    held = ballast.stat().st_size if ballast.exists() else 0
+    size = max(0, shutil.disk_usage(disk).free + held - leave) // 4096 * 4096
+    with open(ballast, "wb") as handle:
+        if size:
+            os.posix_fallocate(handle.fileno(), 0, size)
+    return ballast
+
+
+def read_only_sample(disk: Path, embedder) -> Path:
+    """The sample articles indexed on the file system ``disk`` (of ``small_disk``), then remounted
+    read-only, as an index baked into a container image is served: returns the index folder."""
+    folder = disk / "index"
+    with Index(Settings(index_dir=folder), create=True, embedder=embedder) as index:
+        index.ingest([SAMPLE])
+    remount(disk, "ro")
+    return folder
+
+
+def fill_all(disk: Path, folder: Path) -> Path:
+    """Fill ``disk`` to the last page, with the write-ahead log of the index in ``folder`` first
+    checkpointed and emptied (else a small write could still go into its old space)."""
+    with sqlite3.connect(folder / "store.sqlite") as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return fill(disk, 0)
+
+
 def free_port() -> int:
     import socket
 
@@ -89,16 +155,17 @@ def free_port() -> int:
 
 
 def launched(folder: Path, embedder, paths, prepare=None, **more):
-    """The chat app launched for real on a free port over a new index of ``paths`` (``prepare(index)``
-    may add more first; ``more`` are more settings, such as an auth file); yields the URL and the
-    App, and stops both after."""
+    """The chat app launched for real on a free port over the index in ``folder`` with ``paths`` added
+    (made if there is none; ``prepare(index)`` may add more first; ``more`` are more settings, such as
+    an auth file); yields the URL and the App, and stops both after."""
     import app as app_module
     from rag.answer import Assistant
 
     port = free_port()
     settings = Settings(index_dir=folder, host="127.0.0.1", port=port, **more)
     index = Index(settings, create=True, embedder=embedder)
-    index.ingest(paths)
+    if paths:
+        index.ingest(paths)
     if prepare is not None:
         prepare(index)
     app = app_module.App(Assistant(index))
@@ -107,6 +174,16 @@ def launched(folder: Path, embedder, paths, prepare=None, **more):
     yield f"http://127.0.0.1:{port}/", app
     demo.close()
     index.close()
+
+
+@contextmanager
+def app_over(folder: Path, embedder, paths=()):
+    """The chat app launched over the index in ``folder`` (see :func:`launched`), for a with block."""
+    run = launched(folder, embedder, list(paths))
+    try:
+        yield next(run)
+    finally:
+        next(run, None)
 
 
 @pytest.fixture(scope="module")

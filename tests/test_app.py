@@ -6,9 +6,10 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
+from rag import Index, Settings
 from rag.export import answer_from_dict, to_html, to_markdown
 
-from .conftest import BENCH, DATA, PASSWORDS, ROOT
+from .conftest import BENCH, DATA, PASSWORDS, ROOT, SAMPLE, app_over, fill_all, read_only_sample
 
 sys.path.insert(0, str(BENCH))
 
@@ -344,3 +345,71 @@ def test_a_bad_auth_file_stops_the_app_with_one_line(tmp_path):
         output, _ = process.communicate(timeout=120)
         assert process.returncode == 2 and message in output.strip().splitlines()[-1], output
         assert "Traceback" not in output
+
+
+def _component(url: str, elem_id: str) -> dict:
+    components = httpx.get(f"{url}config", timeout=30).json()["components"]
+    return next(c["props"] for c in components if c["props"].get("elem_id") == elem_id)
+
+
+def _button(url: str, label: str) -> dict:
+    components = httpx.get(f"{url}config", timeout=30).json()["components"]
+    return next(c["props"] for c in components if c["type"] == "button" and c["props"].get("value") == label)
+
+
+def test_an_index_on_read_only_storage_is_served_with_uploads_off(small_disk, embedder):
+    folder = read_only_sample(small_disk(4 * 2**20), embedder)
+    with app_over(folder, embedder) as (url, app):
+        client = Client(url, verbose=False)
+        answer = answer_from_dict(client.predict("How old is Donald Trump?", api_name="/ask"))
+        check_citations(answer, app.index)
+        articles = client.predict(api_name="/articles")
+        assert len(articles) == 2
+        for call, operation in (
+            (lambda: client.predict([handle_file(str(DATA / "good" / "orchard.txt"))], api_name="/ingest"), "add"),
+            (lambda: client.predict(articles[0]["id"], api_name="/remove"), "remove"),
+        ):
+            with pytest.raises(Exception, match=f"cannot {operation} articles: the index in .* is read-only, as"):
+                call()
+        note = _component(url, "read-only")["value"]
+        assert note.startswith("<p class=\"read-only\">This library is read-only: ") and "read-only file system" in note
+        assert _button(url, "Add to library")["visible"] is False
+        assert _button(url, "Remove")["visible"] is False
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == ["manifest.json", "store.sqlite", "vectors.crc32", "vectors.faiss"]  # nothing new
+
+
+def test_a_full_disk_during_an_upload_is_said_and_the_chat_goes_on(small_disk, embedder):
+    disk = small_disk(8 * 2**20)
+    with app_over(disk / "index", embedder, [SAMPLE]) as (url, app):
+        client = Client(url, verbose=False)
+        assert _button(url, "Add to library")["visible"] is not False
+        ballast = fill_all(disk, disk / "index")
+        upload = [handle_file(str(DATA / "good" / "orchard.txt"))]
+        full = "cannot add 1 article: no space left on the device holding .* with its 2 articles kept"
+        with pytest.raises(Exception, match=full):
+            client.predict(upload, api_name="/ingest")
+        answer = answer_from_dict(client.predict("How old is Donald Trump?", api_name="/ask"))
+        assert "78-year-old" in answer.citations[0].quote  # the chat keeps answering
+        assert app.index.stats().articles == 2 and app.index.check() == []
+        ballast.unlink()
+        assert client.predict(upload, api_name="/ingest")["added"] == 1
+        assert app.index.check() == []
+
+
+def test_an_ingest_beside_the_serving_app_is_seen_by_it(tmp_path, embedder):
+    import os
+    import subprocess
+
+    with app_over(tmp_path / "index", embedder, [SAMPLE]) as (url, app):
+        client = Client(url, verbose=False)
+        ingest = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "ingest", str(DATA / "good"), "--index", str(tmp_path / "index")],
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600,
+        )
+        assert ingest.returncode == 0, ingest.stderr
+        titles = {a["title"] for a in client.predict(api_name="/articles")}
+        assert "Volunteers Restore Cape Verran Lighthouse" in titles and len(titles) > 2
+        assert client.predict("How old is Donald Trump?", api_name="/ask")["citations"]  # still answering
+    with Index(Settings(index_dir=tmp_path / "index"), embedder=embedder) as index:
+        assert index.check() == [] and index.stats().articles == len(titles)

@@ -11,7 +11,7 @@ import pytest
 
 from rag import Article
 
-from .conftest import DATA, PASSWORDS, SAMPLE, launched
+from .conftest import DATA, PASSWORDS, SAMPLE, app_over, fill_all, launched, read_only_sample
 
 ARTIFACTS = Path(__file__).parent / ".artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -455,5 +455,65 @@ def test_screenshots_of_the_chat_sources_and_library_fit_the_screen(browser, lib
             assert page.locator("#library-count").inner_text().strip().startswith("Rows 1–50 of 5,0")
             page.screenshot(path=str(ARTIFACTS / f"library-{width}x{height}.png"), full_page=True)
             assert page.evaluate("document.documentElement.scrollWidth") <= width
+        finally:
+            context.close()
+
+
+def _chat_page(browser, url: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_placeholder("Ask a question…").wait_for()
+    return context, page
+
+
+def test_a_read_only_library_says_why_and_offers_no_upload_or_remove(browser, small_disk, embedder):
+    folder = read_only_sample(small_disk(4 * 2**20), embedder)
+    with app_over(folder, embedder) as (url, _):
+        context, page = _chat_page(browser, url)
+        try:
+            ask(page, "How old is Donald Trump?")
+            assert "The 78-year-old" in page.locator("#chat .answer").last.inner_text()
+            page.get_by_role("tab", name="Library").click()
+            page.locator("#library tbody tr").first.wait_for()
+            note = page.locator("#read-only").inner_text()
+            assert note.startswith("This library is read-only: ") and "is on a read-only file system" in note
+            assert "Questions are answered as usual; adding and removing articles is turned off." in note
+            assert page.locator("#library tbody tr").count() == 2
+            assert not page.get_by_role("button", name="Add to library").is_visible()
+            assert not page.get_by_role("button", name="Remove", exact=True).is_visible()
+            assert page.locator("input[type=file]").count() == 0
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "library-read-only-1280x800.png"))
+        finally:
+            context.close()
+
+
+def test_a_full_disk_during_an_upload_is_said_in_the_library_tab_and_the_chat_answers(browser, small_disk, embedder):
+    disk = small_disk(8 * 2**20)
+    with app_over(disk / "index", embedder, [SAMPLE]) as (url, app):
+        context, page = _chat_page(browser, url)
+        try:
+            page.get_by_role("tab", name="Library").click()
+            page.locator("#library tbody tr").first.wait_for()
+            ballast = fill_all(disk, disk / "index")
+            page.locator("input[type=file]").set_input_files(str(DATA / "good" / "orchard.txt"))
+            page.get_by_text("orchard.txt").first.wait_for()
+            page.get_by_role("button", name="Add to library").click()
+            report = page.locator("#upload-report .error")
+            report.wait_for(timeout=60_000)
+            assert report.inner_text().startswith("cannot add 1 article: no space left on the device holding")
+            assert "with its 2 articles kept" in report.inner_text()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "library-disk-full-1280x800.png"))
+            assert page.locator("#library tbody tr").count() == 2
+            assert page.get_by_text("Error", exact=True).count() == 0  # said in the tab, not as a toast
+            ask(page, "How old is Donald Trump?")
+            assert "The 78-year-old" in page.locator("#chat .answer").last.inner_text()
+            ballast.unlink()
+            page.get_by_role("button", name="Add to library").click()  # the upload is still there to retry
+            page.locator("#upload-report .summary").wait_for(timeout=60_000)
+            assert page.locator("#upload-report .summary").inner_text().startswith("1 added")
+            assert app.index.stats().articles == 3 and app.index.check() == []
         finally:
             context.close()

@@ -1,10 +1,19 @@
 import json
+import os
+import pwd
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from rag.cli import main
 
-from .conftest import DATA, SAMPLE
+from .conftest import DATA, ROOT, SAMPLE, fill, needs_root, remount
+from .test_store import _corpus
 
 
 @pytest.fixture
@@ -247,3 +256,232 @@ def test_user_add_at_a_terminal_asks_twice_and_never_echoes(tmp_path):
     assert code == 1 and "the two passwords differ; nothing was changed" in screen
     assert "another password" not in screen and "a typo password" not in screen
     assert Logins(users).check("alice", "a secret password")
+
+
+# --- storage faults: each said as it is, in one line, never as damage ------------------------------
+
+
+def _one_clear_line(err: str) -> str:
+    """The error a command printed: one line, no trace, no advice to discard a sound index."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot "), err
+    for word in ("damaged", "rebuild", "aside", "Traceback"):
+        assert word not in err
+    return lines[0]
+
+
+def test_a_full_disk_during_ingest_is_said_as_such_and_the_rerun_completes(small_disk, tmp_path, embedder, capsys):
+    """The filed case: an index on a small file system, then more articles than fit."""
+    corpus = _corpus(tmp_path / "corpus", articles=24)
+    folder = small_disk(8 * 2**20) / "index"
+    assert main(["ingest", *map(str, sorted(corpus.iterdir())[:2]), "--index", str(folder), "--quiet"]) == 0
+    ballast = fill(folder.parent, 300 * 1024)
+    capsys.readouterr()
+    assert main(["ingest", str(corpus), "--index", str(folder), "--quiet"]) == 1
+    line = _one_clear_line(capsys.readouterr().err)
+    assert line.startswith(f"error: cannot add 22 articles: no space left on the device holding {folder} (")
+    assert "The index is as it was before this step, with its 2 articles kept." in line
+    assert main(["check", "--index", str(folder)]) == 0
+    assert capsys.readouterr().out.startswith("ok: 2 articles")
+    ballast.unlink()
+    assert main(["ingest", str(corpus), "--index", str(folder), "--quiet"]) == 0
+    assert "articles: 22 added, 2 unchanged" in capsys.readouterr().out
+    assert main(["check", "--index", str(folder)]) == 0
+
+
+def test_an_index_on_a_full_disk_still_answers_and_adding_says_the_disk_is_full(small_disk, embedder, capsys):
+    disk = small_disk(4 * 2**20)
+    folder = disk / "index"
+    assert main(["ingest", str(SAMPLE), "--index", str(folder), "--quiet"]) == 0
+    ballast = fill(disk, 0)  # not even room for SQLite's shared-memory file
+    capsys.readouterr()
+    index = ["--index", str(folder)]
+    assert main(["ask", "How many North Korean troops were being trained?", *index]) == 0
+    assert "3,000" in capsys.readouterr().out
+    assert main(["check", *index]) == 0
+    assert capsys.readouterr().out.startswith("ok: 2 articles")
+    assert main(["ingest", str(DATA / "good"), *index]) == 1
+    assert _one_clear_line(capsys.readouterr().err) == (
+        f"error: cannot add articles: no space left on the device holding {folder} (0 bytes free). The index is as "
+        "it was before this step, with its 2 articles kept. Free some space on that device, then run it again"
+    )
+    ballast.unlink()
+    assert main(["ingest", str(DATA / "good" / "orchard.txt"), *index, "--quiet"]) == 0
+    assert main(["check", *index]) == 0
+    assert "ok: 3 articles" in capsys.readouterr().out
+
+
+def test_on_a_read_only_file_system_reading_works_and_writing_says_why(small_disk, embedder, capsys):
+    disk = small_disk(4 * 2**20)
+    folder = disk / "index"
+    assert main(["ingest", str(SAMPLE), "--index", str(folder), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["list", "--json", "--index", str(folder)]) == 0
+    victim = json.loads(capsys.readouterr().out)[0]["id"]
+    remount(disk, "ro")
+    index = ["--index", str(folder)]
+    assert main(["ask", "How many North Korean troops were being trained?", *index]) == 0
+    assert "3,000" in capsys.readouterr().out
+    assert main(["search", "North Korean troops", "-k", "1", *index]) == 0
+    assert capsys.readouterr().out.startswith("[1] ")
+    assert main(["list", *index]) == 0
+    assert capsys.readouterr().out.endswith("2 articles\n")
+    assert main(["check", *index]) == 0
+    assert capsys.readouterr().out == (
+        "ok: 2 articles, 19 chunks; vectors, rows and keyword index agree\n"
+        f"read-only: {folder} is on a read-only file system; remount it read-write, or copy the index to "
+        "writable storage and use --index\n"
+    )
+    refused = ((["ingest", str(DATA / "good")], "add articles"), (["remove", victim], "remove articles"))
+    for command, operation in refused:
+        assert main([*command, *index]) == 1
+        assert _one_clear_line(capsys.readouterr().err) == (
+            f"error: cannot {operation}: the index in {folder} is read-only, as {folder} is on a read-only file "
+            "system; remount it read-write, or copy the index to writable storage and use --index. Searching, "
+            "answering, listing and checking it still work"
+        )
+    assert sorted(p.name for p in folder.iterdir()) == [  # nothing written, not even a journal
+       "manifest.json", "store.sqlite", "vectors.crc32", "vectors.faiss"
+    ]
+
+
+def test_the_read_only_flag_and_setting(index_dir, monkeypatch, capsys):
+    assert main(["ingest", str(DATA / "good"), "--read-only", "--index", str(index_dir)]) == 1
+    assert _one_clear_line(capsys.readouterr().err) == (
+        f"error: cannot add articles: the index in {index_dir} is read-only, as it is opened read-only "
+        "(--read-only or RAG_READ_ONLY); open it without them to write. Searching, answering, listing and "
+        "checking it still work"
+    )
+    monkeypatch.setenv("RAG_READ_ONLY", "yes")
+    assert main(["search", "bridge", "-k", "1", "--index", str(index_dir)]) == 0
+    assert main(["remove", "x", "--index", str(index_dir)]) == 1
+    assert "is read-only, as it is opened read-only" in capsys.readouterr().err
+    monkeypatch.setenv("RAG_READ_ONLY", "maybe")
+    assert main(["list", "--index", str(index_dir)]) == 1
+    assert capsys.readouterr().err == (
+        "error: RAG_READ_ONLY='maybe' is not a yes or no; use 1, true, yes or on, or 0, false, no or off\n"
+    )
+
+
+# Holds the index database's write lock, as another writer does, until its input closes.
+_HOLD_LOCK = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_lock_held_past_the_wait_names_the_operation_and_what_to_retry(index_dir, tmp_path, monkeypatch, capsys):
+    news = tmp_path / "frost.txt"
+    news.write_text("Frost Hits the Valley\n\nA late frost damaged the apple blossom in the valley overnight.\n")
+    assert main(["list", "--json", "--index", str(index_dir)]) == 0
+    victim = json.loads(capsys.readouterr().out)[0]["id"]
+    monkeypatch.setenv("RAG_LOCK_TIMEOUT", "1")
+    database = index_dir / "store.sqlite"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(database)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        for command, operation in (
+            (["remove", victim], "remove articles"),
+            (["ingest", str(news)], "add 1 article"),
+        ):
+            assert main([*command, "--index", str(index_dir), "--quiet"]) == 1
+            line = _one_clear_line(capsys.readouterr().err)
+            assert line.startswith(
+                f"error: cannot {operation}: another process held the write lock of {database} for more than 1 s"
+            ), line
+            assert line.endswith("Nothing was changed and the index is intact: run it again when that process is "
+                                 "done, or let it wait longer with RAG_LOCK_TIMEOUT")
+        assert main(["ask", "How old is Donald Trump?", "--index", str(index_dir)]) == 0  # reading goes on
+        assert "78-year-old" in capsys.readouterr().out
+        assert main(["check", "--index", str(index_dir)]) == 0  # and checking, though its keyword check writes
+        assert capsys.readouterr().out.startswith("ok: 10 articles")
+    finally:
+        holder.communicate("", timeout=30)
+    assert main(["remove", victim, "--index", str(index_dir)]) == 0
+    assert main(["check", "--index", str(index_dir)]) == 0
+
+
+def _as_another_user(*args: str) -> subprocess.CompletedProcess:
+    """``rag ARGS`` run as the unprivileged user nobody (root reads every file whatever its mode)."""
+    needs_root("acting as another user")
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.fail("the test needs the user nobody (useradd --system nobody)")
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": "/tmp", "RAG_LOCK_TIMEOUT": "1"}
+    command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m", "rag.cli"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, env=env, cwd="/tmp", timeout=300)
+
+
+@pytest.fixture
+def shared_index(index_dir):
+    """A copy of the index in a folder other users can reach (the tests' own folders are root's alone)."""
+    top = tempfile.mkdtemp(prefix="rag-shared-")
+    os.chmod(top, 0o755)
+    folder = Path(shutil.copytree(index_dir, Path(top) / "index"))
+    for wal in folder.glob("store.sqlite-*"):
+        wal.unlink()  # closed: everything is in the database file
+    yield folder
+    shutil.rmtree(top)
+
+
+@pytest.mark.parametrize("name", ["store.sqlite", "vectors.faiss", "manifest.json"])
+def test_a_file_another_user_may_not_read_is_named_not_called_damage(shared_index, name):
+    os.chmod(shared_index / name, 0o600)
+    result = _as_another_user("list", "--index", str(shared_index))
+    assert result.returncode == 1
+    assert _one_clear_line(result.stderr) == (
+        f"error: cannot read {shared_index / name}: permission denied for the user nobody (it belongs to root, "
+        "mode 600). The index itself is sound: run as the owner of its files, or give nobody read access to them"
+    )
+
+
+def test_an_index_this_user_may_not_write_is_read_and_writing_says_why(shared_index):
+    listed = _as_another_user("list", "--index", str(shared_index))
+    assert listed.returncode == 0 and listed.stdout.endswith("10 articles\n"), listed.stderr
+    checked = _as_another_user("check", "--index", str(shared_index))
+    assert checked.returncode == 0 and checked.stdout.startswith("ok: 10 articles"), checked.stderr
+    refused = _as_another_user("ingest", str(DATA / "good"), "--index", str(shared_index), "--quiet")
+    assert refused.returncode == 1
+    assert _one_clear_line(refused.stderr) == (
+        f"error: cannot add articles: the index in {shared_index} is read-only, as the user nobody may not write "
+        f"{shared_index} (permission denied); run as its owner root or give this user write access to the index "
+        "folder. Searching, answering, listing and checking it still work"
+    )
+    assert sorted(p.name for p in shared_index.iterdir()) == [
+        "manifest.json", "store.sqlite", "vectors.crc32", "vectors.faiss"
+    ]
+    with sqlite3.connect(shared_index / "store.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 10
+
+
+def test_two_ingests_at_once_into_one_index(tmp_path, embedder, capsys):
+    """What works beside the fault handling and must keep working: two writers wait for each other."""
+    corpus = _corpus(tmp_path / "corpus", articles=16)
+    halves = [tmp_path / "a", tmp_path / "b"]
+    for number, half in enumerate(halves):
+        half.mkdir()
+        for path in sorted(corpus.iterdir())[number::2]:
+            shutil.copy(path, half / path.name)
+    folder = tmp_path / "index"
+    assert main(["ingest", str(SAMPLE), "--index", str(folder), "--quiet"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_FLUSH_CHUNKS": "4"}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ingest", str(half), "--index", str(folder), "--quiet"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for half in halves
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err
+        assert "articles: 8 added" in out
+    capsys.readouterr()
+    assert main(["check", "--index", str(folder)]) == 0
+    assert capsys.readouterr().out.startswith("ok: 18 articles")

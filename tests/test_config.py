@@ -36,6 +36,12 @@ def test_variables_are_read_typed_and_checked():
     assert Settings.from_env({}) == Settings()
 
 
+@pytest.mark.parametrize("raw, value", [("1", True), ("Yes", True), ("on", True), ("0", False), ("off", False)])
+def test_a_yes_or_no_setting(raw, value):
+    assert Settings.from_env({"RAG_READ_ONLY": raw}).read_only is value
+    assert Settings.from_env({"RAG_READ_ONLY": raw}, read_only=True).read_only is True  # --read-only
+
+
 @pytest.mark.parametrize(
     "environ, message",
     [
@@ -44,6 +50,8 @@ def test_variables_are_read_typed_and_checked():
         ({"RAG_NPROBE": "0"}, "RAG_NPROBE='0' is out of range; use a whole number of at least 1 (default 128)"),
         ({"RAG_ANSWER_MODE": "creative"}, "RAG_ANSWER_MODE='creative' is not one of extractive, generative"),
         ({"RAG_LLM_TEMPERATURE": "hot"}, "RAG_LLM_TEMPERATURE='hot' is not a number"),
+        ({"RAG_READ_ONLY": "maybe"}, "RAG_READ_ONLY='maybe' is not a yes or no; use 1, true, yes or on, or 0"),
+        ({"RAG_LOCK_TIMEOUT": "-1"}, "RAG_LOCK_TIMEOUT='-1' is out of range; use a number of at least 0"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_what_to_use(environ, message):

@@ -12,6 +12,7 @@ from ui.render import (
     library_count,
     library_html,
     paragraph_around,
+    read_only_html,
     sources_html,
 )
 
@@ -142,3 +143,11 @@ def test_the_access_line_warns_names_the_user_and_escapes():
     signed_in = access_html(None, "<b>eve</b>", "reader")
     assert "Signed in as &lt;b&gt;eve&lt;/b&gt; (reader)" in signed_in and '<a href="logout">Log out</a>' in signed_in
     assert "Open to the network" not in signed_in
+
+
+def test_the_read_only_note_says_why_escaped():
+    note = read_only_html("/srv/<index> is on a read-only file system")
+    assert note == (
+        '<p class="read-only">This library is read-only: /srv/&lt;index&gt; is on a read-only file system. '
+        "Questions are answered as usual; adding and removing articles is turned off.</p>"
+    )

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -13,9 +14,12 @@ import pytest
 
 from rag import Article, Index, RagError, Settings
 from rag.answer import Assistant
+from rag.cli import main
+from rag.errors import NoSpace, ReadOnly
+from rag.faults import size_text
 from rag.store import CHECKSUM, DATABASE, FORMAT_VERSION, VECTORS
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, fill, remount
 
 
 def test_manifest_records_model_dimension_and_format(make_index):
@@ -337,12 +341,13 @@ import faiss
 from rag import cli
 
 point = sys.argv[1]
+tmp = os.path.join(sys.argv[sys.argv.index("--index") + 1], "vectors.faiss.tmp")
 real_write, real_replace = faiss.write_index, os.replace
 
-def write_index(index, path):
-    real_write(index, path)
+def write_index(index, writer):
+    real_write(index, writer)
     if point == "inside-write":
-        os.truncate(path, os.path.getsize(path) // 2)
+        os.truncate(tmp, os.path.getsize(tmp) // 2)
         os.kill(os.getpid(), signal.SIGKILL)
 
 def replace(src, dst):
@@ -476,3 +481,166 @@ def test_article_page_pages_through_every_article_once(make_index):
     assert total == 118 and len(page) == 18
     with pytest.raises(ValueError, match="offset >= 0 and limit >= 1"):
         index.article_page(limit=0)
+
+
+# --- storage faults on real file systems: a full disk, read-only storage ---------------------------
+
+
+def _two_then_all(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder of 24 articles, and one of its first two (ingested first)."""
+    corpus = _corpus(tmp_path / "corpus", articles=24)
+    first = tmp_path / "first"
+    first.mkdir()
+    for path in sorted(corpus.iterdir())[:2]:
+        shutil.copy(path, first / path.name)
+    return first, corpus
+
+
+def _not_damage(message: str) -> None:
+    """No message about a sound index advises discarding it."""
+    assert not re.search(r"damaged|rebuild|aside|\bmove\b|\bdelete\b", message), message
+
+
+FULL_DISK_POINTS = ["before the batch", "inside the SQLite commit", "inside the vector-file write"]
+
+
+@pytest.mark.parametrize("point", FULL_DISK_POINTS)
+def test_a_full_disk_during_ingestion_loses_nothing_and_the_rerun_completes(
+    point, small_disk, tmp_path, embedder, monkeypatch, capsys
+):
+    import faiss
+
+    first, corpus = _two_then_all(tmp_path)
+    disk = small_disk(8 * 2**20)
+    folder = disk / "index"
+    with Index(Settings(index_dir=folder), create=True, embedder=embedder) as index:
+        index.ingest([first])
+        before = {a.id for a in index.articles()}
+    old_vectors = (folder / VECTORS).read_bytes()
+    if point == "before the batch":
+        fill(disk, 48 * 1024)  # room to open the index, not for the batch's text and vectors
+    elif point == "inside the SQLite commit":
+        fill(disk, 300 * 1024)  # more than the batch's text and vectors, less than the database needs
+    else:
+        real_write = faiss.write_index
+
+        def write_while_the_disk_fills(vectors, writer):
+            fill(disk, vectors.ntotal * (4 * vectors.d + 8) // 2)  # half the file fits
+            real_write(vectors, writer)
+
+        monkeypatch.setattr(faiss, "write_index", write_while_the_disk_fills)
+    with Index(Settings(index_dir=folder), embedder=embedder) as index:
+        with pytest.raises(NoSpace) as caught:
+            index.ingest([corpus])
+        stored = {a.id for a in index.articles()}
+        chunks = index.stats().chunks
+    monkeypatch.undo()
+    message = str(caught.value)
+    _not_damage(message)
+    assert f"no space left on the device holding {folder}" in message
+    assert "Free some space on that device, then run it again" in message
+    if point == "inside the vector-file write":
+        assert message.startswith("cannot write the vector file") and isinstance(caught.value.__cause__, OSError)
+        assert f"All {chunks} chunks are stored in store.sqlite with their vectors and are searched" in message
+        assert stored > before and len(stored) == 24  # the batch was committed before the vector file
+        assert (folder / VECTORS).read_bytes() == old_vectors  # the old file stays in place, whole
+    else:
+        assert message.startswith("cannot add 22 articles") and "it needs at least" in message
+        assert "The index is as it was before this step, with its 2 articles kept" in message
+        refused_early = caught.value.__cause__ is None
+        assert refused_early == (point == "before the batch")  # else SQLite's own "disk is full"
+        assert stored == before
+    assert not (folder / (VECTORS + ".tmp")).exists()  # no half-written vector file anywhere
+    capsys.readouterr()
+    assert main(["check", "--index", str(folder)]) == 0  # with the disk still full
+    assert capsys.readouterr().out.startswith(f"ok: {len(stored)} articles")
+    (disk / "ballast").unlink()
+    assert main(["ingest", str(corpus), "--index", str(folder), "--quiet"]) == 0
+    assert main(["check", "--index", str(folder)]) == 0
+    with Index(Settings(index_dir=folder), embedder=embedder) as index:
+        assert len(index.articles()) == 24 and index.check() == []
+        assert index.search('"Dispatch 23"', k=1, mode="keyword")[0].title == "Story number 23"
+    assert (folder / CHECKSUM).read_text().split()[1] == str((folder / VECTORS).stat().st_size)
+
+
+def test_the_vector_file_is_not_begun_without_room_for_it(small_disk, embedder):
+    disk = small_disk(4 * 2**20)
+    with Index(Settings(index_dir=disk / "index"), create=True, embedder=embedder) as index:
+        index.ingest([SAMPLE])
+        vectors = (disk / "index" / VECTORS).read_bytes()
+        needed = index.store.vector_file_bytes()
+        assert needed > 0.95 * len(vectors)  # the estimate is close to the file (and never above it)
+        fill(disk, needed // 2)
+        with pytest.raises(NoSpace) as caught:
+            index.store.save_vectors()
+        assert caught.value.__cause__ is None  # refused before writing a byte
+        assert f"it needs at least {size_text(needed)}" in str(caught.value)
+        assert not (disk / "index" / (VECTORS + ".tmp")).exists()
+        assert (disk / "index" / VECTORS).read_bytes() == vectors
+        (disk / "ballast").unlink()
+        index.store.save_vectors()
+        assert index.check() == []
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_an_index_on_read_only_storage_is_read_without_writing(small_disk, embedder):
+    disk = small_disk(4 * 2**20)
+    folder = disk / "index"
+    with Index(Settings(index_dir=folder), create=True, embedder=embedder) as index:
+        index.ingest([SAMPLE])
+        victim = index.articles()[0].id
+    files = _contents(folder)
+    assert set(files) == {"manifest.json", DATABASE, VECTORS, CHECKSUM}  # closed: no journal files
+    remount(disk, "ro")
+    with Index(Settings(index_dir=folder), embedder=embedder) as index:
+        assert index.read_only and "is on a read-only file system" in index.read_only_reason
+        assert index.check() == []
+        answer = Assistant(index).ask("How many North Korean troops were being trained?")
+        assert "3,000" in answer.citations[0].quote
+        assert len(index.articles()) == 2 and index.stats().articles == 2
+        for attempt, operation in ((lambda: index.ingest([SAMPLE]), "add articles"),
+                                   (lambda: index.remove([victim]), "remove articles")):
+            with pytest.raises(ReadOnly) as caught:
+                attempt()
+            assert str(caught.value).startswith(f"cannot {operation}: the index in {folder} is read-only")
+            assert "Searching, answering, listing and checking it still work" in str(caught.value)
+            _not_damage(str(caught.value))
+    remount(disk, "rw")
+    assert _contents(folder) == files
+
+
+def test_read_only_by_setting_writes_nothing_to_a_writable_index(make_index, embedder, good_files):
+    index = make_index()
+    index.ingest([SAMPLE])
+    folder = index.store.folder
+    index.close()
+    with Index(Settings(index_dir=folder, read_only=True), embedder=embedder) as reader:
+        assert reader.read_only_reason == (
+            "it is opened read-only (--read-only or RAG_READ_ONLY); open it without them to write"
+        )
+        assert reader.search("North Korean troops", k=2) and reader.check() == []
+        with pytest.raises(ReadOnly, match="^cannot add articles: the index in .* is read-only"):
+            reader.ingest([good_files])
+        # a writer beside it: its commits are seen, the reader's own connection stays read-only
+        with Index(Settings(index_dir=folder), embedder=embedder) as writer:
+            writer.ingest([good_files / "orchard.txt"])
+        assert len(reader.articles()) == 3
+    # SQLite's shared-memory and journal files aside (it needs them to see other writers' commits)
+    files = {k: v for k, v in _contents(folder).items() if not k.startswith(DATABASE + "-")}
+    with Index(Settings(index_dir=folder, read_only=True), embedder=embedder) as reader:
+        assert reader.search("apple harvest", k=1) and reader.check() == []
+    assert {k: v for k, v in _contents(folder).items() if not k.startswith(DATABASE + "-")} == files
+
+
+def test_the_check_of_a_read_only_index_still_finds_a_keyword_index_that_disagrees(make_index, embedder):
+    index = make_index()
+    index.ingest([SAMPLE])
+    row = index.store._db.execute("SELECT id, text FROM chunks LIMIT 1").fetchone()
+    index.store._db.execute("INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', ?, ?)", row)
+    folder = index.store.folder
+    index.close()
+    with Index(Settings(index_dir=folder, read_only=True), embedder=embedder) as reader:
+        assert reader.check() == ["keyword index disagrees with the chunks: 1 differ"]

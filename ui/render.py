@@ -72,6 +72,8 @@ CSS = """
 #access .signed-in{margin:0;text-align:right;font-size:.875rem;color:var(--body-text-color-subdued)}
 .report td{vertical-align:top;padding:.2rem .4rem}
 .report tr.rejected td{color:#a00}
+#upload-report .error{color:#a00}
+#read-only .read-only{border-left:3px solid var(--border-color-primary);padding-left:.6rem}
 """
 
 
@@ -158,6 +160,14 @@ def access_html(exposed_on: str | None = None, user: str | None = None, role: st
         shown = f"{escape(user)} ({escape(role)})" if role else escape(user)
         parts.append(f'<p class="signed-in">Signed in as {shown} · <a href="logout">Log out</a></p>')
     return "".join(parts)
+
+
+def read_only_html(reason: str) -> str:
+    """The library tab's note on an index served read-only: why, and what still works."""
+    return (
+        f'<p class="read-only">This library is read-only: {escape(reason)}. Questions are answered as usual; '
+        "adding and removing articles is turned off.</p>"
+    )
 
 
 PARAGRAPH_CONTEXT_CHARS = 700
