@@ -7,6 +7,7 @@ model name or local path must already be on disk (``HF_HUB_OFFLINE=1`` is set by
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections import OrderedDict
@@ -126,10 +127,17 @@ class Embedder:
         special = self.model.tokenizer.num_special_tokens_to_add(pair=False)
         return int(self.model.max_seq_length) - special
 
+    @cached_property
+    def _counting_tokenizer(self):
+        """A copy of the model's tokenizer for counting. A fast tokenizer keeps its padding and
+        truncation as state that each call sets: counting (no padding) on the model's own one while
+        another thread encodes (padding) would hand that thread unpadded, ragged batches."""
+        return copy.deepcopy(self.model.tokenizer)
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        encoded = self.model.tokenizer(
+        encoded = self._counting_tokenizer(
             list(texts),
             add_special_tokens=False,
             return_attention_mask=False,

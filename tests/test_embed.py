@@ -55,3 +55,37 @@ def test_token_vectors_come_from_the_same_pass_as_the_sentence_vector(embedder):
         assert np.linalg.norm(item.tokens.astype(np.float32), axis=1) == pytest.approx(1.0, abs=1e-2)
     assert encoded[1].pieces == ("troops",)  # no [CLS] or [SEP]
     assert "78" in encoded[0].pieces
+
+
+def test_counting_tokens_beside_encoding_in_another_thread(embedder):
+    """Ingestion counts tokens while the chat encodes: neither may change how the other tokenizes."""
+    import threading
+    import time
+
+    texts = [("word " * n).strip() for n in (3, 40, 7, 90, 1, 25)]
+    failures: list[BaseException] = []
+    stop = time.monotonic() + 4
+
+    def count() -> None:
+        while time.monotonic() < stop and not failures:
+            assert embedder.count_tokens(texts) == [3, 40, 7, 90, 1, 25]
+
+    def encode() -> None:
+        while time.monotonic() < stop and not failures:
+            assert [len(t.pieces) for t in embedder.embed_tokens(texts)] == [3, 40, 7, 90, 1, 25]
+
+    def guarded(work):
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 (reported below, with its thread's trace)
+                failures.append(exc)
+
+        return run
+
+    threads = [threading.Thread(target=guarded(w)) for w in (count, count, encode, encode)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
