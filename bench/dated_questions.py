@@ -114,7 +114,9 @@ def main() -> None:
             for kind, question, as_of, right, figure in cases:
                 for setting, day, asked in (("dated", as_of, question), ("undated", late, strip_time(question))):
                     when = QuestionTime.read(asked, None, day)
-                    passages = index.search(asked, k=5, filters=when.filters)  # what ask() retrieves first
+                    # what ask() retrieves first: in the days the question names, or, when nothing
+                    # published then answers ("in 1901" of an archive of 2023), in any day up to as-of
+                    passages = assistant.evidence(asked, None, 5, when)[0].passages[:5]
                     answer = assistant.ask(asked, as_of=day)
                     first = answer.citations[0] if answer.citations else None
                     if args.misses and setting == "dated" and not any(p.article_id == right.id for p in passages):

@@ -243,9 +243,9 @@ class Assistant:
             else:
                 yield from self._generative(question, history, k, when, s, started)
 
-    def _evidence(self, question: str, history, k, when: QuestionTime) -> tuple[Evidence, QuestionTime]:
-        """The evidence within the days the question asks about; when nothing there answers it, the
-        evidence from any day up to the as-of date (``when.fell_back`` says so)."""
+    def evidence(self, question: str, history, k, when: QuestionTime) -> tuple[Evidence, QuestionTime]:
+        """The evidence an answer is made of: within the days the question asks about; when nothing
+        there answers it, from any day up to the as-of date (the QuestionTime returned says so)."""
         evidence = self.rank_sentences(question, history=history, k=k, filters=when.filters, frame=when.frame)
         if when.framed and not self._answers(evidence):
             wider = replace(when, framed=False, widened=True)
@@ -260,7 +260,7 @@ class Assistant:
     ) -> Answer:
         evidence = extra.pop("evidence", None)
         if evidence is None:
-            evidence, when = self._evidence(question, history, k, when)
+            evidence, when = self.evidence(question, history, k, when)
         notice = " ".join(x for x in (when.notice, extra.pop("notice", "")) if x)
         parsed = evidence.question or parse_question(question)
         ranked = evidence.sentences
@@ -327,7 +327,7 @@ class Assistant:
         self, question, history, k, when: QuestionTime, s: AnswerSettings, started: float
     ) -> Iterator[str | Answer]:
         standalone = self._standalone(question, history)
-        evidence, when = self._evidence(standalone, None, k, when)
+        evidence, when = self.evidence(standalone, None, k, when)
         ranked = evidence.sentences
         confidence = ranked[0].score if ranked else 0.0
         composition = compose(evidence.question or parse_question(standalone), ranked, self.scorer, s.compose)
