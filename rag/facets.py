@@ -9,7 +9,7 @@ becomes a boolean mask in well under a millisecond, and the mask a FAISS bitmap 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,6 +40,8 @@ class Facets:
     days: np.ndarray  # int32 per article: day_number of its publication date
     sources: np.ndarray  # int32 per article: position in ``source_names``
     source_names: dict[str, int]
+    # the chunk masks of the last filters asked for: a search reads one for its dense and its keyword side
+    _masks: dict[Filters, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -85,7 +87,14 @@ class Facets:
 
     def chunk_mask(self, filters: Filters) -> np.ndarray:
         """Which chunks (in ``chunk_ids`` order) pass ``filters``."""
-        return self.article_mask(filters)[self.chunk_article]
+        mask = self._masks.get(filters)
+        if mask is None:
+            if len(self._masks) >= 16:
+                self._masks.clear()
+            mask = self.article_mask(filters)[self.chunk_article]
+            mask.flags.writeable = False  # shared by the searches that ask for it
+            self._masks[filters] = mask
+        return mask
 
     def bitmap(self, filters: Filters) -> tuple[np.ndarray, int]:
         """The passing chunk ids as a bitmap (bit ``i`` of byte ``i >> 3`` for id ``i``, as FAISS's
