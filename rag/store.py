@@ -140,6 +140,8 @@ CREATE INDEX IF NOT EXISTS story_bands_key ON story_bands(key);
 CREATE INDEX IF NOT EXISTS story_bands_article ON story_bands(article_id);
 """
 
+# the last chunk id handed out (chunks only come and go, never change): whether the facets are current
+_LAST_CHUNK_ID = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0)"
 KEYWORD_DEPTH = 5000  # most keyword matches read to filter in memory before SQLite filters them
 
 
@@ -1206,8 +1208,7 @@ class Store:
     def _facets(self) -> Facets:
         """Each chunk's article date and source in memory (rag.facets), rebuilt when chunks were added
         since (by this process or another one)."""
-        row = self._read("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
-        version = row[0] if row else 0
+        version = self._read(_LAST_CHUNK_ID).fetchone()[0]
         facets = self._facet_cache
         if facets is None or facets.version != version:
             with self._facet_lock:
@@ -1217,9 +1218,7 @@ class Store:
                     reader = self._reader()
                     reader.execute("BEGIN")
                     try:
-                        version = reader.execute(
-                            "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0)"
-                        ).fetchone()[0]
+                        version = reader.execute(_LAST_CHUNK_ID).fetchone()[0]
                         articles = reader.execute("SELECT id, published, source FROM articles").fetchall()
                         chunks = reader.execute("SELECT id, article_id FROM chunks").fetchall()
                     finally:
