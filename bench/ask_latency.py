@@ -57,7 +57,7 @@ def main() -> None:
     import faiss
 
     store = index.store
-    ids = store._faiss_ids()
+    ids = store.faiss.ids()
     bare = faiss.IndexFlatIP(store.manifest.dimension)
     bare.add(store._vectors_for(ids))
     _, questions = load_squad(SHARED / "xquad-r.en.json")

@@ -96,8 +96,8 @@ def bare_index(store: Store, vectors: np.ndarray):
         index = faiss.IndexFlatIP(vectors.shape[1])
         index.add(vectors)
         return index, None
-    ivf = faiss.extract_index_ivf(store._faiss)
-    return store._faiss, faiss.SearchParametersIVF(nprobe=ivf.nprobe)
+    ivf = faiss.extract_index_ivf(store.faiss.index)
+    return store.faiss.index, faiss.SearchParametersIVF(nprobe=ivf.nprobe)
 
 
 def measure(index: Index, vectors: np.ndarray, questions: list[str]) -> dict:
@@ -157,7 +157,7 @@ def ann_recall(vectors: np.ndarray, store: Store, queries: np.ndarray, k: int = 
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
     _, want = exact.search(queries, k)
-    ids = store._faiss_ids()
+    ids = store.faiss.ids()
     assert ids.min() == 1 and ids.max() == len(vectors)  # chunk id = row + 1, in insertion order
     hits = 0
     for row, query in zip(want, queries):

@@ -1,18 +1,18 @@
-"""The article library: one index folder with its model, opened once and used for everything."""
+"""The article library: one index (a folder or a database) with its model, opened once and used for everything."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import store as stores
 from .config import Settings
 from .embed import DEFAULT_MODEL, Embedder, canonical_model_name
-from .errors import RagError, StorageError
+from .errors import RagError
 from .ingest import Ingester, IngestReport, Progress
 from .retrieve import Mode, Retriever
-from .store import Store, StoredArticle
+from .store import StoredArticle
 from .types import Article, Filters, Passage
 
 SAMPLE_ARTICLES = Path(__file__).resolve().parent.parent / "data" / "articles"  # shipped with the product
@@ -47,7 +47,7 @@ class Index:
 
     def __init__(self, settings: Settings | None = None, *, create: bool = False, embedder: Embedder | None = None):
         self.settings = settings or Settings()
-        folder = Path(self.settings.index_dir)
+        location = self.settings.index_dir
         wanted = canonical_model_name(self.settings.model) if self.settings.model else None
         options = {
             "ann_threshold": self.settings.ann_threshold,
@@ -61,14 +61,14 @@ class Index:
             if embedder is None:
                 return Embedder(model, batch_size=self.settings.batch_size)
             if embedder.name != canonical_model_name(model):
-                raise RagError(f"the index in {folder} uses the model {model}, not the embedder's {embedder.name}")
+                raise RagError(f"the index in {location} uses the model {model}, not the embedder's {embedder.name}")
             return embedder
 
-        if create and not (folder / "manifest.json").exists():
+        if create and not stores.exists(location):
             self.embedder = embedder_for(wanted or DEFAULT_MODEL)
             chunk_tokens = min(self.settings.chunk_tokens, self.embedder.max_tokens)
-            self.store = Store.open(
-                folder,
+            self.store = stores.open_store(
+                location,
                 model=self.embedder.name,
                 dimension=self.embedder.dimension,
                 create=True,
@@ -77,7 +77,7 @@ class Index:
                 **options,
             )
         else:
-            self.store = Store.open(folder, model=wanted, **options)
+            self.store = stores.open_store(location, model=wanted, **options)
             try:
                 self.embedder = embedder_for(self.store.manifest.model)
             except RagError:
@@ -179,19 +179,13 @@ class Index:
 
     def check(self) -> list[str]:
         """Problems found by a full integrity check; an empty list means the index is consistent."""
-        try:
-            return self.store.check()
-        except sqlite3.DatabaseError as exc:
-            fault = self.store.fault(exc, "check the index")
-            if isinstance(fault, StorageError):  # not a problem of the index
-                raise fault from exc
-            return [f"the database cannot be read: {exc}"]
+        return self.store.check()
 
     def stats(self) -> Stats:
         m = self.store.manifest
         with self.store.guard():
             return Stats(
-                folder=str(self.store.folder),
+                folder=self.store.location,
                 articles=self.store.article_count(),
                 chunks=self.store.chunk_count(),
                 model=m.model,
@@ -224,9 +218,9 @@ class Index:
             return self.store.article_page(query, newest_first, offset, limit)
 
 
-def exists(folder: str | Path) -> bool:
-    """Is there an index in ``folder``?"""
-    return (Path(folder) / "manifest.json").exists()
+def exists(location: str | Path) -> bool:
+    """Is there an index at ``location`` (a folder, or a ``postgresql://`` URL)?"""
+    return stores.exists(location)
 
 
 def open_or_build(

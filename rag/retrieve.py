@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and keyword (BM25 over FTS5) results, fused by reciprocal rank."""
+"""Hybrid retrieval: dense and keyword results from the store, fused by reciprocal rank."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ Mode = Literal["hybrid", "dense", "keyword"]
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009)
 
 
-def keyword_query(text: str) -> str:
-    """An FTS5 query that ORs the distinct content words of ``text``, each quoted (so no syntax leaks)."""
-    terms = content_words(text) or words(text)
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(terms))
+def keyword_terms(text: str) -> list[str]:
+    """The words of ``text`` a keyword search looks for: its distinct content words (all its words
+    when it has none, as in "Who is he?"). The store ORs them in its own query syntax."""
+    return list(dict.fromkeys(content_words(text) or words(text)))
 
 
 def fuse(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
@@ -57,7 +57,7 @@ class Retriever:
         # the question is encoded on another core while the keyword search runs here
         vector = self.embedder.embed_query(question) if mode in ("hybrid", "dense") else None
         if mode in ("hybrid", "keyword"):
-            keyword = self.store.keyword_search(keyword_query(question), depth, filters)
+            keyword = self.store.keyword_search(keyword_terms(question), depth, filters)
         if vector is not None:
             dense = self.store.dense_search(vector.result(), depth, filters)
         if mode == "hybrid":

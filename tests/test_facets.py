@@ -7,6 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.facets import UNDATED, Facets, day_number
+from rag.store.sql import filter_sql
+from rag.store.sqlite import fts5_query
 from rag.types import Filters
 
 ARTICLES = [  # (id, published, source)
@@ -80,10 +82,10 @@ days = st.one_of(st.none(), st.dates().map(lambda d: d.isoformat()))
 )
 def test_the_store_filters_chunks_in_memory_as_its_sql_does(library_store, sources, date_from, date_to, as_of):
     filters = Filters(sources=tuple(sources), date_from=date_from, date_to=date_to, as_of=as_of)
-    where, params = library_store._filter_sql(filters)
-    rows = library_store._read(
+    where, params = filter_sql(filters)
+    rows = library_store._rows(
         f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1{where} ORDER BY c.id", params
-    ).fetchall()
+    )
     assert library_store.chunk_ids_matching(filters).tolist() == [r[0] for r in rows]
 
 
@@ -96,8 +98,8 @@ def test_the_store_filters_chunks_in_memory_as_its_sql_does(library_store, sourc
 )
 def test_keyword_search_filtered_in_memory_finds_what_sqlite_finds(library_store, sources, date_from, as_of, k):
     filters = Filters(sources=tuple(sources), date_from=date_from, as_of=as_of)
-    fast = library_store.keyword_search('"harbour" OR "report"', k, filters)
-    sql = library_store._keyword_rows('"harbour" OR "report"', k, filters)
+    fast = library_store.keyword_search(["harbour", "report"], k, filters)
+    sql = library_store._keyword_rows(fts5_query(["harbour", "report"]), k, filters)
     assert [round(score, 9) for _, score in fast] == [round(score, 9) for _, score in sql]
     if k == 100:  # every match: the very same chunks
         assert {i for i, _ in fast} == {i for i, _ in sql}

@@ -1,7 +1,8 @@
 import pytest
 
 from rag import Filters
-from rag.retrieve import fuse, keyword_query
+from rag.retrieve import fuse, keyword_terms
+from rag.store.sqlite import fts5_query
 
 from .conftest import SAMPLE
 
@@ -82,9 +83,12 @@ def test_keyword_query_is_safe_fts_syntax(library):
         "'; DROP TABLE chunks; --",
     ]:
         library.search(nasty, k=3, mode="keyword")  # must not raise
-    assert keyword_query("How old is Donald Trump?") == '"old" OR "donald" OR "trump"'
-    assert keyword_query("Who is he?") == '"who" OR "is" OR "he"'
-    assert keyword_query("?!") == ""
+    assert keyword_terms("How old is Donald Trump?") == ["old", "donald", "trump"]
+    assert keyword_terms("Who is he?") == ["who", "is", "he"]
+    assert keyword_terms("?!") == []
+    assert fts5_query(["old", "donald", "old"]) == '"old" OR "donald"'
+    assert fts5_query(['say"', '"']) == '"say"'
+    assert fts5_query([]) == ""
 
 
 def test_reciprocal_rank_fusion():

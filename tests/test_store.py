@@ -17,7 +17,9 @@ from rag.answer import Assistant
 from rag.cli import main
 from rag.errors import NoSpace, ReadOnly
 from rag.faults import size_text
-from rag.store import CHECKSUM, DATABASE, FORMAT_VERSION, VECTORS
+from rag.store import FORMAT_VERSION
+from rag.store.sqlite import DATABASE
+from rag.store.vectors import CHECKSUM, VECTORS
 
 from .conftest import SAMPLE, fill, remount
 
@@ -63,7 +65,7 @@ def test_an_index_of_format_1_is_upgraded_in_place_without_embedding(make_index,
     index = make_index()
     index.ingest([SAMPLE])
     folder = index.store.folder
-    vectors_before = index.store.vectors([1, 2, 3])
+    vectors_before = index.store._vectors_for([1, 2, 3])
     index.store._db.execute("DELETE FROM sentences")
     index.close()
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -72,7 +74,7 @@ def test_an_index_of_format_1_is_upgraded_in_place_without_embedding(make_index,
     with Index(Settings(index_dir=folder), embedder=embedder) as reopened:
         assert reopened.store.manifest.format_version == FORMAT_VERSION
         assert json.loads((folder / "manifest.json").read_text())["format_version"] == FORMAT_VERSION
-        assert np.array_equal(reopened.store.vectors([1, 2, 3]), vectors_before)
+        assert np.array_equal(reopened.store._vectors_for([1, 2, 3]), vectors_before)
         assert reopened.check() == []
         article = next(a for a in reopened.articles() if a.title.startswith("Officials"))
         text = reopened.store.article(article.id).text
@@ -110,7 +112,7 @@ def test_opening_a_missing_index_says_how_to_build_one(tmp_path):
 def test_vectors_are_unit_length_and_stored_with_every_chunk(make_index):
     index = make_index()
     index.ingest([SAMPLE])
-    ids = index.store._faiss_ids()
+    ids = index.store.faiss.ids()
     vectors = index.store._vectors_for(ids)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert len(ids) == index.stats().chunks == 19
@@ -127,7 +129,7 @@ def test_remove_is_incremental_and_complete(make_index, good_files, embedder):
     assert after.chunks == before.chunks - victim.chunks
     assert index.check() == []
     assert all(p.article_id != victim.id for p in index.search("How old is Donald Trump?", k=10))
-    keyword = index.store.keyword_search('"trump"', 10)
+    keyword = index.store.keyword_search(["trump"], 10)
     assert keyword == []
     # removal survives a reopen, and the file can be ingested again to bring it back
     folder = index.store.folder
@@ -173,9 +175,9 @@ def test_stale_or_missing_vector_file_is_repaired_on_open(make_index, embedder):
 def test_check_finds_vectors_that_differ_from_sqlite(make_index):
     index = make_index()
     index.ingest([SAMPLE])
-    ids = index.store._faiss_ids()[:1]
-    index.store._faiss.remove_ids(ids)
-    index.store._faiss.add_with_ids(np.zeros((1, 384), dtype=np.float32), ids)
+    ids = index.store.faiss.ids()[:1]
+    index.store.faiss.index.remove_ids(ids)
+    index.store.faiss.index.add_with_ids(np.zeros((1, 384), dtype=np.float32), ids)
     assert index.check() == ["vectors in FAISS differ from the vectors stored in SQLite"]
 
 
@@ -568,7 +570,7 @@ def test_the_vector_file_is_not_begun_without_room_for_it(small_disk, embedder):
     with Index(Settings(index_dir=disk / "index"), create=True, embedder=embedder) as index:
         index.ingest([SAMPLE])
         vectors = (disk / "index" / VECTORS).read_bytes()
-        needed = index.store.vector_file_bytes()
+        needed = index.store.faiss.file_bytes()
         assert needed > 0.95 * len(vectors)  # the estimate is close to the file (and never above it)
         fill(disk, needed // 2)
         with pytest.raises(NoSpace) as caught:

@@ -1,0 +1,423 @@
+"""The tables both backends keep, and the SQL they share.
+
+Articles, chunks with their offsets, what each sentence carries (speaker, explainer heading, resolved
+dates: :mod:`rag.news`), the stories copies are grouped in (:mod:`rag.stories`) and the files already
+ingested have the same tables and columns in SQLite and PostgreSQL. The statements here are written
+once, with ``?`` placeholders, in the SQL both engines accept; each backend runs them with its driver
+(:meth:`SQLStore._rows`, and a transaction object with ``execute`` and ``executemany``). Vectors and
+keyword search are each backend's own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import IndexError_
+from ..news import analyze
+from ..stories import band_keys, same_story, shingles, signature
+from ..text import split_sentences
+from ..types import Article, Chunk, DateMention, Filters, SentenceFacts
+from .interface import ChunkRow, Store, StoredArticle, StoredBatch, speaker_key
+
+# rows that break a rule of the index (query counting them, what they are), for Store.check
+COUNTED_PROBLEMS = (
+    (
+        "SELECT count(*) FROM chunks c LEFT JOIN articles a ON a.id = c.article_id WHERE a.id IS NULL",
+        "chunks belong to no article",
+    ),
+    (
+        "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id"
+        ' WHERE substr(a.text, c.start + 1, c."end" - c.start) != c.text',
+        "chunks whose offsets do not match their article text",
+    ),
+    (
+        "SELECT count(*) FROM sentences s LEFT JOIN articles a ON a.id = s.article_id WHERE a.id IS NULL"
+        ' OR s.start < 0 OR s."end" > length(a.text) OR s.start >= s."end"'
+        " OR (s.speaker_start IS NOT NULL AND (s.speaker_start < 0 OR s.speaker_end > length(a.text)))",
+        "sentence records point outside their article text",
+    ),
+    (
+        "SELECT count(*) FROM sentences s JOIN articles a ON a.id = s.article_id"
+        " WHERE (s.speaker_start IS NOT NULL AND s.speaker_end <= s.speaker_start)"
+        " OR (s.heading_start IS NOT NULL AND (s.heading_start < 0 OR s.heading_end > length(a.text)"
+        " OR s.heading_end <= s.heading_start))",
+        "sentence records have a speaker or heading span that is not in the text",
+    ),
+    (
+        "SELECT count(*) FROM articles a WHERE length(trim(a.text)) > 0"
+        " AND NOT EXISTS (SELECT 1 FROM sentences s WHERE s.article_id = a.id)",
+        "articles have no sentence records",
+    ),
+    (
+        "SELECT count(*) FROM sentence_dates d LEFT JOIN sentences s"
+        " ON s.article_id = d.article_id AND s.start = d.sentence_start"
+        " WHERE s.article_id IS NULL OR d.date_from > d.date_to",
+        "sentence date rows have no sentence or an empty range",
+    ),
+    (
+        "SELECT count(*) FROM articles a WHERE NOT EXISTS (SELECT 1 FROM stories s WHERE s.article_id = a.id)",
+        "articles are in no story",
+    ),
+    (
+        "SELECT (SELECT count(*) FROM stories s LEFT JOIN articles a ON a.id = s.article_id WHERE a.id IS NULL)"
+        " + (SELECT count(*) FROM story_bands b LEFT JOIN articles a ON a.id = b.article_id WHERE a.id IS NULL)",
+        "story rows have no article",
+    ),
+)
+
+# the tables of one article, children first (the order they are deleted in)
+ARTICLE_TABLES = ("sentences", "sentence_dates", "stories", "story_bands")
+
+
+class Transaction(Protocol):
+    """What the shared writes need of an open transaction (a sqlite3 connection has it already)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any: ...
+
+
+def _facts_row(article_id: str, f: SentenceFacts, text: str) -> tuple:
+    speaker = f.speaker or (None, None)
+    heading = f.heading or (None, None)
+    key = speaker_key(text[speaker[0] : speaker[1]]) if f.speaker else None
+    dates = json.dumps([[d.start, d.end, d.date_from, d.date_to] for d in f.dates])
+    return (article_id, f.start, f.end, *speaker, key or None, int(f.quoted), *heading, dates)
+
+
+def article_row(article: Article, origin: str, added_at: str) -> tuple:
+    """The values of an article's row, in the order of :data:`INSERT_ARTICLE`."""
+    metadata = json.dumps(dict(article.metadata), ensure_ascii=False)
+    return (article.id, article.title, article.text, article.source, article.url, article.published, metadata,
+            origin, added_at)
+
+
+INSERT_ARTICLE = (
+    "INSERT INTO articles (id, title, text, source, url, published, metadata, origin, added_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+)
+UPSERT_FILE = (
+    "INSERT INTO files (path, sha256, article_ids, ingested_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, article_ids = excluded.article_ids,"
+    " ingested_at = excluded.ingested_at"
+)
+
+
+def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
+    """``filters`` as `` AND ...`` conditions on the article table ``a``, and their values."""
+    if not filters:
+        return "", []
+    clauses, params = [], []
+    if filters.article_ids:
+        clauses.append(f"a.id IN ({','.join('?' * len(filters.article_ids))})")
+        params.extend(filters.article_ids)
+    if filters.sources:
+        clauses.append(f"a.source IN ({','.join('?' * len(filters.sources))})")
+        params.extend(filters.sources)
+    if filters.date_from:
+        clauses.append("substr(a.published, 1, 10) >= ?")
+        params.append(filters.date_from[:10])
+    if filters.date_to:
+        clauses.append("substr(a.published, 1, 10) <= ?")
+        params.append(filters.date_to[:10])
+    if filters.as_of:
+        clauses.append("(a.published IS NULL OR substr(a.published, 1, 10) <= ?)")
+        params.append(filters.as_of[:10])
+    if not clauses:
+        return "", []
+    return " AND " + " AND ".join(clauses), params
+
+
+class SQLStore(Store):
+    """The part of a store that is the same SQL in both backends."""
+
+    LIKE = "LIKE"  # the case-insensitive LIKE of the engine
+
+    @abstractmethod
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of a read (``?`` placeholders), from committed data."""
+
+    def _rows_in(self, sql: str, values: Sequence[Any]) -> Iterator[tuple]:
+        """The rows of ``sql`` whose ``IN ({ids})`` list is ``values``, bound in batches of at most
+        900 (SQLite's limit on bound parameters)."""
+        for start in range(0, len(values), 900):
+            part = values[start : start + 900]
+            yield from self._rows(sql.format(ids=",".join("?" * len(part))), part)
+
+    def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._rows(sql, params)
+        return rows[0][0] if rows else None
+
+    # --- writing, inside a backend's transaction ---------------------------------------------
+
+    @staticmethod
+    def _insert_facts(tx: Transaction, article_id: str, text: str, facts: Sequence[SentenceFacts]) -> None:
+        tx.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+        tx.execute("DELETE FROM sentence_dates WHERE article_id = ?", (article_id,))
+        dates = [(article_id, f.start, d.date_from, d.date_to) for f in facts for d in f.dates]
+        if dates:
+            tx.executemany(
+                "INSERT INTO sentence_dates (article_id, sentence_start, date_from, date_to) VALUES (?, ?, ?, ?)",
+                dates,
+            )
+        if facts:
+            tx.executemany(
+                'INSERT INTO sentences (article_id, start, "end", speaker_start, speaker_end, speaker_key,'
+                " quoted, heading_start, heading_end, dates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_facts_row(article_id, f, text) for f in facts],
+            )
+
+    @staticmethod
+    def _facts_for(article: Article, known: Sequence[SentenceFacts] | None) -> Sequence[SentenceFacts]:
+        return known if known is not None else analyze(article.text, split_sentences(article.text), article.published)
+
+    @staticmethod
+    def _file_story(tx: Transaction, article_id: str, text: str) -> str:
+        """Put an article in the story of the stored article it copies or updates (the most alike of
+        the candidates its MinHash bands find), or in a story of its own; see :mod:`rag.stories`. An
+        article that is a copy of two stories joins them: they were one story told twice."""
+        keys = band_keys(signature(text))
+        marks = ",".join("?" * len(keys))
+        candidates = tx.execute(
+            f"SELECT b.article_id, a.text, s.story FROM (SELECT article_id, count(*) AS n FROM story_bands"
+            f" WHERE key IN ({marks}) AND article_id != ? GROUP BY article_id ORDER BY n DESC LIMIT 50) b"
+            " JOIN articles a ON a.id = b.article_id JOIN stories s ON s.article_id = b.article_id",
+            [*keys, article_id],
+        ).fetchall()
+        story, best, joined = article_id, 0.0, set()
+        if candidates:
+            mine = shingles(text)
+            for _, other_text, other_story in candidates:
+                theirs = shingles(other_text)
+                if same_story(mine, theirs):
+                    joined.add(other_story)
+                    alike = len(mine & theirs) / len(mine | theirs)
+                    if alike > best:
+                        story, best = other_story, alike
+        others = sorted(joined - {story})
+        if others:
+            marks = ",".join("?" * len(others))
+            tx.execute(f"UPDATE stories SET story = ? WHERE story IN ({marks})", [story, *others])
+        tx.execute(
+            "INSERT INTO stories (article_id, story) VALUES (?, ?)"
+            " ON CONFLICT (article_id) DO UPDATE SET story = excluded.story",
+            (article_id, story),
+        )
+        tx.execute("DELETE FROM story_bands WHERE article_id = ?", (article_id,))
+        tx.executemany("INSERT INTO story_bands (key, article_id) VALUES (?, ?)", [(k, article_id) for k in keys])
+        return story
+
+    @staticmethod
+    def _delete_article(tx: Transaction, article_id: str) -> bool:
+        """Delete an article's rows other than its chunks and vectors; True if it existed."""
+        for table in ARTICLE_TABLES:
+            tx.execute(f"DELETE FROM {table} WHERE article_id = ?", (article_id,))
+        return bool(tx.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def known_file(self, sha256: str) -> list[tuple[str, list[str]]]:
+        rows = self._rows("SELECT path, article_ids FROM files WHERE sha256 = ?", (sha256,))
+        return [(path, json.loads(ids)) for path, ids in rows]
+
+    def files(self) -> list[tuple[str, str, list[str]]]:
+        rows = self._rows("SELECT path, sha256, article_ids FROM files ORDER BY ingested_at, path")
+        return [(path, sha256, json.loads(ids)) for path, sha256, ids in rows]
+
+    def existing_articles(self, article_ids: Iterable[str]) -> set[str]:
+        ids = list(dict.fromkeys(article_ids))
+        return {r[0] for r in self._rows_in("SELECT id FROM articles WHERE id IN ({ids})", ids)}
+
+    def origins(self, article_ids: Iterable[str]) -> dict[str, str]:
+        return dict(self._rows_in("SELECT id, origin FROM articles WHERE id IN ({ids})", list(article_ids)))
+
+    def article(self, article_id: str) -> Article | None:
+        rows = self._rows(
+            "SELECT id, title, text, source, url, published, metadata FROM articles WHERE id = ?", (article_id,)
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return Article(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+
+    def articles(self) -> list[StoredArticle]:
+        return self._articles()
+
+    def _articles(self, where: str = "", params: Sequence[Any] = ()) -> list[StoredArticle]:
+        rows = self._rows(
+            "SELECT a.id, a.title, a.source, a.url, a.published, count(c.id), a.origin, a.added_at"
+            f" FROM articles a LEFT JOIN chunks c ON c.article_id = a.id {where}"
+            " GROUP BY a.id ORDER BY a.published IS NULL, a.published DESC, a.title",
+            params,
+        )
+        return [StoredArticle(*row) for row in rows]
+
+    def article_page(
+        self, query: str = "", newest_first: bool = True, offset: int = 0, limit: int = 50
+    ) -> tuple[list[StoredArticle], int]:
+        if offset < 0 or limit < 1:
+            raise ValueError(f"a page needs offset >= 0 and limit >= 1, not offset={offset}, limit={limit}")
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", query.strip()) + "%"
+        where = f" WHERE a.title {self.LIKE} ? ESCAPE '\\' OR a.source {self.LIKE} ? ESCAPE '\\'"
+        order = "DESC" if newest_first else "ASC"
+        total = self._value(f"SELECT count(*) FROM articles a{where}", (pattern, pattern))
+        rows = self._rows(
+            "SELECT a.id, a.title, a.source, a.url, a.published,"
+            " (SELECT count(*) FROM chunks c WHERE c.article_id = a.id), a.origin, a.added_at"
+            f" FROM articles a{where} ORDER BY coalesce(a.published, '') = '', a.published {order}, a.title, a.id"
+            " LIMIT ? OFFSET ?",
+            (pattern, pattern, limit, offset),
+        )
+        return [StoredArticle(*row) for row in rows], int(total)
+
+    def article_count(self) -> int:
+        return int(self._value("SELECT count(*) FROM articles"))
+
+    def chunk_count(self) -> int:
+        return int(self._value("SELECT count(*) FROM chunks"))
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        found: dict[int, ChunkRow] = {}
+        rows = self._rows_in(
+            'SELECT c.id, c.article_id, c.start, c."end", c.text, c.sentences,'
+            " a.title, a.source, a.url, a.published"
+            " FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({ids})",
+            [int(i) for i in chunk_ids],
+        )
+        for r in rows:
+            sentences = tuple(tuple(s) for s in json.loads(r[5]))
+            found[r[0]] = ChunkRow(r[0], r[1], r[2], r[3], r[4], sentences, r[6], r[7], r[8], r[9])
+        return found
+
+    def chunk_ids_holding(self, places: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        found: dict[tuple[str, int], int] = {}
+        by_article: dict[str, list[int]] = {}
+        for article_id, offset in places:
+            by_article.setdefault(article_id, []).append(offset)
+        for article_id, offsets in by_article.items():
+            rows = self._rows('SELECT id, start, "end" FROM chunks WHERE article_id = ? ORDER BY ord', (article_id,))
+            for offset in offsets:
+                chunk = next((r[0] for r in rows if r[1] <= offset < r[2]), None)
+                if chunk is not None:
+                    found[(article_id, offset)] = chunk
+        return found
+
+    def sentence_facts(self, article_id: str) -> list[SentenceFacts]:
+        rows = self._rows(
+            'SELECT start, "end", speaker_start, speaker_end, quoted, heading_start, heading_end, dates'
+            " FROM sentences WHERE article_id = ? ORDER BY start",
+            (article_id,),
+        )
+        return [
+            SentenceFacts(
+                start=r[0],
+                end=r[1],
+                speaker=(r[2], r[3]) if r[2] is not None else None,
+                quoted=bool(r[4]),
+                heading=(r[5], r[6]) if r[5] is not None else None,
+                dates=tuple(DateMention(*d) for d in json.loads(r[7])),
+            )
+            for r in rows
+        ]
+
+    def sentences_by_speaker(
+        self, name: str, filters: Filters | None = None, limit: int = 200
+    ) -> list[tuple[str, int, int]]:
+        key = speaker_key(name)
+        if not key:
+            return []
+        where, params = filter_sql(filters)
+        rows = self._rows(
+            'SELECT s.article_id, s.start, s."end" FROM sentences s JOIN articles a ON a.id = s.article_id'
+            f" WHERE s.speaker_key = ?{where} ORDER BY a.published DESC, s.article_id, s.start LIMIT ?",
+            [key, *params, limit],
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def sentences_dated(
+        self, date_from: str, date_to: str, filters: Filters | None = None, limit: int = 200
+    ) -> list[tuple[str, int, int]]:
+        where, params = filter_sql(filters)
+        rows = self._rows(
+            'SELECT s.article_id, s.start, s."end" FROM sentences s JOIN articles a ON a.id = s.article_id'
+            " WHERE EXISTS (SELECT 1 FROM sentence_dates d WHERE d.article_id = s.article_id"
+            " AND d.sentence_start = s.start AND d.date_from <= ? AND d.date_to >= ?)"
+            f"{where} ORDER BY a.published DESC, s.article_id, s.start LIMIT ?",
+            [date_to[:10], date_from[:10], *params, limit],
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def stories_of(self, article_ids: Iterable[str]) -> dict[str, str]:
+        sql = "SELECT article_id, story FROM stories WHERE article_id IN ({ids})"
+        return dict(self._rows_in(sql, list(article_ids)))
+
+    def story_sizes(self, article_ids: Iterable[str]) -> dict[str, int]:
+        sql = (
+            "SELECT s.article_id, (SELECT count(*) FROM stories t WHERE t.story = s.story)"
+            " FROM stories s WHERE s.article_id IN ({ids})"
+        )
+        return {article_id: int(n) for article_id, n in self._rows_in(sql, list(article_ids))}
+
+    def story_members(self, story: str) -> list[StoredArticle]:
+        return self._articles("WHERE a.id IN (SELECT article_id FROM stories WHERE story = ?)", (story,))
+
+    def stories(self, min_size: int = 2) -> list[list[StoredArticle]]:
+        rows = self._rows(
+            "SELECT story FROM stories GROUP BY story HAVING count(*) >= ? ORDER BY count(*) DESC, story", (min_size,)
+        )
+        return [self.story_members(story) for (story,) in rows]
+
+    def latest_published(self) -> str | None:
+        latest = self._value("SELECT max(published) FROM articles")
+        return latest[:10] if latest else None
+
+    def batches(self, size: int = 256) -> Iterator[StoredBatch]:
+        items: list[tuple[Article, list[Chunk], str]] = []
+        ids: list[int] = []
+        facts: dict[str, list[SentenceFacts]] = {}
+        for article_id, origin in self._rows("SELECT id, origin FROM articles ORDER BY added_at, id"):
+            article = self.article(article_id)
+            if article is None:  # removed meanwhile
+                continue
+            rows = self._rows(
+                'SELECT id, ord, start, "end", text, sentences FROM chunks WHERE article_id = ? ORDER BY ord',
+                (article_id,),
+            )
+            chunks = [
+                Chunk(article_id, r[1], r[2], r[3], r[4], tuple(tuple(s) for s in json.loads(r[5]))) for r in rows
+            ]
+            items.append((article, chunks, origin))
+            ids.extend(r[0] for r in rows)
+            facts[article_id] = self.sentence_facts(article_id)
+            if len(ids) >= size:
+                yield self._batch(items, ids, facts)
+                items, ids, facts = [], [], {}
+        if items:
+            yield self._batch(items, ids, facts)
+
+    def _batch(self, items: list[tuple[Article, list[Chunk], str]], ids: list[int], facts) -> StoredBatch:
+        found = self.vectors_by_id(ids)
+        missing = len(set(ids) - set(found))
+        if missing:
+            raise IndexError_(
+                f"{missing} chunks in {self.location} have no stored vector; run `rag check` on it"
+            )
+        dim = self.manifest.dimension
+        vectors = np.stack([found[i] for i in ids]) if ids else np.zeros((0, dim), dtype=np.float32)
+        return StoredBatch(items, vectors, facts)
+
+    # --- health ------------------------------------------------------------------------------
+
+    def _counted_problems(self) -> list[str]:
+        problems = []
+        for count, problem in COUNTED_PROBLEMS:
+            found = self._value(count)
+            if found:
+                problems.append(f"{found} {problem}")
+        return problems
