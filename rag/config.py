@@ -16,6 +16,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import RagError
 
@@ -59,12 +60,41 @@ def setting(
     return field(default=default, metadata=meta)
 
 
+SERVER_SCHEMES = ("postgresql://", "postgres://")
+
+
+class Location:
+    """The kind of the index setting: a folder (a Path), or a ``postgresql://`` URL (kept as text)."""
+
+
+def index_location(raw: Any) -> Path | str:
+    """A folder as a Path; a database URL as it was given (a Path would fold its ``//``)."""
+    text = str(raw).strip()
+    if not text.startswith(SERVER_SCHEMES):
+        return Path(raw)
+    parts = urlsplit(text)
+    if not parts.hostname and "host=" not in parts.query:
+        raise RagError(f"the index URL {shown_url(text)!r} names no server; use postgresql://user@host:5432/database")
+    return text
+
+
+def shown_url(url: str) -> str:
+    """A URL without its password, to show and log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 @dataclass(frozen=True)
 class Settings:
     # --- index and ingestion ---
-    index_dir: Path = setting(
-        Path("embeddings"), "RAG_INDEX", "index folder (FAISS + SQLite + manifest)", group="index", kind=Path,
-        flag="--index",
+    index_dir: Path | str = setting(
+        Path("embeddings"), "RAG_INDEX",
+        "where the index is: a folder (FAISS + SQLite + manifest), or a PostgreSQL database with pgvector "
+        "(postgresql://user@host:5432/database; the postgres extra)",
+        group="index", kind=Location, flag="--index",
     )
     model: str | None = setting(
         None, "RAG_MODEL",
@@ -226,6 +256,8 @@ class Effective:
     def shown(self) -> str:
         if self.secret and self.value:
             return "(set, hidden)"
+        if isinstance(self.value, str) and self.value.startswith(SERVER_SCHEMES):
+            return shown_url(self.value)
         return "" if self.value is None else str(self.value)
 
 
@@ -274,6 +306,8 @@ def _check(f, raw: Any, where: str) -> Any:
             raise RagError(f"{shown} is not a number; {_expected(f)}") from None
     elif kind is Path:
         value = Path(raw)
+    elif kind is Location:
+        value = index_location(raw)
     else:
         value = str(raw).strip()
     if meta["choices"] and value not in meta["choices"]:

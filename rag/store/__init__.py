@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..config import SERVER_SCHEMES
 from .interface import ChunkRow, Store, StoredArticle, StoredBatch, speaker_key
 from .manifest import FORMAT_VERSION, Manifest
-
-SERVER_SCHEMES = ("postgresql://", "postgres://")
 
 __all__ = [
     "FORMAT_VERSION",
