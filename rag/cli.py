@@ -12,19 +12,23 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .auth import ROLES, add_user, load_users, remove_user
-from .config import MODES, Settings, keep_private, markdown_table, resolve
+from .config import MODES, Settings, index_location, keep_private, markdown_table, resolve
 from .errors import RagError, rebuild_hint
 from .export import article_to_dict, report_to_dict
 from .feeds import ingest_sources, parse_interval, watch
 from .index import Index
 from .parse import date_bound
-from .progress import terminal_progress
+from .progress import count_progress, terminal_progress
+from .store.copy import copy_index
 from .types import Filters, day
 
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index", metavar="DIR", help="index folder (default: $RAG_INDEX or embeddings/)")
+    common.add_argument(
+        "--index", metavar="DIR|URL",
+        help="index folder, or postgresql://user@host/db for PostgreSQL (default: $RAG_INDEX or embeddings/)",
+    )
     common.add_argument("--model", help="sentence-transformers model name or path (default: the index's model)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     common.add_argument(
@@ -126,6 +130,11 @@ def _parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", parents=[common], help="remove articles by id")
     remove.add_argument("ids", nargs="+", metavar="ID")
     commands.add_parser("check", parents=[common], help="check that vectors, rows and keyword index agree")
+    copying = commands.add_parser(
+        "copy", parents=[common], help="copy an index to another place or backend (folder, PostgreSQL) with its vectors"
+    )
+    copying.add_argument("source", metavar="SOURCE", help="the index to copy: a folder or postgresql://... URL")
+    copying.add_argument("destination", metavar="DEST", help="where to copy it (made if there is no index there)")
     _user_commands(commands)
     config = commands.add_parser("config", parents=[common], help="the settings in effect and where each came from")
     shown = config.add_mutually_exclusive_group()
@@ -367,6 +376,9 @@ def _list_stories(args: argparse.Namespace) -> int:
     return 0
 
 
+SEARCH_KINDS = {"flat": "exact (flat)", "ivf": "approximate (IVF)", "hnsw": "approximate (pgvector HNSW)"}
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     with Index(_settings(args)) as index:
         stats = index.stats()
@@ -377,7 +389,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"articles:     {stats.articles}")
     print(f"chunks:       {stats.chunks}")
     print(f"model:        {stats.model} ({stats.dimension} dimensions)")
-    print(f"search:       {'exact (flat)' if stats.index_type == 'flat' else 'approximate (IVF)'}")
+    print(f"search:       {SEARCH_KINDS.get(stats.index_type, stats.index_type)}")
     print(f"chunking:     up to {stats.chunk_tokens} tokens, {stats.overlap_tokens} tokens overlap")
     print(f"size on disk: {stats.size_bytes / 2**20:.1f} MB")
     return 0
@@ -403,6 +415,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"ok: {stats.articles} articles, {stats.chunks} chunks; vectors, rows and keyword index agree")
     if index.read_only:
         print(f"read-only: {index.read_only_reason}")
+    return 0
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    source = index_location(args.source)
+    destination = index_location(args.destination)
+    update, close = count_progress("articles", args.quiet)
+    try:
+        report = copy_index(source, destination, progress=update)
+    finally:
+        close()
+    print(
+        f"copied {report.articles} articles ({report.chunks} chunks, with their vectors: nothing was embedded) "
+        f"from {report.source} to {report.destination}"
+        + (f"; {report.skipped} were there already" if report.skipped else "")
+    )
     return 0
 
 
@@ -464,6 +492,7 @@ COMMANDS = {
     "stats": cmd_stats,
     "remove": cmd_remove,
     "check": cmd_check,
+    "copy": cmd_copy,
     "config": cmd_config,
     "user": cmd_user,
 }

@@ -29,3 +29,20 @@ def terminal_progress(quiet: bool = False) -> tuple[Callable[[Progress], None] |
         bar.refresh()
 
     return update, bar.close
+
+
+def count_progress(what: str, quiet: bool = False) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A progress callback ``(done, total)`` drawing a bar of ``what`` ("articles") on stderr (None when
+    ``quiet`` or not a terminal), and a function that closes it."""
+    if quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(desc="copying", unit=f" {what}", dynamic_ncols=True)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total or None
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close

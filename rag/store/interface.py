@@ -161,6 +161,10 @@ class Store(ABC):
         from each (see :mod:`rag.feeds`)."""
 
     @abstractmethod
+    def known_feed_links(self) -> dict[str, str]:
+        """Every feed entry link ingested, with the article stored from it."""
+
+    @abstractmethod
     def remember_feed_links(self, links: Mapping[str, str]) -> None:
         """Record feed entry links with the article stored from each, so they are not fetched again."""
 

@@ -230,6 +230,9 @@ class SQLStore(Store):
         rows = self._rows("SELECT path, sha256, article_ids FROM files ORDER BY ingested_at, path")
         return [(path, sha256, json.loads(ids)) for path, sha256, ids in rows]
 
+    def known_feed_links(self) -> dict[str, str]:
+        return dict(self._rows("SELECT link, article_id FROM feed_links ORDER BY fetched_at, link"))
+
     def existing_articles(self, article_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(article_ids))
         return {r[0] for r in self._rows_in("SELECT id FROM articles WHERE id IN ({ids})", ids)}

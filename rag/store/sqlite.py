@@ -641,6 +641,11 @@ class SQLiteStore(SQLStore):
         with self.guard("add articles"):
             return dict(self._rows_in("SELECT link, article_id FROM feed_links WHERE link IN ({ids})", wanted))
 
+    def known_feed_links(self) -> dict[str, str]:
+        if not self._rows("SELECT 1 FROM sqlite_master WHERE name = 'feed_links'"):
+            return {}  # an index made before feeds were read, opened read-only
+        return super().known_feed_links()
+
     def remember_feed_links(self, links: Mapping[str, str]) -> None:
         if not links:
             return
