@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from rag import Filters, RagError, Settings
 from rag.answer import Assistant
 from rag.auth import Logins, is_loopback
-from rag.config import MODES
+from rag.config import MODES, shown_url
 from rag.errors import StorageError
 from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
 from rag.feeds import Watcher, parse_interval, split_sources
@@ -583,7 +583,10 @@ def launch(demo: gr.Blocks, app: App, **options) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--index", help="index folder (default: $RAG_INDEX or embeddings/)")
+    parser.add_argument(
+        "--index", metavar="DIR|URL",
+        help="index folder, or postgresql://user@host/db for PostgreSQL (default: $RAG_INDEX or embeddings/)",
+    )
     parser.add_argument("--host", help="address to listen on (default: $RAG_HOST, $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", help="port to listen on (default: $RAG_PORT, $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument(
@@ -616,10 +619,11 @@ def main() -> None:
     except RagError as exc:
         parser.exit(2, f"error: {exc}\n")
     built = None
-    if not index_exists(settings.index_dir):
-        print(f"No index in {settings.index_dir}: building it from {SAMPLE_ARTICLES} ...", flush=True)
     update, close = terminal_progress()
     try:
+        if not index_exists(settings.index_dir):
+            where = shown_url(str(settings.index_dir))
+            print(f"No index in {where}: building it from {SAMPLE_ARTICLES} ...", flush=True)
         index, built = open_or_build(settings, progress=update)
     except RagError as exc:
         parser.exit(1, f"error: {exc}\n")
