@@ -431,7 +431,8 @@ def ask(
     if isinstance(index, Index):
         return Assistant(index).ask(question, history=history, k=k, filters=filters, mode=mode, as_of=as_of)
     settings = Settings.from_env(index_dir=index)
-    folder = str(Path(settings.index_dir).resolve())
-    if folder not in _assistants:
-        _assistants[folder] = Assistant(Index(settings))
-    return _assistants[folder].ask(question, history=history, k=k, filters=filters, mode=mode, as_of=as_of)
+    where = settings.index_dir
+    key = str(where.resolve()) if isinstance(where, Path) else where  # a folder, or a server's URL
+    if key not in _assistants:
+        _assistants[key] = Assistant(Index(settings))
+    return _assistants[key].ask(question, history=history, k=k, filters=filters, mode=mode, as_of=as_of)
