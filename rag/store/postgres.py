@@ -8,8 +8,15 @@ server. Everything lives in the schema ``rag`` of that database:
     articles, chunks, sentences, sentence_dates, stories, story_bands, files, feed_links
                     the tables of the folder index (:mod:`rag.store.sql`), with the same columns;
     chunks.embedding  a ``vector(dimension)`` column with an HNSW index (inner product)
-    chunks.tsv      a generated ``tsvector`` column with a GIN index, for keyword search with
-                    ``websearch_to_tsquery`` and ``ts_rank_cd``
+    chunks.tsv      a generated ``tsvector`` column with a GIN index, for keyword search
+    chunks.tokens   the chunk's length in words, as SQLite's FTS5 counts them
+    keyword_totals  one row: how many chunks, and words in them, the index holds
+
+Keyword search ranks by BM25 computed in SQL, with the constants and the formula of SQLite FTS5's
+``bm25()`` (the totals above play the part of FTS5's own), so both backends rank alike: PostgreSQL's
+``ts_rank_cd`` knows no document frequencies, and ranked the top five passages of three XQuAD-R
+questions in four otherwise (tests/test_postgres.py measures the agreement). Words are stemmed by
+PostgreSQL's English configuration (Snowball), a little differently from FTS5's Porter stemmer.
 
 Every filter (article ids, sources, dates, the as-of date) is a condition in SQL; filtered HNSW
 scans go on until enough rows pass (``hnsw.iterative_scan``). Each batch of articles is one
@@ -23,6 +30,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -66,6 +74,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     "end" INTEGER NOT NULL,
     text TEXT NOT NULL,
     sentences TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
     embedding {vector}({dimension}) NOT NULL,
     tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('english', text)) STORED
 );
@@ -118,10 +127,42 @@ CREATE TABLE IF NOT EXISTS feed_links (
     fetched_at TEXT NOT NULL
 );
 """
+_KEYWORD_TOTALS = """
+CREATE TABLE IF NOT EXISTS keyword_totals (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    chunks BIGINT NOT NULL,
+    tokens BIGINT NOT NULL
+);
+INSERT INTO keyword_totals (id, chunks, tokens) SELECT 1, count(*), coalesce(sum(tokens), 0) FROM chunks
+"""
 _VECTOR_SCHEMA = (
     "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
 )
-TABLES = ("articles", "chunks", "files", "sentences", "sentence_dates", "stories", "story_bands", "feed_links")
+TABLES = ("articles", "chunks", "files", "sentences", "sentence_dates", "stories", "story_bands", "feed_links",
+          "keyword_totals")
+
+TOKEN = re.compile(r"[^\W_]+")  # a word as FTS5's unicode61 tokenizer sees one: letters and digits
+BM25_K1, BM25_B = 1.2, 0.75  # the constants of FTS5's bm25()
+
+# BM25 as FTS5's bm25() computes it: idf = ln((N - n + 0.5) / (n + 0.5)), at least 1e-6; a chunk scores
+# the sum over the query's words it holds of idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / average)),
+# with N, n and the average length over every chunk whatever the filter (as FTS5 counts them). Two words of
+# one stem ("team", "teams") count twice, as two phrases of an FTS5 query do.
+KEYWORD_SEARCH = """
+WITH totals AS (
+    SELECT chunks, tokens::float8 / greatest(chunks, 1) AS average FROM keyword_totals
+), weights AS (
+    SELECT t.lexeme, greatest(ln((totals.chunks - n.hits + 0.5) / (n.hits + 0.5)), 1e-6) AS idf
+    FROM unnest(?::text[]) AS q(word) CROSS JOIN LATERAL unnest(to_tsvector('english', q.word)) t CROSS JOIN totals
+    CROSS JOIN LATERAL (SELECT count(*) AS hits FROM chunks h WHERE h.tsv @@ plainto_tsquery('simple', t.lexeme)) n
+)
+SELECT c.id, sum(w.idf * m.tf * {k1_1} / (m.tf + {k1} * ({one_b} + {b} * c.tokens / totals.average))) AS score
+FROM chunks c{join} CROSS JOIN totals
+CROSS JOIN LATERAL (SELECT u.lexeme, cardinality(u.positions) AS tf FROM unnest(c.tsv) u) m
+JOIN weights w ON w.lexeme = m.lexeme
+WHERE c.tsv @@ websearch_to_tsquery('english', ?){where}
+GROUP BY c.id ORDER BY score DESC, c.id LIMIT ?
+"""
 
 
 @functools.lru_cache(maxsize=512)
@@ -260,6 +301,14 @@ class PostgresStore(SQLStore):
                         f"version {FORMAT_VERSION} only: copy it with the program that made it (`rag copy`) to a "
                         "folder, then with this one back to a new database"
                     )
+                if not cls._has_keyword_totals(conn):
+                    if read_only:
+                        raise IndexError_(
+                            f"the index in {shown} was made before keyword search kept its totals, and must be "
+                            "upgraded once: open it with write access (`rag check --index URL` will do); nothing "
+                            "is embedded again"
+                        )
+                    cls._add_keyword_totals(conn, shown)
             elif not create:
                 raise IndexError_(f"no index in {shown}; build one with `rag ingest PATH --index {shown}`")
             elif read_only:
@@ -285,12 +334,36 @@ class PostgresStore(SQLStore):
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
             conn.execute(f"SET LOCAL search_path = {SCHEMA}, public")
             conn.execute(f"CREATE TABLE {SCHEMA}.manifest (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)")
-            tables = _TABLES.format(vector=vector, dimension=int(manifest.dimension))
+            tables = _TABLES.format(vector=vector, dimension=int(manifest.dimension)) + _KEYWORD_TOTALS
             for statement in filter(str.strip, tables.split(";")):
                 conn.execute(statement)
             conn.execute(f"INSERT INTO {SCHEMA}.manifest (id, data) VALUES (1, %s)", (json.dumps(manifest.to_dict()),))
         log.info("created an index for %s in %s", manifest.model, shown)
         return manifest
+
+    @staticmethod
+    def _has_keyword_totals(conn) -> bool:
+        return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.keyword_totals",)).fetchone()[0]
+
+    @classmethod
+    def _add_keyword_totals(cls, conn, shown: str) -> None:
+        """Give an index made before keyword search kept its totals each chunk's length and the totals,
+        in one transaction (read from the stored chunk text; nothing is embedded)."""
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            if cls._has_keyword_totals(conn):  # another process did it meanwhile
+                return
+            conn.execute(f"SET LOCAL search_path = {SCHEMA}, public")
+            conn.execute("ALTER TABLE chunks ADD COLUMN IF NOT EXISTS tokens INTEGER")
+            with conn.cursor(name="chunk_texts") as texts, conn.cursor() as update:
+                texts.execute("SELECT id, text FROM chunks WHERE tokens IS NULL")
+                while batch := texts.fetchmany(1000):
+                    counted = [(len(TOKEN.findall(text)), chunk_id) for chunk_id, text in batch]
+                    update.executemany("UPDATE chunks SET tokens = %s WHERE id = %s", counted)
+            conn.execute("ALTER TABLE chunks ALTER COLUMN tokens SET NOT NULL")
+            for statement in filter(str.strip, _KEYWORD_TOTALS.split(";")):
+                conn.execute(statement)
+        log.info("added the keyword search's totals to the index in %s", shown)
 
     @staticmethod
     def _vector_type(conn, shown: str) -> str:
@@ -397,15 +470,19 @@ class PostgresStore(SQLStore):
                 self._file_story(tx, article.id, article.text)
                 for chunk in chunks:
                     rows.append((article.id, chunk.index, chunk.start, chunk.end, chunk.text,
-                                 json.dumps(chunk.sentences), vectors[row]))
+                                 json.dumps(chunk.sentences), len(TOKEN.findall(chunk.text)), vectors[row]))
                     row += 1
             if rows:
-                columns = 'article_id, ord, start, "end", text, sentences, embedding'
+                columns = 'article_id, ord, start, "end", text, sentences, tokens, embedding'
                 command = f"COPY chunks ({columns}) FROM STDIN (FORMAT BINARY)"
                 with tx.conn.cursor() as cursor, cursor.copy(command) as copy:
-                    copy.set_types(["text", "int4", "int4", "int4", "text", "text", "vector"])
+                    copy.set_types(["text", "int4", "int4", "int4", "text", "text", "int4", "vector"])
                     for values in rows:
                         copy.write_row(values)
+                tx.execute(
+                    "UPDATE keyword_totals SET chunks = chunks + ?, tokens = tokens + ?",
+                    (len(rows), sum(values[6] for values in rows)),
+                )
             for path, sha256, article_ids in files:
                 tx.execute(UPSERT_FILE, (path, sha256, json.dumps(list(article_ids)), added_at))
         return added
@@ -414,7 +491,15 @@ class PostgresStore(SQLStore):
         removed: list[str] = []
         with self._transaction("remove articles") as tx:
             for article_id in article_ids:
-                tx.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+                chunks, tokens = tx.execute(
+                    "WITH gone AS (DELETE FROM chunks WHERE article_id = ? RETURNING tokens)"
+                    " SELECT count(*), coalesce(sum(tokens), 0) FROM gone",
+                    (article_id,),
+                ).fetchone()
+                if chunks:
+                    tx.execute(
+                        "UPDATE keyword_totals SET chunks = chunks - ?, tokens = tokens - ?", (chunks, tokens)
+                    )
                 if self._delete_article(tx, article_id):
                     removed.append(article_id)
         return removed
@@ -461,19 +546,18 @@ class PostgresStore(SQLStore):
 
     def keyword_search(self, terms: Sequence[str], k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
         """See :meth:`Store.keyword_search`: PostgreSQL's English text search (stemmed, without stop
-        words) over the GIN index, ranked by ``ts_rank_cd``."""
+        words) over the GIN index, ranked by BM25 as SQLite's FTS5 ranks (:data:`KEYWORD_SEARCH`)."""
         words = [t for t in dict.fromkeys(terms) if t.strip()]
         if not words:
             return []
         where, params = filter_sql(filters)
         join = " JOIN articles a ON a.id = c.article_id" if where else ""
-        # websearch_to_tsquery never fails on its input; "or" between the words is its OR
-        rows = self._rows(
-            f"SELECT c.id, ts_rank_cd(c.tsv, q) AS rank FROM chunks c{join},"
-            " websearch_to_tsquery('english', ?) q"
-            f" WHERE c.tsv @@ q{where} ORDER BY rank DESC, c.id LIMIT ?",
-            [" or ".join(w.replace('"', " ").replace("-", " ") for w in words), *params, int(k)],
+        sql = KEYWORD_SEARCH.format(
+            join=join, where=where, k1=BM25_K1, k1_1=BM25_K1 + 1, b=BM25_B, one_b=1 - BM25_B
         )
+        # websearch_to_tsquery never fails on its input; "or" between the words is its OR
+        text = [w.replace('"', " ").replace("-", " ") for w in words]
+        rows = self._rows(sql, [text, " or ".join(text), *params, int(k)])
         return [(int(i), float(r)) for i, r in rows]
 
     def document_frequency(self, term: str) -> int:
@@ -510,6 +594,13 @@ class PostgresStore(SQLStore):
             if listed != dated:
                 problems.append(
                     f"the sentence dates disagree: {listed} listed with the sentences, {dated} in the date table"
+                )
+            counted = self._rows("SELECT count(*), coalesce(sum(tokens), 0) FROM chunks")[0]
+            kept = self._rows("SELECT chunks, tokens FROM keyword_totals")
+            if [tuple(int(n) for n in counted)] != [tuple(int(n) for n in row) for row in kept]:
+                problems.append(
+                    f"the keyword search's totals {kept[0] if kept else '(missing)'} disagree with the chunks "
+                    f"({counted[0]} chunks of {counted[1]} words)"
                 )
             for name in ("chunks_embedding", "chunks_tsv"):
                 valid = self._value(

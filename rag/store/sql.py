@@ -384,7 +384,13 @@ class SQLStore(Store):
         items: list[tuple[Article, list[Chunk], str]] = []
         ids: list[int] = []
         facts: dict[str, list[SentenceFacts]] = {}
-        for article_id, origin in self._rows("SELECT id, origin FROM articles ORDER BY added_at, id"):
+        # in the order they were added (within a batch, by their first chunk), so a copy numbers its chunks
+        # in the same order and files each story under the same first article
+        order = (
+            "SELECT a.id, a.origin FROM articles a ORDER BY a.added_at,"
+            " coalesce((SELECT min(c.id) FROM chunks c WHERE c.article_id = a.id), 0), a.id"
+        )
+        for article_id, origin in self._rows(order):
             article = self.article(article_id)
             if article is None:  # removed meanwhile
                 continue
