@@ -514,23 +514,62 @@ def _parsed(name: str) -> list:
     return parse_bytes(path.read_bytes(), path.suffix).articles
 
 
-def test_two_app_servers_on_one_database(pg_dsn, tmp_path, embedder, rag):
+def test_one_file_taken_by_two_writers_at_once_is_stored_and_reported_once(pg_dsn, embedder):
+    """Two indexes on one database (as two app servers have) take the same file at the same moment: each finds
+    none of its articles stored, embeds them and waits for the writers' lock (held here until both wait). The
+    database holds the articles once, and the two reports together say they were added once: the second
+    writer found them written by the first."""
+    import psycopg
+
+    from rag.store.postgres import WRITE_LOCK
+
+    wire = DATA / "good" / "wire.jsonl"
+    articles = _parsed("wire.jsonl")
+    with (
+        Index(Settings(index_dir=pg_dsn), create=True, embedder=embedder) as first,
+        Index(Settings(index_dir=pg_dsn), embedder=embedder) as second,
+        psycopg.connect(pg_dsn, autocommit=True) as holder,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        holder.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))
+        calls = []
+        for waiting, index in enumerate((first, second), 1):  # one after the other: one embedding at a time
+            calls.append(pool.submit(index.ingest, [wire]))
+            _wait_for_writers(holder, waiting, calls)
+        holder.execute("SELECT pg_advisory_unlock(%s)", (WRITE_LOCK,))
+        reports = [call.result(timeout=120) for call in calls]
+        assert [report.chunks_embedded for report in reports] == [len(articles)] * 2  # neither could know
+        stored = _stored(pg_dsn)
+        assert set(stored) == {a.id for a in articles}
+        assert all(held["chunks"] == held["ords"] == held["last_ord"] + 1 > 0 for held in stored.values())
+        assert first.check() == []
+        assert sum(report.added for report in reports) == len(articles), [r.summary() for r in reports]
+
+
+def test_two_app_servers_on_one_database(tmp_path, embedder, rag):
     """Two app processes over one database answer, take uploads (one file uploaded to both at once) and a
-    removal at the same time; afterwards each finds what was uploaded through the other."""
+    removal at the same time; afterwards each finds what was uploaded through the other. Then the database
+    server restarts under them, and they go on answering and writing."""
+    needs_postgres()
     import psycopg
     from gradio_client import Client, handle_file
 
     from rag.export import answer_from_dict
     from rag.store.postgres import WRITE_LOCK
 
-    with Index(Settings(index_dir=pg_dsn), create=True, embedder=embedder) as index:
-        index.ingest([SAMPLE])
-        sample = {a.title: a.id for a in index.articles()}
-    removed = sample["The Unsinkable Donald Trump"]
-    ports = [free_port(), free_port()]
-    logs = [tmp_path / "app-0.log", tmp_path / "app-1.log"]
-    apps = [_launch_app(pg_dsn, port, log) for port, log in zip(ports, logs)]
+    from .postgres_server import PostgresServer
+
+    server = PostgresServer.start(tmp_path / "server")  # of its own: it restarts
+    pg_dsn = server.create_database("news")
+    apps = []
     try:
+        with Index(Settings(index_dir=pg_dsn), create=True, embedder=embedder) as index:
+            index.ingest([SAMPLE])
+            sample = {a.title: a.id for a in index.articles()}
+        removed = sample["The Unsinkable Donald Trump"]
+        ports = [free_port(), free_port()]
+        logs = [tmp_path / "app-0.log", tmp_path / "app-1.log"]
+        apps = [_launch_app(pg_dsn, port, log) for port, log in zip(ports, logs)]
         urls = [f"http://127.0.0.1:{port}/" for port in ports]
         for url, app, log in zip(urls, apps, logs):
             if not serving(url, app, seconds=180):
@@ -598,6 +637,15 @@ def test_two_app_servers_on_one_database(pg_dsn, tmp_path, embedder, rag):
         assert removed not in {c.article_id for c in (*trump.citations, *trump.closest)}
         for log in logs:
             assert "Traceback" not in log.read_text(), log.read_text()
+        # the database restarts (maintenance, a failover) while the apps run: they answer and write again at once
+        server.stop()
+        server.start_again()
+        for app in (0, 1):
+            assert answer_from_dict(ask(app, troops)).citations, f"app {app} does not answer after the restart"
+        lighthouse_id = lighthouse.citations[0].article_id
+        assert remove(0, lighthouse_id) == {"removed": [lighthouse_id]}, "app 0 cannot remove after the restart"
+        assert upload(1, "lighthouse.html")["added"] == 1, "app 1 cannot add after the restart"
+        assert set(_stored(pg_dsn)) == want
     finally:
         for app in apps:
             app.terminate()
@@ -607,6 +655,7 @@ def test_two_app_servers_on_one_database(pg_dsn, tmp_path, embedder, rag):
             except subprocess.TimeoutExpired:
                 app.kill()
                 app.wait()
+        server.close()
 
 
 def test_the_command_line_end_to_end_with_a_password_in_the_url(postgres_server, pg_dsn, rag):
