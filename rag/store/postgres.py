@@ -33,7 +33,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -209,33 +209,17 @@ class PostgresStore(SQLStore):
     def __init__(
         self, url: str, manifest: Manifest, *, read_only: bool = False, lock_timeout: float = 30.0, pool_size: int = 8
     ):
-        psycopg = _driver()
-        from psycopg_pool import ConnectionPool
-
+        self._psycopg = _driver()
         self.url = url
         self.manifest = manifest
         self.lock_timeout = lock_timeout
         self.generation = 0
         self._lock = threading.RLock()
         self._writer = None
-        self._psycopg = psycopg
+        self._pool_size = pool_size
+        self._pool_lock = threading.Lock()
         with self.guard("open the index"):
-            self._pool = ConnectionPool(
-                url,
-                min_size=1,
-                max_size=pool_size,
-                kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT, "application_name": "newsrag"},
-                configure=self._configure,
-                check=ConnectionPool.check_connection,
-                timeout=CONNECT_TIMEOUT,
-                open=False,
-                name="newsrag",
-            )
-            try:
-                self._pool.open(wait=True, timeout=CONNECT_TIMEOUT + 5)
-            except Exception:
-                self._pool.close()
-                raise
+            self._pool = self._new_pool()
             standby = self._value("SELECT pg_is_in_recovery()")
         self._read_only_reason: str | None = None
         if standby:
@@ -411,27 +395,92 @@ class PostgresStore(SQLStore):
         return "Everything committed before is kept"
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with _errors(self.url, "read the index"), self._pool.connection() as conn:
+        with _errors(self.url, "read the index", self._kept), self._reader() as conn:
             if params:
                 return conn.execute(_pg(sql), params).fetchall()
             return conn.execute(sql).fetchall()
+
+    def _new_pool(self):
+        """The pool of reading connections, open with its first connection made."""
+        from psycopg_pool import ConnectionPool
+
+        pool = ConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=self._pool_size,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT, "application_name": "newsrag"},
+            configure=self._configure,
+            check=ConnectionPool.check_connection,
+            timeout=CONNECT_TIMEOUT,
+            open=False,
+            name="newsrag",
+        )
+        try:
+            pool.open(wait=True, timeout=CONNECT_TIMEOUT + 5)
+        except BaseException:
+            pool.close()
+            raise
+        return pool
+
+    @contextmanager
+    def _reader(self):
+        """A reading connection from the pool. A pool that failed to connect (the server was down or
+        restarted) waits ever longer between its attempts: it is replaced by a new one as soon as the server
+        answers, and until then a read fails at once with the server's refusal (not after the pool's wait)."""
+        from psycopg_pool import PoolTimeout
+
+        pool = self._pool
+        if pool.get_stats().get("connections_errors"):
+            pool = self._renewed(pool)
+        with ExitStack() as stack:
+            try:
+                conn = stack.enter_context(pool.connection())
+            except PoolTimeout:
+                if not pool.get_stats().get("connections_errors"):
+                    raise  # every connection was busy
+                pool = self._renewed(pool)  # its connections were lost meanwhile
+                conn = stack.enter_context(pool.connection())
+            yield conn
+
+    def _renewed(self, failing):
+        """A new pool in place of ``failing`` once a connection to the server can be made (psycopg's error
+        when it cannot); connections of the old pool still in use are closed when they come back."""
+        with self._pool_lock:
+            if self._pool is failing:
+                self._connect(self.url).close()
+                self._pool = self._new_pool()
+                failing.close(timeout=0)
+        return self._pool
 
     @contextmanager
     def _transaction(self, operation: str) -> Iterator[_Tx]:
         """One write transaction, after the writers before it (in any process) have committed."""
         self.require_writable(operation)
         with self._lock, self.guard(operation):
-            conn = self._writer
-            if conn is None or conn.closed or conn.broken:
-                if conn is not None:
-                    conn.close()
-                conn = self._writer = self._connect(self.url)
-                self._configure(conn)
+            conn = self._live_writer()
             with conn.transaction():
                 conn.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 yield _Tx(conn)
             self.generation += 1
+
+    def _live_writer(self):
+        """The writing connection, connected again when it was lost (the server restarted since the last
+        write, say): asked first, so the write is not the statement that finds it gone."""
+        from psycopg_pool import ConnectionPool
+
+        conn = self._writer
+        if conn is not None and not conn.closed and not conn.broken:
+            try:
+                ConnectionPool.check_connection(conn)
+                return conn
+            except self._psycopg.OperationalError:
+                log.info("the connection to %s was lost; connecting again", self.location)
+        if conn is not None:
+            conn.close()
+        conn = self._writer = self._connect(self.url)
+        self._configure(conn)
+        return conn
 
     def close(self) -> None:
         with self._lock:
@@ -448,13 +497,13 @@ class PostgresStore(SQLStore):
         vectors: np.ndarray,
         files: Iterable[tuple[str, str, Sequence[str]]] = (),
         facts: Mapping[str, Sequence[SentenceFacts]] | None = None,
-    ) -> int:
+    ) -> list[str]:
         total = sum(len(chunks) for _, chunks, _ in items)
         if vectors.shape != (total, self.manifest.dimension):
             raise ValueError(f"expected {total} vectors of dimension {self.manifest.dimension}, got {vectors.shape}")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         files = list(files)
-        added = 0
+        added: list[str] = []
         operation = f"add {len(items)} article{'s' if len(items) != 1 else ''}"
         with self._transaction(operation) as tx:
             added_at = now()
@@ -464,7 +513,7 @@ class PostgresStore(SQLStore):
                 if tx.execute(INSERT_ARTICLE, article_row(article, origin, added_at)).rowcount == 0:
                     row += len(chunks)  # already stored
                     continue
-                added += 1
+                added.append(article.id)
                 known = self._facts_for(article, (facts or {}).get(article.id))
                 self._insert_facts(tx, article.id, article.text, known)
                 self._file_story(tx, article.id, article.text)
@@ -561,11 +610,19 @@ class PostgresStore(SQLStore):
         return [(int(i), float(r)) for i, r in rows]
 
     def document_frequency(self, term: str) -> int:
+        """See :meth:`Store.document_frequency`: chunks holding a word of the term's English stem (or, for
+        five letters, a stem it begins). A term that is an English stop word ("other" of "others") is looked
+        for unstemmed, as the start of the stems of the words it begins; a stop word itself is in no chunk's
+        text search vector, so counts 0."""
         word = "".join(ch for ch in term if ch.isalnum())
         if not word:
             return 0
         query = f"{word}:*" if len(word) >= 5 else word
-        return int(self._value("SELECT count(*) FROM chunks WHERE tsv @@ to_tsquery('english', ?)", (query,)))
+        return int(self._value(
+            "SELECT count(*) FROM chunks, (SELECT CASE WHEN numnode(english) > 0 THEN english ELSE plain END AS q"
+            " FROM to_tsquery('english', ?) english, to_tsquery('simple', ?) plain) found WHERE tsv @@ found.q",
+            (query, query),
+        ))
 
     def vectors_by_id(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
         ids = [int(i) for i in dict.fromkeys(chunk_ids)]
@@ -619,19 +676,19 @@ def _server_of(url: str) -> str:
 @contextmanager
 def _errors(url: str, operation: str, kept=None) -> Iterator[None]:
     """PostgreSQL's errors during ``operation`` as RagErrors that say what happened and what to do."""
-    import psycopg
+    psycopg = _driver()  # or a RagError that says how to install it
+    from psycopg_pool import PoolTimeout
 
     try:
         yield
+    except PoolTimeout as exc:  # no connection came from the pool in time: none could be made (or all were busy)
+        raise StorageError(
+            f"cannot {operation}: no connection to the PostgreSQL server at {_server_of(url)} could be made in "
+            f"time ({exc}). {kept() if kept else 'Nothing was changed'}. Check that it is running and reachable, "
+            "then run this again"
+        ) from exc
     except psycopg.Error as exc:
         raise _fault(exc, url, operation, kept() if kept else "Nothing was changed") from exc
-    except Exception as exc:  # the pool's own timeout when no server answers
-        if type(exc).__name__ == "PoolTimeout":
-            raise StorageError(
-                f"cannot {operation}: no connection to the PostgreSQL server at {_server_of(url)} could be made in "
-                f"time ({exc}). Check that it is running and reachable, then run this again"
-            ) from exc
-        raise
 
 
 def _fault(exc, url: str, operation: str, kept: str) -> RagError:

@@ -338,7 +338,8 @@ class SQLStore(Store):
         where, params = filter_sql(filters)
         rows = self._rows(
             'SELECT s.article_id, s.start, s."end" FROM sentences s JOIN articles a ON a.id = s.article_id'
-            f" WHERE s.speaker_key = ?{where} ORDER BY a.published DESC, s.article_id, s.start LIMIT ?",
+            f" WHERE s.speaker_key = ?{where}"
+            " ORDER BY a.published IS NULL, a.published DESC, s.article_id, s.start LIMIT ?",
             [key, *params, limit],
         )
         return [(r[0], r[1], r[2]) for r in rows]
@@ -351,7 +352,7 @@ class SQLStore(Store):
             'SELECT s.article_id, s.start, s."end" FROM sentences s JOIN articles a ON a.id = s.article_id'
             " WHERE EXISTS (SELECT 1 FROM sentence_dates d WHERE d.article_id = s.article_id"
             " AND d.sentence_start = s.start AND d.date_from <= ? AND d.date_to >= ?)"
-            f"{where} ORDER BY a.published DESC, s.article_id, s.start LIMIT ?",
+            f"{where} ORDER BY a.published IS NULL, a.published DESC, s.article_id, s.start LIMIT ?",
             [date_to[:10], date_from[:10], *params, limit],
         )
         return [(r[0], r[1], r[2]) for r in rows]
