@@ -25,6 +25,7 @@ from rag.cli import main
 from rag.datasets import load_squad, write_jsonl
 from rag.embed import Embedder
 from rag.errors import IndexError_, StorageError
+from rag.parse import parse_file
 from rag.store import open_store
 from rag.store.copy import copy_index
 from rag.store.sql import SQLStore
@@ -121,7 +122,6 @@ def xquad_subset(folder: Path) -> tuple[Path, list[str]]:
 def xquad(tmp_path_factory, database, embedder):
     """The XQuAD-R subset in a folder index, ingested into a PostgreSQL database too, and copied into another
     one from the folder (so its vectors are the folder's); with the questions."""
-    needs_postgres()
     top = tmp_path_factory.mktemp("xquad")
     path, questions = xquad_subset(top)
     folder = Index(Settings(index_dir=top / "index"), create=True, embedder=embedder)
@@ -157,10 +157,11 @@ def test_the_same_articles_give_the_same_top_five_passages(xquad, way):
     found = {mode: agreement(folder, index, questions, mode) for mode in ("hybrid", "dense", "keyword")}
     print(f"\n{way}: top-5 agreement with the folder index over {len(questions)} questions: {found}")
     # Dense search is the same computation on the same vectors (the HNSW graph of a few dozen chunks is searched
-    # whole). Keyword search ranks by BM25 as FTS5 does; it differs where PostgreSQL's Snowball stemmer and stop
-    # words part from FTS5's Porter stemmer (8 questions in 100 here; ts_rank_cd agreed on 13 in 100).
+    # whole). Keyword search ranks by BM25 as FTS5 does, and differs where PostgreSQL's Snowball stemmer and stop
+    # words part from FTS5's Porter stemmer: measured here keyword 0.93, hybrid 0.96 (0.95 and 0.94 with the
+    # reader questions instead); ranked by ts_rank_cd, as the backend first did, keyword 0.13 and hybrid 0.40.
     assert found["dense"] >= 0.97, found
-    assert found["keyword"] >= 0.85, found
+    assert found["keyword"] >= 0.88, found
     assert found["hybrid"] >= 0.90, found
 
 
@@ -178,7 +179,6 @@ def test_keyword_scores_are_fts5_bm25_where_the_stems_agree(xquad):
 @pytest.fixture(scope="module")
 def pg_sample(database, embedder):
     """The sample articles in a PostgreSQL index (the folder one is conftest's sample_index)."""
-    needs_postgres()
     with Index(Settings(index_dir=database("sample")), create=True, embedder=embedder) as index:
         index.ingest([SAMPLE])
         yield index
@@ -213,7 +213,7 @@ def write_corpus(folder: Path) -> Path:
     corpus = folder / "corpus"
     shutil.copytree(DATA / "good", corpus)
     shutil.copy(next(SAMPLE.glob("*.txt")), corpus)
-    sample = open_sample_text()
+    sample = parse_file(next(SAMPLE.glob("*.txt"))).articles[0].text
     records = [
         {"title": "Update: North Korean Troops in Russia", "source": "Copy Desk", "published": "2024-10-24",
          "text": sample + "\nOn Thursday the Pentagon said the troops had reached the front."},
@@ -222,13 +222,6 @@ def write_corpus(folder: Path) -> Path:
     ]
     (corpus / EXTRA).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return corpus
-
-
-def open_sample_text() -> str:
-    """The body of the first sample article (its text without the title line)."""
-    from rag.parse import parse_file
-
-    return parse_file(next(SAMPLE.glob("*.txt"))).articles[0].text
 
 
 class Pair(tuple):
@@ -248,7 +241,6 @@ class Corpus(tuple):
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory, database, embedder):
     """One small corpus ingested into a folder index and into a PostgreSQL database (module-wide, read only)."""
-    needs_postgres()
     top = tmp_path_factory.mktemp("pair")
     corpus = write_corpus(top)
     folder = Index(Settings(index_dir=top / "index"), create=True, embedder=embedder)
@@ -761,7 +753,7 @@ def test_the_password_is_not_shown_when_the_embedder_is_of_another_model(login_i
     assert "uses the model" in str(wrong.value) and hides(str(wrong.value), password)
 
 
-def test_an_index_made_before_the_keyword_totals_is_upgraded_on_open(pair, database):
+def test_an_index_made_before_keyword_search_ranked_as_fts5_is_upgraded_on_open(pair, database):
     folder, _ = pair
     dsn = database("upgraded")
     copy_index(folder.location, dsn)
@@ -772,7 +764,10 @@ def test_an_index_made_before_the_keyword_totals_is_upgraded_on_open(pair, datab
 
     with psycopg.connect(dsn, autocommit=True) as conn:  # as the first version of the backend made it
         conn.execute("DROP TABLE rag.keyword_totals")
-        conn.execute("ALTER TABLE rag.chunks DROP COLUMN tokens")
+        conn.execute("ALTER TABLE rag.chunks DROP COLUMN tokens, DROP COLUMN tsv")
+        conn.execute("ALTER TABLE rag.chunks ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text))"
+                     " STORED")
+        conn.execute("CREATE INDEX chunks_tsv ON rag.chunks USING gin (tsv)")
     with pytest.raises(IndexError_, match="must be upgraded once: open it with write access"):
         open_store(dsn, read_only=True)
     with open_store(dsn) as store:
@@ -792,6 +787,8 @@ def test_rag_copy_carries_an_index_to_postgresql_and_back_unchanged(tmp_path, da
     first = tmp_path / "first"
     with Index(Settings(index_dir=first), create=True, embedder=embedder) as index:
         index.ingest([corpus])
+        links = {"https://feed.example/troops": index.articles()[0].id}
+        index.store.remember_feed_links(links)
     url, back = database("copied"), tmp_path / "back"
     assert main(["copy", str(first), url, "-q"]) == 0
     assert main(["copy", url, str(back), "-q"]) == 0
@@ -808,6 +805,7 @@ def test_rag_copy_carries_an_index_to_postgresql_and_back_unchanged(tmp_path, da
         for store in (middle, last):
             assert listed(store) == listed(source)
             assert store.files() == files
+            assert store.known_feed_links() == links and store.feed_links([*links, "https://other.example"]) == links
             assert store.stories(1) and [[a.id for a in s] for s in store.stories(1)] == [
                 [a.id for a in s] for s in source.stories(1)
             ]

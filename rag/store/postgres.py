@@ -8,7 +8,9 @@ server. Everything lives in the schema ``rag`` of that database:
     articles, chunks, sentences, sentence_dates, stories, story_bands, files, feed_links
                     the tables of the folder index (:mod:`rag.store.sql`), with the same columns;
     chunks.embedding  a ``vector(dimension)`` column with an HNSW index (inner product)
-    chunks.tsv      a generated ``tsvector`` column with a GIN index, for keyword search
+    chunks.tsv      a ``tsvector`` with a GIN index, for keyword search: of the chunk's words only (letters
+                    and digits, as FTS5's tokenizer splits them), so "north/south" or "example.com" are
+                    words, not the file name or host PostgreSQL's parser would take them for
     chunks.tokens   the chunk's length in words, as SQLite's FTS5 counts them
     keyword_totals  one row: how many chunks, and words in them, the index holds
 
@@ -16,7 +18,8 @@ Keyword search ranks by BM25 computed in SQL, with the constants and the formula
 ``bm25()`` (the totals above play the part of FTS5's own), so both backends rank alike: PostgreSQL's
 ``ts_rank_cd`` knows no document frequencies, and ranked the top five passages of three XQuAD-R
 questions in four otherwise (tests/test_postgres.py measures the agreement). Words are stemmed by
-PostgreSQL's English configuration (Snowball), a little differently from FTS5's Porter stemmer.
+PostgreSQL's English configuration (Snowball), a little differently from FTS5's Porter stemmer. An
+index made before (a generated ``tsv`` of the whole text, no totals) is brought to this once on open.
 
 Every filter (article ids, sources, dates, the as-of date) is a condition in SQL; filtered HNSW
 scans go on until enough rows pass (``hnsw.iterative_scan``). Each batch of articles is one
@@ -76,7 +79,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     sentences TEXT NOT NULL,
     tokens INTEGER NOT NULL,
     embedding {vector}({dimension}) NOT NULL,
-    tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('english', text)) STORED
+    tsv TSVECTOR NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS chunks_embedding ON chunks USING hnsw (embedding {vector}_ip_ops);
@@ -134,7 +137,13 @@ CREATE TABLE IF NOT EXISTS keyword_totals (
     tokens BIGINT NOT NULL
 );
 INSERT INTO keyword_totals (id, chunks, tokens) SELECT 1, count(*), coalesce(sum(tokens), 0) FROM chunks
+ON CONFLICT (id) DO UPDATE SET chunks = excluded.chunks, tokens = excluded.tokens
 """
+# an index whose keyword search is as this version makes it: totals kept, and a tsv of words (not generated)
+_KEYWORD_SEARCH_CURRENT = (
+    f"SELECT to_regclass('{SCHEMA}.keyword_totals') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute"
+    f" WHERE attrelid = to_regclass('{SCHEMA}.chunks') AND attname = 'tsv' AND attgenerated <> '')"
+)
 _VECTOR_SCHEMA = (
     "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
 )
@@ -285,14 +294,14 @@ class PostgresStore(SQLStore):
                         f"version {FORMAT_VERSION} only: copy it with the program that made it (`rag copy`) to a "
                         "folder, then with this one back to a new database"
                     )
-                if not cls._has_keyword_totals(conn):
+                if not conn.execute(_KEYWORD_SEARCH_CURRENT).fetchone()[0]:
                     if read_only:
                         raise IndexError_(
-                            f"the index in {shown} was made before keyword search kept its totals, and must be "
-                            "upgraded once: open it with write access (`rag check --index URL` will do); nothing "
-                            "is embedded again"
+                            f"the index in {shown} was made before keyword search ranked as the folder index does, "
+                            "and must be upgraded once: open it with write access (`rag check --index URL` will "
+                            "do); nothing is embedded again"
                         )
-                    cls._add_keyword_totals(conn, shown)
+                    cls._upgrade_keyword_search(conn, shown)
             elif not create:
                 raise IndexError_(f"no index in {shown}; build one with `rag ingest PATH --index {shown}`")
             elif read_only:
@@ -325,29 +334,29 @@ class PostgresStore(SQLStore):
         log.info("created an index for %s in %s", manifest.model, shown)
         return manifest
 
-    @staticmethod
-    def _has_keyword_totals(conn) -> bool:
-        return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.keyword_totals",)).fetchone()[0]
-
     @classmethod
-    def _add_keyword_totals(cls, conn, shown: str) -> None:
-        """Give an index made before keyword search kept its totals each chunk's length and the totals,
-        in one transaction (read from the stored chunk text; nothing is embedded)."""
+    def _upgrade_keyword_search(cls, conn, shown: str) -> None:
+        """Bring an index made before keyword search ranked as FTS5 does to this version, in one transaction:
+        each chunk's length and word vector, read from its stored text, and the totals (nothing is embedded)."""
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            if cls._has_keyword_totals(conn):  # another process did it meanwhile
+            if conn.execute(_KEYWORD_SEARCH_CURRENT).fetchone()[0]:  # another process did it meanwhile
                 return
             conn.execute(f"SET LOCAL search_path = {SCHEMA}, public")
             conn.execute("ALTER TABLE chunks ADD COLUMN IF NOT EXISTS tokens INTEGER")
+            conn.execute("ALTER TABLE chunks ALTER COLUMN tsv DROP EXPRESSION IF EXISTS")
             with conn.cursor(name="chunk_texts") as texts, conn.cursor() as update:
-                texts.execute("SELECT id, text FROM chunks WHERE tokens IS NULL")
+                texts.execute("SELECT id, text FROM chunks")
                 while batch := texts.fetchmany(1000):
-                    counted = [(len(TOKEN.findall(text)), chunk_id) for chunk_id, text in batch]
-                    update.executemany("UPDATE chunks SET tokens = %s WHERE id = %s", counted)
+                    rows = [(len(words), " ".join(words), chunk_id) for chunk_id, words in
+                            ((chunk_id, TOKEN.findall(text)) for chunk_id, text in batch)]
+                    update.executemany(
+                        "UPDATE chunks SET tokens = %s, tsv = to_tsvector('english', %s) WHERE id = %s", rows
+                    )
             conn.execute("ALTER TABLE chunks ALTER COLUMN tokens SET NOT NULL")
             for statement in filter(str.strip, _KEYWORD_TOTALS.split(";")):
                 conn.execute(statement)
-        log.info("added the keyword search's totals to the index in %s", shown)
+        log.info("upgraded the keyword search of the index in %s", shown)
 
     @staticmethod
     def _vector_type(conn, shown: str) -> str:
@@ -518,16 +527,16 @@ class PostgresStore(SQLStore):
                 self._insert_facts(tx, article.id, article.text, known)
                 self._file_story(tx, article.id, article.text)
                 for chunk in chunks:
+                    words = TOKEN.findall(chunk.text)
                     rows.append((article.id, chunk.index, chunk.start, chunk.end, chunk.text,
-                                 json.dumps(chunk.sentences), len(TOKEN.findall(chunk.text)), vectors[row]))
+                                 json.dumps(chunk.sentences), len(words), " ".join(words), vectors[row]))
                     row += 1
             if rows:
-                columns = 'article_id, ord, start, "end", text, sentences, tokens, embedding'
-                command = f"COPY chunks ({columns}) FROM STDIN (FORMAT BINARY)"
-                with tx.conn.cursor() as cursor, cursor.copy(command) as copy:
-                    copy.set_types(["text", "int4", "int4", "int4", "text", "text", "int4", "vector"])
-                    for values in rows:
-                        copy.write_row(values)
+                tx.executemany(
+                    'INSERT INTO chunks (article_id, ord, start, "end", text, sentences, tokens, tsv, embedding)'
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, to_tsvector('english', ?), ?)",
+                    rows,
+                )
                 tx.execute(
                     "UPDATE keyword_totals SET chunks = chunks + ?, tokens = tokens + ?",
                     (len(rows), sum(values[6] for values in rows)),
