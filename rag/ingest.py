@@ -194,6 +194,7 @@ class Ingester:
         self._queue: list[tuple[Article, list[Chunk], str]] = []
         self._queued_chunks = 0
         self._queued_ids: set[str] = set()
+        self._queued_for: dict[str, FileResult] = {}  # the file result of each queued article
         self._files: list[tuple[str, str, list[str]]] = []
         self._facts: dict[str, list[SentenceFacts]] = {}
         self._report = IngestReport()
@@ -335,6 +336,7 @@ class Ingester:
                     result.notes.append(f"article {article.title[:60]!r} has no text to index; skipped")
                     continue
                 self._queue.append((article, chunks, shown))
+                self._queued_for[article.id] = result
                 self._facts[article.id] = analyze(article.text, sentences, article.published)
                 self._queued_ids.add(article.id)
                 self._queued_chunks += len(chunks)
@@ -368,8 +370,15 @@ class Ingester:
             return
         texts = [chunk.text for _, chunks, _ in self._queue for chunk in chunks]
         vectors = self.embedder.embed(texts)
-        self.store.add(self._queue, vectors, files=self._files, facts=self._facts)
+        added = set(self.store.add(self._queue, vectors, files=self._files, facts=self._facts))
         self._report.chunks_embedded += len(texts)
+        for article, _, _ in self._queue:  # stored meanwhile by another process: a duplicate after all
+            result = self._queued_for.pop(article.id)
+            if article.id not in added:
+                result.added -= 1
+                result.duplicate += 1
+                if not result.added and result.status == "added":
+                    result.status = "duplicate"
         self._queue, self._files, self._facts = [], [], {}
         self._queued_chunks = 0
         self._notify()

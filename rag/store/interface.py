@@ -135,13 +135,14 @@ class Store(ABC):
         vectors: np.ndarray,
         files: Iterable[tuple[str, str, Sequence[str]]] = (),
         facts: Mapping[str, Sequence[SentenceFacts]] | None = None,
-    ) -> int:
+    ) -> list[str]:
         """Store articles with their chunks and chunk vectors, and file records, in one transaction.
 
         ``items`` are ``(article, chunks, origin)``; ``vectors`` has one row per chunk, in order.
         ``files`` are ``(path, sha256, article_ids)`` records of fully ingested files. ``facts`` maps
         an article id to its sentences' facts (:func:`rag.news.analyze`); read here when not given.
-        Articles already stored are skipped. Returns the number of articles added."""
+        Articles already stored (by this process or another) are skipped. Returns the ids of the
+        articles added."""
 
     @abstractmethod
     def remove(self, article_ids: Sequence[str]) -> list[str]:

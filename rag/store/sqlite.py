@@ -536,7 +536,7 @@ class SQLiteStore(SQLStore):
         vectors: np.ndarray,
         files: Iterable[tuple[str, str, Sequence[str]]] = (),
         facts: Mapping[str, Sequence[SentenceFacts]] | None = None,
-    ) -> int:
+    ) -> list[str]:
         """See :meth:`Store.add`. A batch that cannot fit on the device is refused before anything is
         written; one that fills it meanwhile is rolled back. Either way a :class:`rag.errors.NoSpace`
         says so, and the index is as it was."""
@@ -550,7 +550,7 @@ class SQLiteStore(SQLStore):
         free = faults.free_bytes(self.folder)
         if free is not None and free + self._journal_bytes() < needed:
             raise faults.no_space(operation, self.folder, self._kept(), needed)
-        added = 0
+        added: list[str] = []
         new_ids: list[int] = []
         new_rows: list[int] = []
         with self._lock:
@@ -564,7 +564,7 @@ class SQLiteStore(SQLStore):
                         if db.execute(INSERT_ARTICLE, article_row(article, origin, added_at)).rowcount == 0:
                             row += len(chunks)  # already stored
                             continue
-                        added += 1
+                        added.append(article.id)
                         known = self._facts_for(article, (facts or {}).get(article.id))
                         self._insert_facts(db, article.id, article.text, known)
                         self._file_story(db, article.id, article.text)
