@@ -529,22 +529,40 @@ class PostgresStore(SQLStore):
                 self._file_story(tx, article.id, article.text)
                 for chunk in chunks:
                     words = TOKEN.findall(chunk.text)
-                    rows.append((article.id, chunk.index, chunk.start, chunk.end, chunk.text,
+                    rows.append((len(rows), article.id, chunk.index, chunk.start, chunk.end, chunk.text,
                                  json.dumps(chunk.sentences), len(words), " ".join(words), vectors[row]))
                     row += 1
             if rows:
-                tx.executemany(
-                    'INSERT INTO chunks (article_id, ord, start, "end", text, sentences, tokens, tsv, embedding)'
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, to_tsvector('english', ?), ?)",
-                    rows,
-                )
-                tx.execute(
-                    "UPDATE keyword_totals SET chunks = chunks + ?, tokens = tokens + ?",
-                    (len(rows), sum(values[6] for values in rows)),
-                )
+                self._insert_chunks(tx, rows)
             for path, sha256, article_ids in files:
                 tx.execute(UPSERT_FILE, (path, sha256, json.dumps(list(article_ids)), added_at))
         return added
+
+    @staticmethod
+    def _insert_chunks(tx: _Tx, rows: list[tuple]) -> None:
+        """Store chunk rows ``(position, article_id, ord, start, end, text, sentences, tokens, words, vector)``:
+        copied in binary (the vectors exactly) to a table of this transaction, then inserted in their order
+        with the text search vector of their words, and counted in the keyword totals."""
+        conn = tx.conn
+        conn.execute(
+            "CREATE TEMP TABLE chunks_incoming ON COMMIT DROP AS SELECT 0 AS position, article_id, ord, start,"
+            ' "end", text, sentences, tokens, text AS words, embedding FROM chunks WITH NO DATA'
+        )
+        columns = 'position, article_id, ord, start, "end", text, sentences, tokens, words, embedding'
+        command = f"COPY chunks_incoming ({columns}) FROM STDIN (FORMAT BINARY)"
+        with conn.cursor() as cursor, cursor.copy(command) as copy:
+            copy.set_types(["int4", "text", "int4", "int4", "int4", "text", "text", "int4", "text", "vector"])
+            for values in rows:
+                copy.write_row(values)
+        conn.execute(
+            'INSERT INTO chunks (article_id, ord, start, "end", text, sentences, tokens, tsv, embedding)'
+            ' SELECT article_id, ord, start, "end", text, sentences, tokens, to_tsvector(\'english\', words), embedding'
+            " FROM chunks_incoming ORDER BY position"
+        )
+        tx.execute(
+            "UPDATE keyword_totals SET chunks = chunks + ?, tokens = tokens + ?",
+            (len(rows), sum(values[7] for values in rows)),
+        )
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         removed: list[str] = []
