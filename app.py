@@ -6,6 +6,7 @@ who may do what (the auth file's users and roles) in rag/auth.py, and how much i
 """
 
 import argparse
+import logging
 import os
 import shlex
 import sys
@@ -602,6 +603,7 @@ def main() -> None:
         "--read-only", action="store_true", default=None, help="serve the index without writing to it: no uploads"
     )
     args = parser.parse_args()
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # a database that is down is reported once
     try:
         settings = Settings.from_env(
             index_dir=args.index,

@@ -502,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_private()  # before anything imports the model hub
     args = _parser().parse_args(argv)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged PDFs are reported, not logged
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # a server that is down is reported once
     try:
         return COMMANDS[args.command](args)
     except RagError as exc:

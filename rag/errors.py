@@ -39,6 +39,11 @@ class Locked(StorageError):
     """Another process held the index database's write lock for longer than the wait."""
 
 
-def rebuild_hint(folder: object) -> str:
+def rebuild_hint(location: object) -> str:
     """What to do with an index that is really damaged (never said of one ``rag check`` passes)."""
-    return f"rebuild the index: move {folder} aside and run `rag ingest` again"
+    if str(location).startswith(("postgresql://", "postgres://")):
+        return (
+            f"rebuild the index: run `rag ingest` again into a new database, or into this one after dropping its "
+            f"schema rag (DROP SCHEMA rag CASCADE in {location})"
+        )
+    return f"rebuild the index: move {location} aside and run `rag ingest` again"

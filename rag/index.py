@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import store as stores
-from .config import Settings
+from .config import Settings, shown_url
 from .embed import DEFAULT_MODEL, Embedder, canonical_model_name
 from .errors import RagError
 from .ingest import Ingester, IngestReport, Progress
@@ -61,7 +61,8 @@ class Index:
             if embedder is None:
                 return Embedder(model, batch_size=self.settings.batch_size)
             if embedder.name != canonical_model_name(model):
-                raise RagError(f"the index in {location} uses the model {model}, not the embedder's {embedder.name}")
+                where = shown_url(str(location))
+                raise RagError(f"the index in {where} uses the model {model}, not the embedder's {embedder.name}")
             return embedder
 
         if create and not stores.exists(location):
