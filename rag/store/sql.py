@@ -71,6 +71,69 @@ COUNTED_PROBLEMS = (
     ),
 )
 
+# The tables both backends keep with the same columns. ``{text}`` is the text type (PostgreSQL orders it by
+# bytes, as SQLite does), ``{key}`` a 64-bit integer, ``{compact}`` SQLite's WITHOUT ROWID where it fits.
+SHARED_TABLES = """
+CREATE TABLE IF NOT EXISTS articles (
+    id {text} PRIMARY KEY,
+    title {text} NOT NULL,
+    text {text} NOT NULL,
+    source {text} NOT NULL DEFAULT '',
+    url {text} NOT NULL DEFAULT '',
+    published {text},
+    metadata {text} NOT NULL DEFAULT '{{}}',
+    origin {text} NOT NULL DEFAULT '',
+    added_at {text} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE TABLE IF NOT EXISTS files (
+    path {text} PRIMARY KEY,
+    sha256 {text} NOT NULL,
+    article_ids {text} NOT NULL,
+    ingested_at {text} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
+CREATE TABLE IF NOT EXISTS sentences (
+    article_id {text} NOT NULL REFERENCES articles(id),
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    speaker_start INTEGER,
+    speaker_end INTEGER,
+    speaker_key {text},
+    quoted INTEGER NOT NULL DEFAULT 0,
+    heading_start INTEGER,
+    heading_end INTEGER,
+    dates {text} NOT NULL DEFAULT '[]',
+    PRIMARY KEY (article_id, start)
+){compact};
+CREATE INDEX IF NOT EXISTS sentences_speaker ON sentences(speaker_key) WHERE speaker_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sentence_dates (
+    article_id {text} NOT NULL REFERENCES articles(id),
+    sentence_start INTEGER NOT NULL,
+    date_from {text} NOT NULL,
+    date_to {text} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentence_dates_range ON sentence_dates(date_from, date_to);
+CREATE INDEX IF NOT EXISTS sentence_dates_article ON sentence_dates(article_id);
+CREATE TABLE IF NOT EXISTS stories (
+    article_id {text} PRIMARY KEY REFERENCES articles(id),
+    story {text} NOT NULL
+){compact};
+CREATE INDEX IF NOT EXISTS stories_story ON stories(story);
+CREATE TABLE IF NOT EXISTS story_bands (
+    key {key} NOT NULL,
+    article_id {text} NOT NULL REFERENCES articles(id)
+);
+CREATE INDEX IF NOT EXISTS story_bands_key ON story_bands(key);
+CREATE INDEX IF NOT EXISTS story_bands_article ON story_bands(article_id);
+CREATE TABLE IF NOT EXISTS feed_links (
+    link {text} PRIMARY KEY,
+    article_id {text} NOT NULL,
+    fetched_at {text} NOT NULL
+);
+"""
+
 # the tables of one article, children first (the order they are deleted in)
 ARTICLE_TABLES = ("sentences", "sentence_dates", "stories", "story_bands")
 

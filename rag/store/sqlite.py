@@ -49,27 +49,14 @@ from ..news import analyze
 from ..text import split_sentences
 from ..types import Article, Chunk, Filters, SentenceFacts
 from .manifest import FORMAT_VERSION, MANIFEST, Manifest, now
-from .sql import INSERT_ARTICLE, UPSERT_FILE, SQLStore, article_row, filter_sql
+from .sql import INSERT_ARTICLE, SHARED_TABLES, UPSERT_FILE, SQLStore, article_row, filter_sql
 from .vectors import CHECKSUM, VECTORS, FaissVectors
 
 DATABASE = "store.sqlite"
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    text TEXT NOT NULL,
-    source TEXT NOT NULL DEFAULT '',
-    url TEXT NOT NULL DEFAULT '',
-    published TEXT,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    origin TEXT NOT NULL DEFAULT '',
-    added_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+_SCHEMA = SHARED_TABLES.format(text="TEXT", key="INTEGER", compact=" WITHOUT ROWID") + """
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     article_id TEXT NOT NULL REFERENCES articles(id),
@@ -93,51 +80,6 @@ END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL,
-    article_ids TEXT NOT NULL,
-    ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
-CREATE TABLE IF NOT EXISTS sentences (
-    article_id TEXT NOT NULL REFERENCES articles(id),
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    speaker_start INTEGER,
-    speaker_end INTEGER,
-    speaker_key TEXT,
-    quoted INTEGER NOT NULL DEFAULT 0,
-    heading_start INTEGER,
-    heading_end INTEGER,
-    dates TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (article_id, start)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sentences_speaker ON sentences(speaker_key) WHERE speaker_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS sentence_dates (
-    article_id TEXT NOT NULL REFERENCES articles(id),
-    sentence_start INTEGER NOT NULL,
-    date_from TEXT NOT NULL,
-    date_to TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sentence_dates_range ON sentence_dates(date_from, date_to);
-CREATE INDEX IF NOT EXISTS sentence_dates_article ON sentence_dates(article_id);
-CREATE TABLE IF NOT EXISTS stories (
-    article_id TEXT PRIMARY KEY REFERENCES articles(id),
-    story TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS stories_story ON stories(story);
-CREATE TABLE IF NOT EXISTS story_bands (
-    key INTEGER NOT NULL,
-    article_id TEXT NOT NULL REFERENCES articles(id)
-);
-CREATE INDEX IF NOT EXISTS story_bands_key ON story_bands(key);
-CREATE INDEX IF NOT EXISTS story_bands_article ON story_bands(article_id);
-CREATE TABLE IF NOT EXISTS feed_links (
-    link TEXT PRIMARY KEY,
-    article_id TEXT NOT NULL,
-    fetched_at TEXT NOT NULL
-);
 """
 
 # the last chunk id handed out (chunks only come and go, never change): whether the facets are current
