@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -72,7 +72,8 @@ COUNTED_PROBLEMS = (
 )
 
 # The tables both backends keep with the same columns. ``{text}`` is the text type (PostgreSQL orders it by
-# bytes, as SQLite does), ``{key}`` a 64-bit integer, ``{compact}`` SQLite's WITHOUT ROWID where it fits.
+# bytes, as SQLite does), ``{key}`` a 64-bit integer, ``{compact}`` SQLite's WITHOUT ROWID where it fits,
+# ``{chunks}`` the backend's own chunk tables (after the articles they belong to, as they always were).
 SHARED_TABLES = """
 CREATE TABLE IF NOT EXISTS articles (
     id {text} PRIMARY KEY,
@@ -87,6 +88,7 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+{chunks}
 CREATE TABLE IF NOT EXISTS files (
     path {text} PRIMARY KEY,
     sha256 {text} NOT NULL,
@@ -235,6 +237,36 @@ class SQLStore(Store):
                 " quoted, heading_start, heading_end, dates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_facts_row(article_id, f, text) for f in facts],
             )
+
+    def _insert_articles(
+        self,
+        tx: Transaction,
+        items: Sequence[tuple[Article, Sequence[Chunk], str]],
+        facts: Mapping[str, Sequence[SentenceFacts]] | None,
+        added_at: str,
+        store_chunks: Callable[[str, list[tuple[Chunk, int]]], None],
+    ) -> list[str]:
+        """Insert the articles of ``items`` not stored yet, each with its sentence facts and story, in the
+        open transaction ``tx``; ``store_chunks(article_id, [(chunk, row of its vector)])`` stores each
+        one's chunks the backend's way, right after it. Returns the ids of the articles inserted."""
+        added: list[str] = []
+        row = 0
+        for article, chunks, origin in items:
+            if tx.execute(INSERT_ARTICLE, article_row(article, origin, added_at)).rowcount == 0:
+                row += len(chunks)  # already stored
+                continue
+            added.append(article.id)
+            self._insert_facts(tx, article.id, article.text, self._facts_for(article, (facts or {}).get(article.id)))
+            self._file_story(tx, article.id, article.text)
+            store_chunks(article.id, [(chunk, row + i) for i, chunk in enumerate(chunks)])
+            row += len(chunks)
+        return added
+
+    @staticmethod
+    def _record_files(tx: Transaction, files: Iterable[tuple[str, str, Sequence[str]]], at: str) -> None:
+        """Record fully ingested files ``(path, sha256, article_ids)``, so their bytes are known next time."""
+        for path, sha256, article_ids in files:
+            tx.execute(UPSERT_FILE, (path, sha256, json.dumps(list(article_ids)), at))
 
     @staticmethod
     def _facts_for(article: Article, known: Sequence[SentenceFacts] | None) -> Sequence[SentenceFacts]:

@@ -49,14 +49,14 @@ from ..news import analyze
 from ..text import split_sentences
 from ..types import Article, Chunk, Filters, SentenceFacts
 from .manifest import FORMAT_VERSION, MANIFEST, Manifest, now
-from .sql import INSERT_ARTICLE, SHARED_TABLES, UPSERT_FILE, SQLStore, article_row, filter_sql
+from .sql import SHARED_TABLES, SQLStore, filter_sql
 from .vectors import CHECKSUM, VECTORS, FaissVectors
 
 DATABASE = "store.sqlite"
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = SHARED_TABLES.format(text="TEXT", key="INTEGER", compact=" WITHOUT ROWID") + """
+_CHUNK_TABLES = """
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     article_id TEXT NOT NULL REFERENCES articles(id),
@@ -79,8 +79,8 @@ CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
-"""
+END;"""
+_SCHEMA = SHARED_TABLES.format(text="TEXT", key="INTEGER", compact=" WITHOUT ROWID", chunks=_CHUNK_TABLES)
 
 # the last chunk id handed out (chunks only come and go, never change): whether the facets are current
 _LAST_CHUNK_ID = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0)"
@@ -492,7 +492,6 @@ class SQLiteStore(SQLStore):
         free = faults.free_bytes(self.folder)
         if free is not None and free + self._journal_bytes() < needed:
             raise faults.no_space(operation, self.folder, self._kept(), needed)
-        added: list[str] = []
         new_ids: list[int] = []
         new_rows: list[int] = []
         with self._lock:
@@ -500,32 +499,23 @@ class SQLiteStore(SQLStore):
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    row = 0
                     added_at = now()
-                    for article, chunks, origin in items:
-                        if db.execute(INSERT_ARTICLE, article_row(article, origin, added_at)).rowcount == 0:
-                            row += len(chunks)  # already stored
-                            continue
-                        added.append(article.id)
-                        known = self._facts_for(article, (facts or {}).get(article.id))
-                        self._insert_facts(db, article.id, article.text, known)
-                        self._file_story(db, article.id, article.text)
-                        for chunk in chunks:
+
+                    def store_chunks(article_id: str, chunks: list[tuple[Chunk, int]]) -> None:
+                        for chunk, row in chunks:
                             chunk_id = db.execute(
                                 'INSERT INTO chunks (article_id, ord, start, "end", text, sentences)'
                                 " VALUES (?, ?, ?, ?, ?, ?)",
-                                (article.id, chunk.index, chunk.start, chunk.end, chunk.text,
+                                (article_id, chunk.index, chunk.start, chunk.end, chunk.text,
                                  json.dumps(chunk.sentences)),
                             ).lastrowid
-                            db.execute(
-                                "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
-                                (chunk_id, vectors[row].tobytes()),
-                            )
+                            db.execute("INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
+                                       (chunk_id, vectors[row].tobytes()))
                             new_ids.append(chunk_id)
                             new_rows.append(row)
-                            row += 1
-                    for path, sha256, article_ids in files:
-                        db.execute(UPSERT_FILE, (path, sha256, json.dumps(list(article_ids)), added_at))
+
+                    added = self._insert_articles(db, items, facts, added_at, store_chunks)
+                    self._record_files(db, files, added_at)
                     db.execute("COMMIT")
                 except BaseException:
                     _rollback(db)
