@@ -92,3 +92,111 @@ def peak_rss_mb() -> float:
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
+
+
+PART = 50_000  # texts per saved part of a large embedding
+
+
+def _digest(model: str, texts: list[str]) -> str:
+    return hashlib.sha256("\x00".join([model, *texts]).encode()).hexdigest()[:16]
+
+
+def part_paths(texts: list[str], model: str, label: str, part: int = PART) -> list[Path]:
+    """Where each ``part``-text slice of ``texts`` is cached: named by its position, size and content."""
+    paths = []
+    for number, start in enumerate(range(0, len(texts), part)):
+        piece = texts[start : start + part]
+        paths.append(CACHE / f"{label}-part{number:03d}-{len(piece)}-{_digest(model, piece)}.npy")
+    return paths
+
+
+def _seed_parts_from_cache(texts: list[str], model: str, label: str, paths: list[Path], part: int) -> None:
+    """Split a whole-list cache of :func:`cached_embeddings` that holds a prefix of ``texts`` (the
+    100k set, say) into the parts it covers, so those are not embedded again."""
+    for whole in sorted(CACHE.glob(f"{label}-*-*.npy")):
+        count = whole.name[len(label) + 1 :].split("-")[0]
+        if not count.isdigit() or int(count) % part or int(count) > len(texts):
+            continue
+        size = int(count)
+        if whole.name != f"{label}-{size}-{_digest(model, texts[:size])}.npy":
+            continue
+        vectors = np.load(whole, mmap_mode="r")
+        for number in range(size // part):
+            if not paths[number].exists():
+                _save(paths[number], np.asarray(vectors[number * part : (number + 1) * part]))
+                print(f"  part {number} taken from {whole.name}", flush=True)
+
+
+def _save(path: Path, vectors: np.ndarray) -> None:
+    """Write a part under a temporary name, then rename it: a stopped run leaves no half part."""
+    partial = path.with_name(path.name + ".partial.npy")
+    np.save(partial, vectors, allow_pickle=False)
+    partial.rename(path)
+
+
+def embed_in_parts(texts: list[str], embedder, label: str, part: int = PART) -> list[Path]:
+    """Embed ``texts`` with the real model into separate cached parts of ``part`` texts each, so a
+    stopped run resumes at the first missing part. Returns the parts' paths, in order."""
+    CACHE.mkdir(exist_ok=True)
+    paths = part_paths(texts, embedder.name, label, part)
+    _seed_parts_from_cache(texts, embedder.name, label, paths, part)
+    started, done = time.perf_counter(), 0
+    for number, path in enumerate(paths):
+        if path.exists():
+            continue
+        first = number * part
+        piece = texts[first : first + part]
+        vectors = []
+        for start in range(0, len(piece), 5000):
+            vectors.append(embedder.embed(piece[start : start + 5000]))
+            done += len(vectors[-1])
+            seconds = time.perf_counter() - started
+            left = sum(not p.exists() for p in paths) * part - sum(len(v) for v in vectors)
+            print(
+                f"  part {number}: {first + start + len(vectors[-1])}/{len(texts)} texts; {done} embedded in "
+                f"{seconds:.0f}s this run ({done / seconds:.1f}/s); about {left / (done / seconds) / 3600:.1f} h left",
+                flush=True,
+            )
+        _save(path, np.concatenate(vectors))
+    return paths
+
+
+def parts_embeddings(texts: list[str], model: str, label: str, part: int = PART) -> np.ndarray:
+    """The embeddings of ``texts`` from their cached parts (:func:`embed_in_parts`); raises
+    FileNotFoundError naming the missing parts when some are not embedded yet."""
+    paths = part_paths(texts, model, label, part)
+    missing = [p.name for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} of {len(paths)} parts are not embedded yet (first: {missing[0]}); run "
+            f"`python bench/corpus.py --varied {len(texts)}` (or wait for the run that does)"
+        )
+    vectors = np.empty((len(texts), np.load(paths[0], mmap_mode="r").shape[1]), dtype=np.float32)
+    for number, path in enumerate(paths):
+        piece = np.load(path, allow_pickle=False)
+        vectors[number * part : number * part + len(piece)] = piece
+    return vectors
+
+
+def main() -> None:
+    """Embed a large varied set (the one bench/pg_search.py reads) into resumable parts."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--varied", type=int, required=True, help="texts to embed (varied_texts, seed 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the other core to others)")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from rag.embed import Embedder
+
+    texts = varied_texts(args.varied, seed=1, low=1, high=3)
+    print(f"{len(texts)} texts; parts of {PART} in {CACHE}; {args.threads} torch thread(s)", flush=True)
+    embed_in_parts(texts, Embedder(), "varied")
+    print("all parts embedded", flush=True)
+
+
+if __name__ == "__main__":
+    main()

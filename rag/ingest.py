@@ -5,6 +5,9 @@ resolved dates: :mod:`rag.news`) and stored with it.
 
 Unchanged files are recognised by their content hash and cost no parsing or embedding. One bad
 file never stops the batch: it is reported with a one-line reason and the rest go on.
+
+A batch is committed on a writer thread while the next one is read and embedded; one batch at a
+time is being committed, in order, and a run returns only when the last one is.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -205,6 +209,8 @@ class Ingester:
         self._file_bytes = 0  # of the file being read
         self._bytes_total = 0
         self._started = time.monotonic()
+        self._writer: ThreadPoolExecutor | None = None
+        self._storing: tuple[Future, list[tuple[Article, list[Chunk], str]]] | None = None
 
     def run(self, paths: Sequence[str | Path], origin_names: dict[str, str] | None = None) -> IngestReport:
         """Ingest ``paths``. ``origin_names`` maps a path to the name to record and report for it."""
@@ -213,18 +219,32 @@ class Ingester:
         self._bytes_total = sum(_size(path) for path, reason in files if reason is None)
         self._started = time.monotonic()
         names = origin_names or {}
-        for path, skip_reason in files:
-            shown = names.get(str(path), str(path))
-            if skip_reason is not None:
-                status = "rejected" if skip_reason == "no such file or folder" else "skipped"
-                self._report.files.append(FileResult(shown, status, reason=skip_reason))
-            else:
-                self._report.files.append(self._ingest_file(path, shown))
-            self._files_done += 1
-            self._bytes_done += _size(path) if skip_reason is None else 0
-            self._file_bytes = 0
-            self._notify(shown)
-        self._flush()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+        try:
+            for path, skip_reason in files:
+                shown = names.get(str(path), str(path))
+                if skip_reason is not None:
+                    status = "rejected" if skip_reason == "no such file or folder" else "skipped"
+                    self._report.files.append(FileResult(shown, status, reason=skip_reason))
+                else:
+                    self._report.files.append(self._ingest_file(path, shown))
+                self._files_done += 1
+                self._bytes_done += _size(path) if skip_reason is None else 0
+                self._file_bytes = 0
+                self._notify(shown)
+            self._flush()
+            self._stored()
+        except Exception:
+            # the batch being committed finishes (or fails) whole first; its error, if it has one, is
+            # the one to tell: it came first and names the articles not stored
+            self._writer.shutdown(wait=True)
+            failed = self._storing[0].exception() if self._storing is not None else None
+            if isinstance(failed, Exception):
+                raise failed from None
+            raise
+        finally:
+            self._writer.shutdown(wait=True)
+            self._writer, self._storing = None, None
         if self._report.chunks_embedded or self._report.added:
             self.store.save_vectors()
         return self._report
@@ -365,20 +385,33 @@ class Ingester:
         return None
 
     def _flush(self) -> None:
-        """Embed the queued chunks and commit them, with the finished files' records, at once."""
+        """Embed the queued chunks and hand them, with the finished files' records, to the writer
+        thread to commit at once, after the batch before (if any) is committed."""
         if not self._queue and not self._files:
             return
         texts = [chunk.text for _, chunks, _ in self._queue for chunk in chunks]
         vectors = self.embedder.embed(texts)
-        added = set(self.store.add(self._queue, vectors, files=self._files, facts=self._facts))
+        self._stored()
+        assert self._writer is not None, "batches are flushed inside run()"
+        future = self._writer.submit(self.store.add, self._queue, vectors, self._files, self._facts)
+        self._storing = (future, self._queue)
         self._report.chunks_embedded += len(texts)
-        for article, _, _ in self._queue:  # stored meanwhile by another process: a duplicate after all
+        self._queue, self._files, self._facts = [], [], {}
+        self._queued_chunks = 0
+        self._notify()
+
+    def _stored(self) -> None:
+        """Wait for the batch being committed, if any; raise its error, or count as duplicates its
+        articles that another process stored first."""
+        if self._storing is None:
+            return
+        future, queue = self._storing
+        self._storing = None
+        added = set(future.result())
+        for article, _, _ in queue:  # stored meanwhile by another process: a duplicate after all
             result = self._queued_for.pop(article.id)
             if article.id not in added:
                 result.added -= 1
                 result.duplicate += 1
                 if not result.added and result.status == "added":
                     result.status = "duplicate"
-        self._queue, self._files, self._facts = [], [], {}
-        self._queued_chunks = 0
-        self._notify()

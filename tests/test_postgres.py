@@ -751,6 +751,40 @@ def test_check_finds_keyword_totals_that_disagree_with_the_chunks(pair, database
         assert [p for p in store.check() if "keyword search's totals" in p]
 
 
+def test_check_finds_keyword_postings_that_disagree_with_the_chunks(pair, database):
+    folder, _ = pair
+    dsn = database("postings")
+    copy_index(folder.location, dsn)
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        stems = conn.execute("SELECT sum(length(tsv)) FROM rag.chunks").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM rag.keyword_postings").fetchone()[0] == stems > 0
+        conn.execute("DELETE FROM rag.keyword_postings WHERE lexeme = (SELECT min(lexeme) FROM rag.keyword_postings)")
+    with open_store(dsn) as store:
+        assert [p for p in store.check() if "keyword postings" in p and f"word stems ({stems})" in p]
+
+
+def test_an_index_made_before_the_postings_gets_them_on_its_first_writable_open(pair, database):
+    folder, _ = pair
+    dsn = database("no_postings")
+    copy_index(folder.location, dsn)
+    terms = ["troops", "korean", "north-west"]
+    with open_store(dsn) as store:
+        expected = store.keyword_search(terms, 50)
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE rag.keyword_postings")  # as the first released schema had it
+    with pytest.raises(IndexError_, match=r"needs its keyword postings built once: open it with write access"):
+        open_store(dsn, read_only=True)
+    with open_store(dsn) as store:
+        assert store.check() == []
+        assert store.keyword_search(terms, 50) == expected
+    with open_store(dsn, read_only=True) as store:
+        assert store.keyword_search(terms, 50) == expected
+
+
 # --- 4. rag copy ----------------------------------------------------------------------------------------------
 
 

@@ -13,14 +13,16 @@ server. Everything lives in the schema ``rag`` of that database:
                     words, not the file name or host PostgreSQL's parser would take them for
     chunks.tokens   the chunk's length in words, as SQLite's FTS5 counts them
     keyword_totals  one row: how many chunks, and words in them, the index holds
+    keyword_postings  one row per chunk and stem of its ``tsv`` (how often, and the chunk's length), keyed
+                    by the stem: what BM25 reads for a question's stems
 
 Keyword search ranks by BM25 computed in SQL, with the constants and the formula of SQLite FTS5's
 ``bm25()`` (the totals above play the part of FTS5's own), so both backends rank alike: for 91 XQuAD-R
 questions in 100 the top five passages are the folder index's (93 in hybrid search), where PostgreSQL's
 ``ts_rank_cd``, which knows no document frequencies, gave 5 (18), and a worse recall@1 (0.74 against
 0.89); tests/test_postgres.py measures the agreement. Words are stemmed by PostgreSQL's English
-configuration (Snowball), a little differently from FTS5's Porter stemmer. An index made before (a
-generated ``tsv`` of the whole text, no totals) is brought to this once on open.
+configuration (Snowball), a little differently from FTS5's Porter stemmer. An index made before the
+postings table is given one, filled from the stored chunks, the first time it is opened with write access.
 
 Every filter (article ids, sources, dates, the as-of date) is a condition in SQL; filtered HNSW
 scans go on until enough rows pass (``hnsw.iterative_scan``). Each batch of articles is one
@@ -83,12 +85,27 @@ CREATE TABLE IF NOT EXISTS keyword_totals (
 INSERT INTO keyword_totals (id, chunks, tokens) SELECT 1, count(*), coalesce(sum(tokens), 0) FROM chunks
 ON CONFLICT (id) DO UPDATE SET chunks = excluded.chunks, tokens = excluded.tokens
 """
+# the keyword index proper: one row per chunk and word stem it holds (its postings), so BM25 reads the few
+# postings of the question's stems (a range of this primary key each), not every stem of every chunk that
+# holds one of them
+_KEYWORD_POSTINGS = """
+CREATE TABLE IF NOT EXISTS keyword_postings (
+    lexeme TEXT COLLATE "C" NOT NULL,
+    chunk_id BIGINT NOT NULL,
+    tf INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    PRIMARY KEY (lexeme, chunk_id) INCLUDE (tf, tokens)
+);
+INSERT INTO keyword_postings (lexeme, chunk_id, tf, tokens)
+SELECT u.lexeme, c.id, cardinality(u.positions), c.tokens FROM chunks c, unnest(c.tsv) u
+"""
 _VECTOR_SCHEMA = (
     "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
 )
 TABLES = ("articles", "chunks", "files", "sentences", "sentence_dates", "stories", "story_bands", "feed_links",
-          "keyword_totals")
+          "keyword_totals", "keyword_postings")
 
+_PLAIN_INSERT = re.compile(r"INSERT INTO (?P<table>\w+) \((?P<columns>[^()]+)\) VALUES \((?:\?, )*\?\)")
 TOKEN = re.compile(r"[^\W_]+")  # a word as FTS5's unicode61 tokenizer sees one: letters and digits
 BM25_K1, BM25_B = 1.2, 0.75  # the constants of FTS5's bm25()
 
@@ -102,14 +119,12 @@ WITH totals AS (
 ), weights AS (
     SELECT t.lexeme, greatest(ln((totals.chunks - n.hits + 0.5) / (n.hits + 0.5)), 1e-6) AS idf
     FROM unnest(?::text[]) AS q(word) CROSS JOIN LATERAL unnest(to_tsvector('english', q.word)) t CROSS JOIN totals
-    CROSS JOIN LATERAL (SELECT count(*) AS hits FROM chunks h WHERE h.tsv @@ plainto_tsquery('simple', t.lexeme)) n
+    CROSS JOIN LATERAL (SELECT count(*) AS hits FROM keyword_postings h WHERE h.lexeme = t.lexeme) n
 )
-SELECT c.id, sum(w.idf * m.tf * {k1_1} / (m.tf + {k1} * ({one_b} + {b} * c.tokens / totals.average))) AS score
-FROM chunks c{join} CROSS JOIN totals
-CROSS JOIN LATERAL (SELECT u.lexeme, cardinality(u.positions) AS tf FROM unnest(c.tsv) u) m
-JOIN weights w ON w.lexeme = m.lexeme
-WHERE c.tsv @@ websearch_to_tsquery('english', ?){where}
-GROUP BY c.id ORDER BY score DESC, c.id LIMIT ?
+SELECT p.chunk_id, sum(w.idf * p.tf * {k1_1} / (p.tf + {k1} * ({one_b} + {b} * p.tokens / totals.average))) AS score
+FROM weights w JOIN keyword_postings p ON p.lexeme = w.lexeme CROSS JOIN totals{join}
+WHERE TRUE{where}
+GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT ?
 """
 
 
@@ -142,10 +157,20 @@ class _Tx:
     def execute(self, sql: str, params: Sequence[Any] = ()):
         return self.conn.execute(_pg(sql), params)
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]):
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Many rows of one statement; those of a plain ``INSERT INTO t (columns) VALUES (?, ...)`` (the
+        sentences, their dates, story bands) copied in one COPY, which costs both sides far less per row."""
+        rows = list(rows)
+        if not rows:
+            return
+        plain = _PLAIN_INSERT.fullmatch(sql)
         with self.conn.cursor() as cursor:
-            cursor.executemany(_pg(sql), list(rows))
-            return cursor
+            if plain is None:
+                cursor.executemany(_pg(sql), rows)
+                return
+            with cursor.copy(f"COPY {plain['table']} ({plain['columns']}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
 
 
 class PostgresStore(SQLStore):
@@ -233,6 +258,7 @@ class PostgresStore(SQLStore):
                         f"version {FORMAT_VERSION} only: copy it with the program that made it (`rag copy`) to a "
                         "folder, then with this one back to a new database"
                     )
+                cls._add_postings(conn, shown, read_only)
             elif not create:
                 raise IndexError_(f"no index in {shown}; build one with `rag ingest PATH --index {shown}`")
             elif read_only:
@@ -244,6 +270,25 @@ class PostgresStore(SQLStore):
                                     created=now())
                 manifest = cls._create(conn, manifest, shown)
         return cls(url, manifest, read_only=read_only, lock_timeout=lock_timeout)
+
+    @classmethod
+    def _add_postings(cls, conn, shown: str, read_only: bool) -> None:
+        """Give an index made before the keyword postings table one, filled from its chunks (once, by
+        whichever process opens it first with write access)."""
+        if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.keyword_postings",)).fetchone()[0]:
+            return
+        standby = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+        if read_only or standby:
+            raise IndexError_(
+                f"the index in {shown} was made by an earlier version and needs its keyword postings built once: "
+                f"open it with write access on the primary first (for example `rag check --index {shown}`)"
+            )
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            conn.execute(f"SET LOCAL search_path = {SCHEMA}, public")
+            for statement in filter(str.strip, _KEYWORD_POSTINGS.split(";")):
+                conn.execute(statement)  # IF NOT EXISTS: a process that waited for the lock finds it filled
+        log.info("built the keyword postings of the index in %s", shown)
 
     @classmethod
     def _create(cls, conn, manifest: Manifest, shown: str) -> Manifest:
@@ -260,7 +305,7 @@ class PostgresStore(SQLStore):
             conn.execute(f"CREATE TABLE {SCHEMA}.manifest (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)")
             chunks = _CHUNKS.format(vector=vector, dimension=int(manifest.dimension))
             tables = SHARED_TABLES.format(text='TEXT COLLATE "C"', key="BIGINT", compact="", chunks=chunks)
-            tables += _KEYWORD_TOTALS
+            tables += _KEYWORD_TOTALS + ";" + _KEYWORD_POSTINGS
             for statement in filter(str.strip, tables.split(";")):
                 conn.execute(statement)
             conn.execute(f"INSERT INTO {SCHEMA}.manifest (id, data) VALUES (1, %s)", (json.dumps(manifest.to_dict()),))
@@ -441,7 +486,7 @@ class PostgresStore(SQLStore):
     def _insert_chunks(tx: _Tx, rows: list[tuple]) -> None:
         """Store chunk rows ``(position, article_id, ord, start, end, text, sentences, tokens, words, vector)``:
         copied in binary (the vectors exactly) to a table of this transaction, then inserted in their order
-        with the text search vector of their words, and counted in the keyword totals."""
+        with the text search vector of their words and its postings, and counted in the keyword totals."""
         conn = tx.conn
         conn.execute(
             "CREATE TEMP TABLE chunks_incoming ON COMMIT DROP AS SELECT 0 AS position, article_id, ord, start,"
@@ -454,9 +499,11 @@ class PostgresStore(SQLStore):
             for values in rows:
                 copy.write_row(values)
         conn.execute(
-            'INSERT INTO chunks (article_id, ord, start, "end", text, sentences, tokens, tsv, embedding)'
+            'WITH added AS (INSERT INTO chunks (article_id, ord, start, "end", text, sentences, tokens, tsv, embedding)'
             ' SELECT article_id, ord, start, "end", text, sentences, tokens, to_tsvector(\'english\', words), embedding'
-            " FROM chunks_incoming ORDER BY position"
+            " FROM chunks_incoming ORDER BY position RETURNING id, tsv, tokens)"
+            " INSERT INTO keyword_postings (lexeme, chunk_id, tf, tokens)"
+            " SELECT u.lexeme, added.id, cardinality(u.positions), added.tokens FROM added, unnest(added.tsv) u"
         )
         tx.execute(
             "UPDATE keyword_totals SET chunks = chunks + ?, tokens = tokens + ?",
@@ -467,6 +514,11 @@ class PostgresStore(SQLStore):
         removed: list[str] = []
         with self._transaction("remove articles") as tx:
             for article_id in article_ids:
+                tx.execute(
+                    "DELETE FROM keyword_postings p USING (SELECT c.id, u.lexeme FROM chunks c, unnest(c.tsv) u"
+                    " WHERE c.article_id = ?) gone WHERE p.lexeme = gone.lexeme AND p.chunk_id = gone.id",
+                    (article_id,),
+                )
                 chunks, tokens = tx.execute(
                     "WITH gone AS (DELETE FROM chunks WHERE article_id = ? RETURNING tokens)"
                     " SELECT count(*), coalesce(sum(tokens), 0) FROM gone",
@@ -521,19 +573,20 @@ class PostgresStore(SQLStore):
         return [(int(i), float(s)) for i, s in rows]
 
     def keyword_search(self, terms: Sequence[str], k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
-        """See :meth:`Store.keyword_search`: PostgreSQL's English text search (stemmed, without stop
-        words) over the GIN index, ranked by BM25 as SQLite's FTS5 ranks (:data:`KEYWORD_SEARCH`)."""
+        """See :meth:`Store.keyword_search`: the chunks holding a stem of the words (PostgreSQL's English
+        text search: stemmed, without stop words), from the postings table, ranked by BM25 as SQLite's FTS5
+        ranks (:data:`KEYWORD_SEARCH`)."""
         words = [t for t in dict.fromkeys(terms) if t.strip()]
         if not words:
             return []
         where, params = filter_sql(filters)
-        join = " JOIN articles a ON a.id = c.article_id" if where else ""
+        join = " JOIN chunks c ON c.id = p.chunk_id JOIN articles a ON a.id = c.article_id" if where else ""
         sql = KEYWORD_SEARCH.format(
             join=join, where=where, k1=BM25_K1, k1_1=BM25_K1 + 1, b=BM25_B, one_b=1 - BM25_B
         )
-        # websearch_to_tsquery never fails on its input; "or" between the words is its OR
-        text = [w.replace('"', " ").replace("-", " ") for w in words]
-        rows = self._rows(sql, [text, " or ".join(text), *params, int(k)])
+        # each word split as the chunks' words were (letters and digits), so "north-west" finds "north" and "west"
+        text = [" ".join(TOKEN.findall(w)) for w in words]
+        rows = self._rows(sql, [[t for t in text if t], *params, int(k)])
         return [(int(i), float(r)) for i, r in rows]
 
     def document_frequency(self, term: str) -> int:
@@ -586,7 +639,14 @@ class PostgresStore(SQLStore):
                     f"the keyword search's totals {kept[0] if kept else '(missing)'} disagree with the chunks "
                     f"({counted[0]} chunks of {counted[1]} words)"
                 )
-            for name in ("chunks_embedding", "chunks_tsv"):
+            stems = self._value("SELECT coalesce(sum(length(tsv)), 0) FROM chunks")
+            postings = self._value("SELECT count(*) FROM keyword_postings")
+            if stems != postings:
+                problems.append(
+                    f"the keyword postings ({postings}) disagree with the chunks' word stems ({stems}): copy the "
+                    "index to a new database (`rag copy`) to build them again"
+                )
+            for name in ("chunks_embedding", "chunks_tsv", "keyword_postings_pkey"):
                 valid = self._value(
                     "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(?)", (f"{SCHEMA}.{name}",)
                 )
