@@ -117,11 +117,13 @@ KEYWORD_SEARCH = """
 WITH totals AS (
     SELECT chunks, tokens::float8 / greatest(chunks, 1) AS average FROM keyword_totals
 ), weights AS (
-    SELECT t.lexeme, greatest(ln((totals.chunks - n.hits + 0.5) / (n.hits + 0.5)), 1e-6) AS idf
+    SELECT t.lexeme, greatest(ln((totals.chunks - n.hits + 0.5)::float8 / (n.hits + 0.5)), 1e-6)::float8 AS idf
     FROM unnest(?::text[]) AS q(word) CROSS JOIN LATERAL unnest(to_tsvector('english', q.word)) t CROSS JOIN totals
     CROSS JOIN LATERAL (SELECT count(*) AS hits FROM keyword_postings h WHERE h.lexeme = t.lexeme) n
 )
-SELECT p.chunk_id, sum(w.idf * p.tf * {k1_1} / (p.tf + {k1} * ({one_b} + {b} * p.tokens / totals.average))) AS score
+SELECT p.chunk_id, sum(
+    w.idf * p.tf * {k1_1}::float8 / (p.tf + {k1}::float8 * ({one_b}::float8 + {b}::float8 * p.tokens / totals.average))
+) AS score
 FROM weights w JOIN keyword_postings p ON p.lexeme = w.lexeme CROSS JOIN totals{join}
 WHERE TRUE{where}
 GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT ?
