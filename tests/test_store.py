@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -19,7 +20,7 @@ from rag.errors import NoSpace, ReadOnly
 from rag.faults import size_text
 from rag.store import FORMAT_VERSION
 from rag.store.sqlite import DATABASE
-from rag.store.vectors import CHECKSUM, VECTORS
+from rag.store.vectors import CHECKSUM, VECTORS, FaissVectors
 
 from .conftest import SAMPLE, fill, remount
 
@@ -266,6 +267,39 @@ def test_approximate_index_past_the_threshold(make_index, good_files):
     victim = approx.articles()[0]
     approx.remove([victim.id])
     assert approx.check() == []
+
+
+def test_a_narrow_filter_on_the_approximate_index_visits_enough_lists(tmp_path):
+    """With a filter, the IVF index visits nprobe / (the share that passes) lists, so the passing
+    vectors nearest the question are found as often as the nearest ones are unfiltered. The vectors are
+    points around 60 centres (what the lists are made of), not embeddings: the model is beside the point."""
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(60, 32))
+    points = centres[rng.integers(0, 60, 6000)] + 0.3 * rng.normal(size=(6000, 32))
+    points = (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+    vectors = FaissVectors(tmp_path, 32, nprobe=2)
+    vectors.rebuild(np.arange(1, 6001), points, approximate=True)
+    lists = faiss.extract_index_ivf(vectors.index).nlist
+    assert vectors.kind == "ivf" and lists == 6000 // 39
+    passing = rng.choice(np.arange(1, 6001), 60, replace=False)  # a filter that keeps 1%
+    bits = np.zeros(6001, dtype=bool)
+    bits[passing] = True
+    bitmap = np.packbits(bits, bitorder="little")
+    assert vectors.probes(None) == 2 and vectors.probes(60) == lists  # 2 / 0.01 = 200 lists: all 153
+    assert vectors.probes(3000) == 4 and vectors.probes(120) == 100  # half pass: twice the lists
+    found = 0
+    for query in points[rng.choice(6000, 20, replace=False)]:
+        scores = points[passing - 1] @ query
+        want = set(passing[np.argsort(-scores)[:10]].tolist())
+        found += len(want & {i for i, _ in vectors.search(query, 10, bitmap, 60)})
+    assert found == 200  # every list visited: exact among the passing vectors
+    # without the count of passing vectors, the unfiltered number of lists is visited, and most are missed
+    missed = 0
+    for query in points[rng.choice(6000, 20, replace=False)]:
+        scores = points[passing - 1] @ query
+        want = set(passing[np.argsort(-scores)[:10]].tolist())
+        missed += 10 - len(want & {i for i, _ in vectors.search(query, 10, bitmap)})
+    assert missed > 100
 
 
 def _chunk_count(folder: Path) -> int:

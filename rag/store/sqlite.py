@@ -625,13 +625,13 @@ class SQLiteStore(SQLStore):
     def dense_search(self, query: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
         """See :meth:`Store.dense_search`; a filter is a FAISS bitmap selector over the chunk ids
         (:mod:`rag.facets`)."""
-        bits = None
+        bits = passing = None
         if filters:
             bits, passing = self._facets().bitmap(filters)
             if passing == 0:
                 return []
         with self._lock:
-            return self.faiss.search(query, k, bits)
+            return self.faiss.search(query, k, bits, passing)
 
     def keyword_search(self, terms: Sequence[str], k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
         """BM25 over the FTS5 keyword index: ``[(chunk_id, score)]``, higher is better.

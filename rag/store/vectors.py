@@ -8,6 +8,7 @@ checksum does not match is not trusted, and the folder store rebuilds it from SQ
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -211,16 +212,31 @@ class FaissVectors:
             raise
         fsync_dir(self.folder)
 
-    def search(self, query: np.ndarray, k: int, bits: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def probes(self, passing: int | None = None) -> int:
+        """The IVF lists a search visits: ``nprobe``, or with a filter that ``passing`` vectors pass (a
+        share s of them), nprobe / s, at most every list: the nearest passing vectors lie in as many
+        lists as nprobe would hold of them unfiltered. The filter is checked before any distance is
+        computed, so a narrow filter scans more lists but computes few distances."""
+        import faiss
+
+        if passing is None:
+            return self.nprobe
+        lists = faiss.extract_index_ivf(self.index).nlist
+        share = passing / max(1, self.index.ntotal)
+        return lists if share <= 0 else min(lists, math.ceil(self.nprobe / share))
+
+    def search(
+        self, query: np.ndarray, k: int, bits: np.ndarray | None = None, passing: int | None = None
+    ) -> list[tuple[int, float]]:
         """The ``k`` nearest ids by inner product, among those whose bit is set in ``bits`` (a bitmap by
-        chunk id, see :mod:`rag.facets`) when given: ``[(chunk_id, score)]``."""
+        chunk id, see :mod:`rag.facets`; ``passing`` of them are set) when given: ``[(chunk_id, score)]``."""
         import faiss
 
         if self.index.ntotal == 0:
             return []
         selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits)) if bits is not None else None
         if self.kind == "ivf":
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.probes(passing if bits is not None else None))
         else:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
