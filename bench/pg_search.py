@@ -367,10 +367,10 @@ def keyword_plan(dsn: str, question: str) -> list[str]:
     import psycopg
 
     from rag.retrieve import keyword_terms
-    from rag.store.postgres import BM25_B, BM25_K1, KEYWORD_SEARCH, TOKEN, _pg
+    from rag.store.postgres import KEYWORD_SEARCH, TOKEN, _pg
 
     words = [" ".join(TOKEN.findall(w)) for w in keyword_terms(question)]
-    sql = KEYWORD_SEARCH.format(join="", where="", k1=BM25_K1, k1_1=BM25_K1 + 1, b=BM25_B, one_b=1 - BM25_B)
+    sql = KEYWORD_SEARCH
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET search_path = rag, public")
         rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + _pg(sql), [[w for w in words if w], DEPTH]).fetchall()
