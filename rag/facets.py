@@ -40,8 +40,10 @@ class Facets:
     days: np.ndarray  # int32 per article: day_number of its publication date
     sources: np.ndarray  # int32 per article: position in ``source_names``
     source_names: dict[str, int]
-    # the chunk masks of the last filters asked for: a search reads one for its dense and its keyword side
+    # the chunk masks and bitmaps of the last filters asked for: a search reads one for its dense and its
+    # keyword side, and the next searches of a session most often ask for the same filter
     _masks: dict[Filters, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    _bitmaps: dict[Filters, tuple[np.ndarray, int]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -96,11 +98,28 @@ class Facets:
             self._masks[filters] = mask
         return mask
 
+    def passing(self, rows: list[tuple[int, float]], mask: np.ndarray) -> list[tuple[int, float]]:
+        """The ``(chunk_id, score)`` rows whose chunk passes ``mask`` (a :meth:`chunk_mask`), in order;
+        a chunk these facets do not know (added since) does not pass."""
+        if not rows or not len(self.chunk_ids):
+            return []
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        at = np.minimum(np.searchsorted(self.chunk_ids, ids), len(self.chunk_ids) - 1)
+        kept = (self.chunk_ids[at] == ids) & mask[at]
+        return [rows[i] for i in np.flatnonzero(kept)]
+
     def bitmap(self, filters: Filters) -> tuple[np.ndarray, int]:
         """The passing chunk ids as a bitmap (bit ``i`` of byte ``i >> 3`` for id ``i``, as FAISS's
-        IDSelectorBitmap reads it) and how many pass."""
-        mask = self.chunk_mask(filters)
-        size = int(self.chunk_ids[-1]) + 1 if len(self.chunk_ids) else 0
-        bits = np.zeros(size, dtype=bool)
-        bits[self.chunk_ids[mask]] = True
-        return np.packbits(bits, bitorder="little"), int(mask.sum())
+        IDSelectorBitmap reads it) and how many pass; kept for the next search with the same filter."""
+        found = self._bitmaps.get(filters)
+        if found is None:
+            mask = self.chunk_mask(filters)
+            size = int(self.chunk_ids[-1]) + 1 if len(self.chunk_ids) else 0
+            bits = np.zeros(size, dtype=bool)
+            bits[self.chunk_ids[mask]] = True
+            packed = np.packbits(bits, bitorder="little")
+            packed.flags.writeable = False
+            if len(self._bitmaps) >= 16:
+                self._bitmaps.clear()
+            found = self._bitmaps[filters] = (packed, int(mask.sum()))
+        return found

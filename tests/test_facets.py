@@ -99,7 +99,7 @@ def test_the_store_filters_chunks_in_memory_as_its_sql_does(library_store, sourc
 def test_keyword_search_filtered_in_memory_finds_what_sqlite_finds(library_store, sources, date_from, as_of, k):
     filters = Filters(sources=tuple(sources), date_from=date_from, as_of=as_of)
     fast = library_store.keyword_search(["harbour", "report"], k, filters)
-    sql = library_store._keyword_rows(fts5_query(["harbour", "report"]), k, filters)
+    sql = library_store._keyword_rows(fts5_query(["harbour", "report"]), k, filters=filters)
     assert [round(score, 9) for _, score in fast] == [round(score, 9) for _, score in sql]
     if k == 100:  # every match: the very same chunks
         assert {i for i, _ in fast} == {i for i, _ in sql}
@@ -129,6 +129,42 @@ def library_store(tmp_path_factory, embedder):
     index.ingest([dumps])
     yield index.store
     index.close()
+
+
+def test_passing_matches_ranked_below_the_first_slice_are_read_in_further_slices(make_index, tmp_path, monkeypatch):
+    """The few chunks that pass rank below every other match: the first slice, sized by the share that
+    passes, holds none of them; the next slices (and, past the depth limit, SQLite's own join) must
+    still give exactly what the joined query gives."""
+    import rag.store.sqlite as sqlite_store
+
+    wire = "Harbour harbour harbour report {}."
+    lines = [{"title": f"Wire {n}", "text": wire.format(n), "source": "Wire"} for n in range(40)]
+    lines += [
+        {"title": f"Local {n}", "text": f"A harbour report {n} among many other words of a longer local story.",
+         "source": "Local"}
+        for n in range(4)
+    ]
+    dump = tmp_path / "harbour.jsonl"
+    dump.write_text("\n".join(json.dumps(line) for line in lines))
+    index = make_index()
+    index.ingest([dump])
+    store = index.store
+    filters = Filters(sources=("Local",))
+    match = fts5_query(["harbour", "report"])
+    joined = store._keyword_rows(match, 2, filters=filters)
+    local = {
+        c for (c,) in store._rows("SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.source = 'Local'")
+    }
+    assert len(joined) == 2 and {i for i, _ in joined} <= local
+    slices = []
+    reader = store._keyword_rows
+    monkeypatch.setattr(store, "_keyword_rows", lambda *a, **kw: slices.append(kw) or reader(*a, **kw))
+    assert store.keyword_search(["harbour", "report"], 2, filters) == joined
+    assert len(slices) >= 2 and all(s.get("filters") is None for s in slices)  # all read in memory, in slices
+    slices.clear()
+    monkeypatch.setattr(sqlite_store, "KEYWORD_DEPTH", 20)  # the passing ones are past the depth: SQLite joins
+    assert store.keyword_search(["harbour", "report"], 2, filters) == joined
+    assert slices[-1].get("filters") == filters
 
 
 def test_chunks_added_later_are_found_by_a_filtered_search(make_index, tmp_path):

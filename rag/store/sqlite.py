@@ -636,9 +636,10 @@ class SQLiteStore(SQLStore):
     def keyword_search(self, terms: Sequence[str], k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
         """BM25 over the FTS5 keyword index: ``[(chunk_id, score)]``, higher is better.
 
-        With filters, the best matches are read deep enough for ``k`` of them to pass (by the share
-        of chunks that pass) and filtered in memory (:mod:`rag.facets`); SQLite filters them itself,
-        which costs a join for every match, only when those were not enough.
+        With filters, the best matches are read in slices, each deep enough for the ``k`` still
+        wanted to pass (by the share of chunks that pass, then by the share that passed so far), and
+        filtered in memory (:mod:`rag.facets`); SQLite filters them itself, which costs a join for
+        every match, only when the best ``KEYWORD_DEPTH`` were not enough.
         """
         match = fts5_query(terms)
         if not match:
@@ -649,23 +650,28 @@ class SQLiteStore(SQLStore):
             passing = int(mask.sum())
             if passing == 0:
                 return []
-            depth = min(KEYWORD_DEPTH, k + int(2 * k * len(mask) / passing))
-            rows = self._keyword_rows(match, depth)
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            at = np.minimum(np.searchsorted(facets.chunk_ids, ids), max(len(facets.chunk_ids) - 1, 0))
-            kept = (facets.chunk_ids[at] == ids) & mask[at] if len(facets.chunk_ids) else np.zeros(len(ids), bool)
-            found = [rows[i] for i in np.flatnonzero(kept)[:k]]
-            if len(found) == k or len(rows) < depth:  # enough, or every match was read
-                return found
-        return self._keyword_rows(match, k, filters)
+            found: list[tuple[int, float]] = []
+            read, share = 0, passing / len(mask)
+            while read < KEYWORD_DEPTH:
+                # 1.25 times the rows expected to hold what is missing: one slice is enough most often
+                wanted = min(KEYWORD_DEPTH - read, k + int(1.25 * (k - len(found)) / share))
+                rows = self._keyword_rows(match, wanted, offset=read)
+                read += len(rows)
+                found.extend(facets.passing(rows, mask))
+                if len(found) >= k or len(rows) < wanted:  # enough, or every match was read
+                    return found[:k]
+                share = max(len(found), 1) / read
+        return self._keyword_rows(match, k, filters=filters)
 
-    def _keyword_rows(self, match: str, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
+    def _keyword_rows(
+        self, match: str, k: int, offset: int = 0, filters: Filters | None = None
+    ) -> list[tuple[int, float]]:
         where, params = filter_sql(filters)
         join = " JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
         rows = self._rows(
             f"SELECT f.rowid, bm25(chunks_fts) AS rank FROM chunks_fts f{join}"
-            f" WHERE chunks_fts MATCH ?{where} ORDER BY rank LIMIT ?",
-            [match, *params, k],
+            f" WHERE chunks_fts MATCH ?{where} ORDER BY rank LIMIT ? OFFSET ?",
+            [match, *params, k, offset],
         )
         return [(int(r[0]), -float(r[1])) for r in rows]
 
