@@ -152,9 +152,8 @@ def test_passing_matches_ranked_below_the_first_slice_are_read_in_further_slices
     filters = Filters(sources=("Local",))
     match = fts5_query(["harbour", "report"])
     joined = store._keyword_rows(match, 2, filters=filters)
-    local = {
-        c for (c,) in store._rows("SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.source = 'Local'")
-    }
+    sql = "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.source = 'Local'"
+    local = {c for (c,) in store._rows(sql)}
     assert len(joined) == 2 and {i for i, _ in joined} <= local
     slices = []
     reader = store._keyword_rows
