@@ -76,7 +76,7 @@ def stored_chunks(store) -> dict[tuple[str, int], tuple]:
 
 
 def listed(store) -> list[tuple]:
-    """The article table without the time each row was added (a copy adds them anew)."""
+    """The article table without the time each row was added (that differs between two ingestions)."""
     return [(a.id, a.title, a.source, a.url, a.published, a.chunks, a.origin) for a in store.articles()]
 
 
@@ -810,6 +810,7 @@ def test_rag_copy_carries_an_index_to_postgresql_and_back_unchanged(tmp_path, da
         expected = stored_chunks(source)
         for store in (middle, last):
             assert listed(store) == listed(source)
+            assert [a.added_at for a in store.articles()] == [a.added_at for a in source.articles()]  # kept
             assert store.files() == files
             assert store.known_feed_links() == links and store.feed_links([*links, "https://other.example"]) == links
             assert store.stories(1) and [[a.id for a in s] for s in store.stories(1)] == [

@@ -54,7 +54,7 @@ def copy_index(
                 )
             total, done, articles, chunks_before = src.article_count(), 0, 0, dst.chunk_count()
             for batch in src.batches(batch_chunks):
-                articles += len(dst.add(batch.items, batch.vectors, facts=batch.facts))
+                articles += len(dst.add(batch.items, batch.vectors, facts=batch.facts, added=batch.added))
                 done += len(batch.items)
                 if progress:
                     progress(done, total)

@@ -67,6 +67,7 @@ class StoredBatch:
     items: list[tuple[Article, list[Chunk], str]]
     vectors: np.ndarray
     facts: dict[str, list[SentenceFacts]]
+    added: dict[str, str]  # article id -> when it was added (ISO 8601), kept by the copy
 
 
 def speaker_key(name: str) -> str:
@@ -135,13 +136,15 @@ class Store(ABC):
         vectors: np.ndarray,
         files: Iterable[tuple[str, str, Sequence[str]]] = (),
         facts: Mapping[str, Sequence[SentenceFacts]] | None = None,
+        added: Mapping[str, str] | None = None,
     ) -> list[str]:
         """Store articles with their chunks and chunk vectors, and file records, in one transaction.
 
         ``items`` are ``(article, chunks, origin)``; ``vectors`` has one row per chunk, in order.
         ``files`` are ``(path, sha256, article_ids)`` records of fully ingested files. ``facts`` maps
         an article id to its sentences' facts (:func:`rag.news.analyze`); read here when not given.
-        Articles already stored (by this process or another) are skipped. Returns the ids of the
+        ``added`` maps an article id to when it was first added elsewhere (a copy keeps it); now when
+        not given. Articles already stored (by this process or another) are skipped. Returns the ids of the
         articles added."""
 
     @abstractmethod

@@ -479,6 +479,7 @@ class PostgresStore(SQLStore):
         vectors: np.ndarray,
         files: Iterable[tuple[str, str, Sequence[str]]] = (),
         facts: Mapping[str, Sequence[SentenceFacts]] | None = None,
+        added: Mapping[str, str] | None = None,
     ) -> list[str]:
         total = sum(len(chunks) for _, chunks, _ in items)
         if vectors.shape != (total, self.manifest.dimension):
@@ -495,11 +496,11 @@ class PostgresStore(SQLStore):
                     rows.append((len(rows), article_id, chunk.index, chunk.start, chunk.end, chunk.text,
                                  json.dumps(chunk.sentences), len(words), " ".join(words), vectors[row]))
 
-            added = self._insert_articles(tx, items, facts, added_at, store_chunks)
+            new_articles = self._insert_articles(tx, items, facts, added_at, store_chunks, added)
             if rows:
                 self._insert_chunks(tx, rows)
             self._record_files(tx, files, added_at)
-        return added
+        return new_articles
 
     @staticmethod
     def _insert_chunks(tx: _Tx, rows: list[tuple]) -> None:

@@ -245,14 +245,17 @@ class SQLStore(Store):
         facts: Mapping[str, Sequence[SentenceFacts]] | None,
         added_at: str,
         store_chunks: Callable[[str, list[tuple[Chunk, int]]], None],
+        added_before: Mapping[str, str] | None = None,
     ) -> list[str]:
         """Insert the articles of ``items`` not stored yet, each with its sentence facts and story, in the
         open transaction ``tx``; ``store_chunks(article_id, [(chunk, row of its vector)])`` stores each
-        one's chunks the backend's way, right after it. Returns the ids of the articles inserted."""
+        one's chunks the backend's way, right after it; ``added_before`` gives an article's own time of
+        addition (a copy's), else it is ``added_at``. Returns the ids of the articles inserted."""
         added: list[str] = []
         row = 0
         for article, chunks, origin in items:
-            if tx.execute(INSERT_ARTICLE, article_row(article, origin, added_at)).rowcount == 0:
+            when = (added_before or {}).get(article.id, added_at)
+            if tx.execute(INSERT_ARTICLE, article_row(article, origin, when)).rowcount == 0:
                 row += len(chunks)  # already stored
                 continue
             added.append(article.id)
@@ -480,13 +483,14 @@ class SQLStore(Store):
         items: list[tuple[Article, list[Chunk], str]] = []
         ids: list[int] = []
         facts: dict[str, list[SentenceFacts]] = {}
+        added: dict[str, str] = {}
         # in the order they were added (within a batch, by their first chunk), so a copy numbers its chunks
         # in the same order and files each story under the same first article
         order = (
-            "SELECT a.id, a.origin FROM articles a ORDER BY a.added_at,"
+            "SELECT a.id, a.origin, a.added_at FROM articles a ORDER BY a.added_at,"
             " coalesce((SELECT min(c.id) FROM chunks c WHERE c.article_id = a.id), 0), a.id"
         )
-        for article_id, origin in self._rows(order):
+        for article_id, origin, added_at in self._rows(order):
             article = self.article(article_id)
             if article is None:  # removed meanwhile
                 continue
@@ -500,13 +504,16 @@ class SQLStore(Store):
             items.append((article, chunks, origin))
             ids.extend(r[0] for r in rows)
             facts[article_id] = self.sentence_facts(article_id)
+            added[article_id] = added_at
             if len(ids) >= size:
-                yield self._batch(items, ids, facts)
-                items, ids, facts = [], [], {}
+                yield self._batch(items, ids, facts, added)
+                items, ids, facts, added = [], [], {}, {}
         if items:
-            yield self._batch(items, ids, facts)
+            yield self._batch(items, ids, facts, added)
 
-    def _batch(self, items: list[tuple[Article, list[Chunk], str]], ids: list[int], facts) -> StoredBatch:
+    def _batch(
+        self, items: list[tuple[Article, list[Chunk], str]], ids: list[int], facts, added: dict[str, str]
+    ) -> StoredBatch:
         found = self.vectors_by_id(ids)
         missing = len(set(ids) - set(found))
         if missing:
@@ -515,7 +522,7 @@ class SQLStore(Store):
             )
         dim = self.manifest.dimension
         vectors = np.stack([found[i] for i in ids]) if ids else np.zeros((0, dim), dtype=np.float32)
-        return StoredBatch(items, vectors, facts)
+        return StoredBatch(items, vectors, facts, added)
 
     # --- health ------------------------------------------------------------------------------
 

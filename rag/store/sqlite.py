@@ -478,6 +478,7 @@ class SQLiteStore(SQLStore):
         vectors: np.ndarray,
         files: Iterable[tuple[str, str, Sequence[str]]] = (),
         facts: Mapping[str, Sequence[SentenceFacts]] | None = None,
+        added: Mapping[str, str] | None = None,
     ) -> list[str]:
         """See :meth:`Store.add`. A batch that cannot fit on the device is refused before anything is
         written; one that fills it meanwhile is rolled back. Either way a :class:`rag.errors.NoSpace`
@@ -514,7 +515,7 @@ class SQLiteStore(SQLStore):
                             new_ids.append(chunk_id)
                             new_rows.append(row)
 
-                    added = self._insert_articles(db, items, facts, added_at, store_chunks)
+                    new_articles = self._insert_articles(db, items, facts, added_at, store_chunks, added)
                     self._record_files(db, files, added_at)
                     db.execute("COMMIT")
                 except BaseException:
@@ -527,7 +528,7 @@ class SQLiteStore(SQLStore):
                 raise fault from exc
             self.faiss.add(np.array(new_ids, dtype=np.int64), vectors[new_rows])
             self.generation += 1
-        return added
+        return new_articles
 
     @staticmethod
     def _batch_bytes(items: Sequence[tuple[Article, Sequence[Chunk], str]], vectors: np.ndarray) -> int:
