@@ -389,13 +389,16 @@ def compose(
         return _figures(question, ranked, scorer, s)
     if question.kind == "attribution" and question.who:
         # no statement attributed to them: only sentences that name them and quote nobody else
-        ranked = [
+        named = [
             c
             for c in ranked
             if speaker_key(question.who) in words(c.text) and (not c.speaker or same_speaker(c.speaker, question.who))
         ]
-        if not ranked or ranked[0].score < s.threshold:
+        if named and named[0].score >= s.threshold:
+            ranked = named
+        elif question.who_is_named:
             return Composition([], unstated=f"what {question.who} said")
+        # "what do some researchers believe ...": what the articles say, whoever says it
     return _general(question, ranked, s)
 
 

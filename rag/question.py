@@ -35,9 +35,10 @@ KINDS = (
     "factoid",  # any other question: who/what/when/where ...
 )
 
+# a verb of saying, written in lower case ("State" in "the Islamic State" is a name, not a verb)
 _SPEECH = (
-    r"(?:say|said|says|tell|told|think|thinks|thought|claim|claimed|argue|argued|warn|warned|write|wrote|believe|"
-    r"believes|believed|state|stated|predict|predicted|add|added)"
+    r"(?-i:say|said|says|tell|told|think|thinks|thought|claim|claimed|argue|argued|warn|warned|write|wrote|"
+    r"believe|believes|believed|state|stated|predict|predicted|add|added)"
 )
 _ADVERB = r"(?:actually|really|publicly|recently|originally|first|also|later|then|just|once|ever|exactly)"
 _ATTRIBUTION = [
@@ -145,6 +146,17 @@ class ParsedQuestion:
     def asks_who_said(self) -> bool:
         return self.kind == "attribution" and not self.who
 
+    @property
+    def who_is_named(self) -> bool:
+        """Is ``who`` a name ("Healey", "the Kremlin") rather than a kind of people ("some researchers",
+        "the benefits agency")? A name is capitalised; in a question written without capitals past
+        its first word, ``who`` is taken for a name."""
+        if not self.who or re.match(r"(?:some|many|most|several|few|other|certain|all)\b", self.who, re.I):
+            return False
+        if any(w[:1].isupper() for w in self.who.split()):
+            return True
+        return not any(w[:1].isupper() for w in self.text.split()[1:])
+
 
 def answer_type_of(question: str) -> str:
     """The kind of thing that must be in the answer: "number" for how many/much/old..., "time" for
@@ -158,6 +170,11 @@ def answer_type_of(question: str) -> str:
     return ""
 
 
+# what a speaker's name never holds: a clause ("the name of his sermon in which he warned") or an
+# adverb alone ("what is incorrectly thought")
+_NOT_A_SPEAKER = re.compile(r"\b(?:which|that|who|whom|whose|where|when|while|because|if|name|reason)\b|^\w+ly$", re.I)
+
+
 def _kind_and_who(question: str) -> tuple[str, str]:
     text = question.strip().rstrip("?").strip()
     for pattern in _REACTION:
@@ -165,7 +182,10 @@ def _kind_and_who(question: str) -> tuple[str, str]:
             return "reaction", (match.groupdict().get("who") or "").strip()
     for pattern in _ATTRIBUTION:
         if match := pattern.search(text):
-            return "attribution", (match.groupdict().get("who") or "").strip()
+            who = (match.groupdict().get("who") or "").strip()
+            if who and (len(who.split()) > 6 or _NOT_A_SPEAKER.search(who)):
+                continue  # not someone speaking: read as another kind
+            return "attribution", who
     if _EXPLANATION.search(text):
         return "explanation", ""
     if _QUANTITY.search(text):
@@ -209,8 +229,19 @@ def parse_question(question: str) -> ParsedQuestion:
         focus=focus,
         answer_type=answer_type_of(question),
         thing=counted_thing(question),
-        dates=tuple(find_dates(question, 0, len(question), None)),
+        dates=tuple(d for d in find_dates(question, 0, len(question), None) if not _is_bound(question, d)),
     )
+
+
+# a date named as a bound ("prior to 2000", "since June 2024", "before the 2020 election") is not the
+# time asked about: what the question asks happened some other time (rag.timeframe reads the range)
+_BOUND_WORD = r"(?:since|after|before|until|till|through|by|up\s+to|prior\s+to)"
+_BOUND_BEFORE = re.compile(rf"\b{_BOUND_WORD}\s+(?:the\s+)?$", re.I)
+_BOUND_START = re.compile(rf"{_BOUND_WORD}\b", re.I)
+
+
+def _is_bound(question: str, mention: DateMention) -> bool:
+    return bool(_BOUND_START.match(question, mention.start) or _BOUND_BEFORE.search(question, 0, mention.start))
 
 
 def counted_thing(question: str) -> str:
