@@ -172,7 +172,9 @@ def answer_type_of(question: str) -> str:
 
 # what a speaker's name never holds: a clause ("the name of his sermon in which he warned") or an
 # adverb alone ("what is incorrectly thought")
-_NOT_A_SPEAKER = re.compile(r"\b(?:which|that|who|whom|whose|where|when|while|because|if|name|reason)\b|^\w+ly$", re.I)
+_NOT_A_SPEAKER = re.compile(
+    r"\b(?:which|that|who|whom|whose|where|when|while|because|if|(?-i:name|reason))\b|^\w+ly$", re.I
+)
 
 
 def _kind_and_who(question: str) -> tuple[str, str]:

@@ -58,6 +58,7 @@ KINDS_BY_QUESTION = [
     ("What was the name of Wesley's famous sermon in which he warned against drinking?", "factoid", ""),
     ("What was the reason the court gave that resulted in Mr. Costa losing his claim?", "explanation", ""),
     ("What do some researchers believe is the earliest animal phylum?", "attribution", "some researchers"),
+    ("What did Reason magazine say about the ban?", "attribution", "Reason magazine"),
 ]
 
 
