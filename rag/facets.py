@@ -3,12 +3,13 @@
 A filtered dense search needs the set of chunks that pass the filter. Asking SQLite for it on every
 search reads one row per passing chunk (100,000 rows for an as-of date that keeps a whole archive), so
 the store keeps, per chunk, the publication day and source of its article in arrays instead: a filter
-becomes a boolean mask in well under a millisecond, and the mask a FAISS bitmap selector.
+becomes a boolean mask in well under a millisecond, and the mask a FAISS bitmap selector or a table of
+ids that SQLite checks keyword matches against.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,37 +90,47 @@ class Facets:
 
     def chunk_mask(self, filters: Filters) -> np.ndarray:
         """Which chunks (in ``chunk_ids`` order) pass ``filters``."""
-        mask = self._masks.get(filters)
-        if mask is None:
-            if len(self._masks) >= 16:
-                self._masks.clear()
+
+        def make() -> np.ndarray:
             mask = self.article_mask(filters)[self.chunk_article]
             mask.flags.writeable = False  # shared by the searches that ask for it
-            self._masks[filters] = mask
-        return mask
+            return mask
 
-    def passing(self, rows: list[tuple[int, float]], mask: np.ndarray) -> list[tuple[int, float]]:
-        """The ``(chunk_id, score)`` rows whose chunk passes ``mask`` (a :meth:`chunk_mask`), in order;
-        a chunk these facets do not know (added since) does not pass."""
-        if not rows or not len(self.chunk_ids):
-            return []
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        at = np.minimum(np.searchsorted(self.chunk_ids, ids), len(self.chunk_ids) - 1)
-        kept = (self.chunk_ids[at] == ids) & mask[at]
-        return [rows[i] for i in np.flatnonzero(kept)]
+        return _kept(self._masks, filters, make)
 
     def bitmap(self, filters: Filters) -> tuple[np.ndarray, int]:
         """The passing chunk ids as a bitmap (bit ``i`` of byte ``i >> 3`` for id ``i``, as FAISS's
         IDSelectorBitmap reads it) and how many pass; kept for the next search with the same filter."""
-        found = self._bitmaps.get(filters)
-        if found is None:
-            mask = self.chunk_mask(filters)
-            size = int(self.chunk_ids[-1]) + 1 if len(self.chunk_ids) else 0
-            bits = np.zeros(size, dtype=bool)
-            bits[self.chunk_ids[mask]] = True
-            packed = np.packbits(bits, bitorder="little")
+
+        def make() -> tuple[np.ndarray, int]:
+            packed = np.packbits(self._by_id(filters), bitorder="little")
             packed.flags.writeable = False
-            if len(self._bitmaps) >= 16:
-                self._bitmaps.clear()
-            found = self._bitmaps[filters] = (packed, int(mask.sum()))
-        return found
+            return packed, int(self.chunk_mask(filters).sum())
+
+        return _kept(self._bitmaps, filters, make)
+
+    def smaller_side(self, filters: Filters) -> tuple[np.ndarray, bool]:
+        """The ids of the chunks that pass ``filters`` (and True), or of those that fail (and False)
+        when they are fewer: the shorter list for SQLite to check keyword matches against."""
+        mask = self.chunk_mask(filters)
+        passing = int(mask.sum())
+        if passing <= len(mask) - passing:
+            return self.chunk_ids[mask], True
+        return self.chunk_ids[~mask], False
+
+    def _by_id(self, filters: Filters) -> np.ndarray:
+        """One bool per chunk id from 0 to the last: whether it passes."""
+        size = int(self.chunk_ids[-1]) + 1 if len(self.chunk_ids) else 0
+        bits = np.zeros(size, dtype=bool)
+        bits[self.chunk_ids[self.chunk_mask(filters)]] = True
+        return bits
+
+
+def _kept(cache: dict, filters: Filters, make: Callable):
+    """``cache[filters]``, made first if missing; a cache holds the last 16 filters asked for."""
+    found = cache.get(filters)
+    if found is None:
+        if len(cache) >= 16:
+            cache.clear()
+        found = cache[filters] = make()
+    return found

@@ -60,6 +60,15 @@ def test_the_bitmap_selects_exactly_the_passing_ids(facets):
     assert [i for i in range(20) if selector.is_member(i)] == [1, 2, 7]
 
 
+def test_the_smaller_side_is_the_passing_ids_or_the_failing_ones(facets):
+    ids, passing = facets.smaller_side(Filters(sources=("AFP",)))
+    assert (ids.tolist(), passing) == ([1, 2, 7], True)  # 3 of 6 pass
+    ids, passing = facets.smaller_side(Filters(as_of="2024-10-24"))
+    assert (ids.tolist(), passing) == ([5], False)  # 5 of 6 pass: the one that fails
+    ids, passing = facets.smaller_side(Filters(sources=("Nobody",)))
+    assert (ids.tolist(), passing) == ([], True)
+
+
 def test_filtered_dense_search_returns_only_passing_chunks(facets):
     vectors = np.eye(16, dtype=np.float32)[:6]
     index = faiss.IndexIDMap2(faiss.IndexFlatIP(16))
@@ -99,7 +108,7 @@ def test_the_store_filters_chunks_in_memory_as_its_sql_does(library_store, sourc
 def test_keyword_search_filtered_in_memory_finds_what_sqlite_finds(library_store, sources, date_from, as_of, k):
     filters = Filters(sources=tuple(sources), date_from=date_from, as_of=as_of)
     fast = library_store.keyword_search(["harbour", "report"], k, filters)
-    sql = library_store._keyword_rows(fts5_query(["harbour", "report"]), k, filters=filters)
+    sql = joined_keyword_search(library_store, ["harbour", "report"], k, filters)
     assert [round(score, 9) for _, score in fast] == [round(score, 9) for _, score in sql]
     if k == 100:  # every match: the very same chunks
         assert {i for i, _ in fast} == {i for i, _ in sql}
@@ -131,12 +140,20 @@ def library_store(tmp_path_factory, embedder):
     index.close()
 
 
-def test_passing_matches_ranked_below_the_first_slice_are_read_in_further_slices(make_index, tmp_path, monkeypatch):
-    """The few chunks that pass rank below every other match: the first slice, sized by the share that
-    passes, holds none of them; the next slices (and, past the depth limit, SQLite's own join) must
-    still give exactly what the joined query gives."""
-    import rag.store.sqlite as sqlite_store
+def joined_keyword_search(store, terms, k, filters):
+    """The filtered keyword search as SQL alone: each match joined to its article and filtered there."""
+    where, params = filter_sql(filters)
+    rows = store._rows(
+        "SELECT f.rowid, bm25(chunks_fts) AS rank FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
+        f" JOIN articles a ON a.id = c.article_id WHERE chunks_fts MATCH ?{where} ORDER BY rank LIMIT ?",
+        [fts5_query(terms), *params, k],
+    )
+    return [(int(r[0]), -float(r[1])) for r in rows]
 
+
+def test_passing_matches_ranked_below_every_other_match_are_found(make_index, tmp_path):
+    """The few chunks that pass rank below every other match (the wire copies say "harbour" three
+    times): the filtered search must still give exactly what the joined query gives, scores included."""
     wire = "Harbour harbour harbour report {}."
     lines = [{"title": f"Wire {n}", "text": wire.format(n), "source": "Wire"} for n in range(40)]
     lines += [
@@ -150,20 +167,15 @@ def test_passing_matches_ranked_below_the_first_slice_are_read_in_further_slices
     index.ingest([dump])
     store = index.store
     filters = Filters(sources=("Local",))
-    match = fts5_query(["harbour", "report"])
-    joined = store._keyword_rows(match, 2, filters=filters)
-    sql = "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.source = 'Local'"
-    local = {c for (c,) in store._rows(sql)}
-    assert len(joined) == 2 and {i for i, _ in joined} <= local
-    slices = []
-    reader = store._keyword_rows
-    monkeypatch.setattr(store, "_keyword_rows", lambda *a, **kw: slices.append(kw) or reader(*a, **kw))
-    assert store.keyword_search(["harbour", "report"], 2, filters) == joined
-    assert len(slices) >= 2 and all(s.get("filters") is None for s in slices)  # all read in memory, in slices
-    slices.clear()
-    monkeypatch.setattr(sqlite_store, "KEYWORD_DEPTH", 20)  # the passing ones are past the depth: SQLite joins
-    assert store.keyword_search(["harbour", "report"], 2, filters) == joined
-    assert slices[-1].get("filters") == filters
+    local = {c for (c,) in store._rows("SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id"
+                                        " WHERE a.source = 'Local'")}
+    everything = store.keyword_search(["harbour", "report"], 44)
+    assert {i for i, _ in everything[:40]}.isdisjoint(local)  # the local ones rank last
+    for k in (2, 4, 10):
+        found = store.keyword_search(["harbour", "report"], k, filters)
+        assert found == joined_keyword_search(store, ["harbour", "report"], k, filters)
+        assert len(found) == min(k, 4) and {i for i, _ in found} <= local
+    assert store.keyword_search(["harbour"], 5, Filters(sources=("Nobody",))) == []
 
 
 def test_chunks_added_later_are_found_by_a_filtered_search(make_index, tmp_path):
@@ -179,3 +191,25 @@ def test_chunks_added_later_are_found_by_a_filtered_search(make_index, tmp_path)
         "Harbour opens",
         "Harbour closes",
     }
+
+
+@pytest.mark.parametrize("filters", [Filters(sources=("AFP",)), Filters(as_of="2024-12-31")])
+def test_chunks_added_later_are_found_by_a_filtered_keyword_search(make_index, tmp_path, filters):
+    """Both kinds of filter table: the passing ids (one source of two), and the failing ones (an as-of
+    date that keeps all but one article)."""
+    index = make_index()
+    dump, later = tmp_path / "first.jsonl", tmp_path / "later.json"
+    dump.write_text("\n".join(json.dumps(line) for line in [
+        {"title": "Harbour opens", "text": "The harbour opened on Monday.", "source": "AFP", "published": "2024-10-01"},
+        {"title": "Harbour plan", "text": "The harbour plan was shown.", "source": "AFP", "published": "2024-10-02"},
+        {"title": "Harbour fees", "text": "The harbour fees went up.", "source": "Reuters", "published": "2024-10-03"},
+        {"title": "Harbour future", "text": "The harbour will grow.", "source": "Reuters", "published": "2025-06-01"},
+    ]))
+    later.write_text(json.dumps({"title": "Harbour closes", "text": "The harbour closed again.", "source": "AFP",
+                                 "published": "2024-11-01"}))
+    index.ingest([dump])
+    before = {p.title for p in index.search("harbour", filters=filters, mode="keyword")}
+    assert before == ({"Harbour opens", "Harbour plan"} if filters.sources else
+                      {"Harbour opens", "Harbour plan", "Harbour fees"})
+    index.ingest([later])
+    assert {p.title for p in index.search("harbour", filters=filters, mode="keyword")} == before | {"Harbour closes"}

@@ -30,6 +30,7 @@ again).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sqlite3
@@ -49,7 +50,7 @@ from ..news import analyze
 from ..text import split_sentences
 from ..types import Article, Chunk, Filters, SentenceFacts
 from .manifest import FORMAT_VERSION, MANIFEST, Manifest, now
-from .sql import SHARED_TABLES, SQLStore, filter_sql
+from .sql import SHARED_TABLES, SQLStore
 from .vectors import CHECKSUM, VECTORS, FaissVectors
 
 DATABASE = "store.sqlite"
@@ -84,7 +85,6 @@ _SCHEMA = SHARED_TABLES.format(text="TEXT", key="INTEGER", compact=" WITHOUT ROW
 
 # the last chunk id handed out (chunks only come and go, never change): whether the facets are current
 _LAST_CHUNK_ID = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0)"
-KEYWORD_DEPTH = 5000  # most keyword matches read to filter in memory before SQLite filters them
 
 
 def fts5_query(terms: Sequence[str]) -> str:
@@ -134,6 +134,7 @@ class SQLiteStore(SQLStore):
         self._readers: list[sqlite3.Connection] = []
         self._facet_cache: Facets | None = None
         self._facet_lock = threading.Lock()
+        self._filter_tables = itertools.count()  # names of the temporary tables of filters
         self._trained_for = 0  # the chunk count an approximate index was last trained at
         self.faiss = FaissVectors(folder, manifest.dimension, nprobe)
         try:
@@ -361,6 +362,7 @@ class SQLiteStore(SQLStore):
                 db = sqlite3.connect(self.folder / DATABASE, check_same_thread=False, isolation_level=None)
             db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             db.execute("PRAGMA query_only=ON")
+            db.execute("PRAGMA temp_store=MEMORY")  # the tables of filters (keyword_search)
             self._local.db = db
             with self._lock:
                 self._readers.append(db)
@@ -637,44 +639,56 @@ class SQLiteStore(SQLStore):
     def keyword_search(self, terms: Sequence[str], k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
         """BM25 over the FTS5 keyword index: ``[(chunk_id, score)]``, higher is better.
 
-        With filters, the best matches are read in slices, each deep enough for the ``k`` still
-        wanted to pass (by the share of chunks that pass, then by the share that passed so far), and
-        filtered in memory (:mod:`rag.facets`); SQLite filters them itself, which costs a join for
-        every match, only when the best ``KEYWORD_DEPTH`` were not enough.
-        """
+        With filters, SQLite checks each match against a temporary table of the chunk ids that pass
+        (or that fail, when fewer: :meth:`Facets.smaller_side`) before it scores it, so only passing
+        matches are scored and sorted: a narrow filter makes the search cheaper, not dearer, and every
+        passing match can be found. The table is made once per filter on each reading connection, and
+        again when chunks were added."""
         match = fts5_query(terms)
         if not match:
             return []
+        reader = self._reader()
+        condition = ""
         if filters:
-            facets = self._facets()
-            mask = facets.chunk_mask(filters)
-            passing = int(mask.sum())
-            if passing == 0:
+            condition = self._filter_table(reader, filters)
+            if condition is None:
                 return []
-            found: list[tuple[int, float]] = []
-            read, share = 0, passing / len(mask)
-            while read < KEYWORD_DEPTH:
-                # 1.25 times the rows expected to hold what is missing: one slice is enough most often
-                wanted = min(KEYWORD_DEPTH - read, k + int(1.25 * (k - len(found)) / share))
-                rows = self._keyword_rows(match, wanted, offset=read)
-                read += len(rows)
-                found.extend(facets.passing(rows, mask))
-                if len(found) >= k or len(rows) < wanted:  # enough, or every match was read
-                    return found[:k]
-                share = max(len(found), 1) / read
-        return self._keyword_rows(match, k, filters=filters)
-
-    def _keyword_rows(
-        self, match: str, k: int, offset: int = 0, filters: Filters | None = None
-    ) -> list[tuple[int, float]]:
-        where, params = filter_sql(filters)
-        join = " JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
-        rows = self._rows(
-            f"SELECT f.rowid, bm25(chunks_fts) AS rank FROM chunks_fts f{join}"
-            f" WHERE chunks_fts MATCH ?{where} ORDER BY rank LIMIT ? OFFSET ?",
-            [match, *params, k, offset],
-        )
+        rows = reader.execute(
+            "SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts"
+            f" WHERE chunks_fts MATCH ?{condition} ORDER BY rank LIMIT ?",
+            [match, k],
+        ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def _filter_table(self, reader: sqlite3.Connection, filters: Filters) -> str | None:
+        """The condition on ``rowid`` that holds for the chunks passing ``filters``, through a temporary
+        table of ``reader`` (this thread's connection); None when no chunk passes. The ``+`` keeps FTS5
+        from looking each id up: SQLite checks the matches against the table instead."""
+        facets = self._facets()
+        tables: dict = self._local.__dict__.setdefault("filter_tables", {})
+        key = (filters, facets.version)
+        found = tables.get(key)
+        if found is None:
+            ids, passing = facets.smaller_side(filters)
+            if passing and not len(ids):
+                return None
+            name = f"rag_filter_{next(self._filter_tables)}"
+            reader.execute("PRAGMA query_only=OFF")  # temporary tables only: the database is not written
+            try:
+                if len(tables) >= 8:  # the last filters asked for; older ones are dropped
+                    for old, _ in tables.values():
+                        reader.execute(f"DROP TABLE IF EXISTS temp.{old}")
+                    tables.clear()
+                reader.execute(f"CREATE TEMP TABLE {name}(id INTEGER PRIMARY KEY)")
+                reader.execute(f"INSERT INTO temp.{name} SELECT value FROM json_each(?)", [json.dumps(ids.tolist())])
+            finally:
+                reader.execute("PRAGMA query_only=ON")
+            # a chunk added since the facets were read is not known to pass
+            condition = f" AND +rowid IN temp.{name}" if passing else (
+                f" AND +rowid <= {int(facets.version)} AND +rowid NOT IN temp.{name}"
+            )
+            found = tables[key] = (name, condition)
+        return found[1]
 
     def document_frequency(self, term: str) -> int:
         term = term.replace('"', "")
