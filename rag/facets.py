@@ -41,6 +41,7 @@ class Facets:
     days: np.ndarray  # int32 per article: day_number of its publication date
     sources: np.ndarray  # int32 per article: position in ``source_names``
     source_names: dict[str, int]
+    orphans: int = 0  # chunks whose article is not known (a damaged index): in no mask
     # the chunk masks and bitmaps of the last filters asked for: a search reads one for its dense and its
     # keyword side, and the next searches of a session most often ask for the same filter
     _masks: dict[Filters, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
@@ -58,6 +59,7 @@ class Facets:
             positions[article_id] = len(positions)
             days.append(day_number(published))
             sources.append(source_names.setdefault(source or "", len(source_names)))
+        chunks = list(chunks)
         pairs = sorted((chunk_id, positions[a]) for chunk_id, a in chunks if a in positions)
         return cls(
             version=version,
@@ -67,6 +69,7 @@ class Facets:
             days=np.asarray(days, dtype=np.int32),
             sources=np.asarray(sources, dtype=np.int32),
             source_names=source_names,
+            orphans=len(chunks) - len(pairs),
         )
 
     def article_mask(self, filters: Filters) -> np.ndarray:
@@ -103,27 +106,24 @@ class Facets:
         IDSelectorBitmap reads it) and how many pass; kept for the next search with the same filter."""
 
         def make() -> tuple[np.ndarray, int]:
-            packed = np.packbits(self._by_id(filters), bitorder="little")
+            mask = self.chunk_mask(filters)
+            bits = np.zeros(int(self.chunk_ids[-1]) + 1 if len(self.chunk_ids) else 0, dtype=bool)
+            bits[self.chunk_ids[mask]] = True
+            packed = np.packbits(bits, bitorder="little")
             packed.flags.writeable = False
-            return packed, int(self.chunk_mask(filters).sum())
+            return packed, int(mask.sum())
 
         return _kept(self._bitmaps, filters, make)
 
     def smaller_side(self, filters: Filters) -> tuple[np.ndarray, bool]:
         """The ids of the chunks that pass ``filters`` (and True), or of those that fail (and False)
-        when they are fewer: the shorter list for SQLite to check keyword matches against."""
+        when they are fewer: the shorter list for SQLite to check keyword matches against. Never the
+        failing ones when some chunks have no known article (they are in neither list)."""
         mask = self.chunk_mask(filters)
         passing = int(mask.sum())
-        if passing <= len(mask) - passing:
+        if passing <= len(mask) - passing or self.orphans:
             return self.chunk_ids[mask], True
         return self.chunk_ids[~mask], False
-
-    def _by_id(self, filters: Filters) -> np.ndarray:
-        """One bool per chunk id from 0 to the last: whether it passes."""
-        size = int(self.chunk_ids[-1]) + 1 if len(self.chunk_ids) else 0
-        bits = np.zeros(size, dtype=bool)
-        bits[self.chunk_ids[self.chunk_mask(filters)]] = True
-        return bits
 
 
 def _kept(cache: dict, filters: Filters, make: Callable):

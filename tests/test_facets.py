@@ -63,8 +63,11 @@ def test_the_bitmap_selects_exactly_the_passing_ids(facets):
 def test_the_smaller_side_is_the_passing_ids_or_the_failing_ones(facets):
     ids, passing = facets.smaller_side(Filters(sources=("AFP",)))
     assert (ids.tolist(), passing) == ([1, 2, 7], True)  # 3 of 6 pass
-    ids, passing = facets.smaller_side(Filters(as_of="2024-10-24"))
+    whole = Facets.build(12, ARTICLES, CHUNKS[:-1])  # without chunk 12, of an article not stored
+    ids, passing = whole.smaller_side(Filters(as_of="2024-10-24"))
     assert (ids.tolist(), passing) == ([5], False)  # 5 of 6 pass: the one that fails
+    ids, passing = facets.smaller_side(Filters(as_of="2024-10-24"))  # 12 would pass a "not failing" check
+    assert (ids.tolist(), passing) == ([1, 2, 7, 8, 9], True)
     ids, passing = facets.smaller_side(Filters(sources=("Nobody",)))
     assert (ids.tolist(), passing) == ([], True)
 
@@ -213,3 +216,36 @@ def test_chunks_added_later_are_found_by_a_filtered_keyword_search(make_index, t
                       {"Harbour opens", "Harbour plan", "Harbour fees"})
     index.ingest([later])
     assert {p.title for p in index.search("harbour", filters=filters, mode="keyword")} == before | {"Harbour closes"}
+
+
+def test_a_reader_keeps_the_tables_of_filters_only_for_the_chunks_as_they_are(make_index, tmp_path):
+    index = make_index()
+    store, only_afp = index.store, Filters(sources=("AFP",))
+    for n in range(3):
+        dump = tmp_path / f"harbour-{n}.json"
+        story = {"title": f"Harbour {n}", "text": f"The harbour story number {n}.", "source": "AFP"}
+        dump.write_text(json.dumps(story))
+        index.ingest([dump])
+        assert len(store.keyword_search(["harbour"], 10, only_afp)) == n + 1
+    assert len(store._rows("SELECT name FROM sqlite_temp_master WHERE type = 'table'")) == 1
+
+
+def test_the_reading_connections_of_threads_that_ended_are_closed(make_index, tmp_path):
+    import threading
+
+    index = make_index()
+    dump = tmp_path / "harbour.json"
+    dump.write_text(json.dumps({"title": "Harbour", "text": "The harbour opened.", "source": "AFP"}))
+    index.ingest([dump])
+    store, found = index.store, []
+
+    def search():
+        found.append(store.keyword_search(["harbour"], 5, Filters(sources=("AFP",))))
+
+    for _ in range(5):
+        thread = threading.Thread(target=search)
+        thread.start()
+        thread.join()
+    store.keyword_search(["harbour"], 5)
+    assert len(found) == 5 and all(len(f) == 1 for f in found)
+    assert len(store._readers) <= 2  # this thread's and the last one's, closed when the next is opened

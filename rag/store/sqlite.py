@@ -131,7 +131,7 @@ class SQLiteStore(SQLStore):
         self._read_uri: str | None = None  # how read-only connections open the database
         self._full = False  # the device was full at opening: read only, and writes say so
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []  # each thread's reader
         self._facet_cache: Facets | None = None
         self._facet_lock = threading.Lock()
         self._filter_tables = itertools.count()  # names of the temporary tables of filters
@@ -146,7 +146,7 @@ class SQLiteStore(SQLStore):
             # SQLite cannot make its shared-memory file on a full device: read the index as it is
             self._full = True
             self._read_only_reason = f"the device holding {folder} is full; free some space on it to write"
-            for reader in self._readers:  # opened to count the articles for the message: read-write
+            for _, reader in self._readers:  # opened to count the articles for the message: read-write
                 reader.close()
             self._readers.clear()
             self._local = threading.local()
@@ -362,10 +362,14 @@ class SQLiteStore(SQLStore):
                 db = sqlite3.connect(self.folder / DATABASE, check_same_thread=False, isolation_level=None)
             db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             db.execute("PRAGMA query_only=ON")
-            db.execute("PRAGMA temp_store=MEMORY")  # the tables of filters (keyword_search)
+            db.execute("PRAGMA temp_store=MEMORY")  # temporary tables (of filters: keyword_search) and sorts
             self._local.db = db
             with self._lock:
-                self._readers.append(db)
+                # a thread that has ended leaves its connection, and its tables of filters: close them
+                for thread, done in [(t, d) for t, d in self._readers if not t.is_alive()]:
+                    done.close()
+                    self._readers.remove((thread, done))
+                self._readers.append((threading.current_thread(), db))
         return db
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
@@ -373,7 +377,7 @@ class SQLiteStore(SQLStore):
 
     def close(self) -> None:
         with self._lock:
-            for db in self._readers:
+            for _, db in self._readers:
                 db.close()
             self._readers.clear()
             self._db.close()
@@ -663,32 +667,37 @@ class SQLiteStore(SQLStore):
     def _filter_table(self, reader: sqlite3.Connection, filters: Filters) -> str | None:
         """The condition on ``rowid`` that holds for the chunks passing ``filters``, through a temporary
         table of ``reader`` (this thread's connection); None when no chunk passes. The ``+`` keeps FTS5
-        from looking each id up: SQLite checks the matches against the table instead."""
+        from looking each id up: SQLite checks the matches against the table instead. A connection
+        keeps the tables of its last 8 filters, for the chunks as they are now."""
         facets = self._facets()
-        tables: dict = self._local.__dict__.setdefault("filter_tables", {})
-        key = (filters, facets.version)
-        found = tables.get(key)
-        if found is None:
-            ids, passing = facets.smaller_side(filters)
-            if passing and not len(ids):
-                return None
-            name = f"rag_filter_{next(self._filter_tables)}"
-            reader.execute("PRAGMA query_only=OFF")  # temporary tables only: the database is not written
+        tables: dict[tuple[Filters, int], tuple[str, str]] = self._local.__dict__.setdefault("filter_tables", {})
+        found = tables.get((filters, facets.version))
+        if found is not None:
+            return found[1]
+        ids, passing = facets.smaller_side(filters)
+        if passing and not len(ids):
+            return None
+        name = f"rag_filter_{next(self._filter_tables)}"
+        reader.execute("PRAGMA query_only=OFF")  # temporary tables only: the database is not written
+        try:
+            for key, (old, _) in list(tables.items()):  # oldest first
+                if key[1] != facets.version or len(tables) >= 8:
+                    reader.execute(f"DROP TABLE IF EXISTS temp.{old}")
+                    del tables[key]
             try:
-                if len(tables) >= 8:  # the last filters asked for; older ones are dropped
-                    for old, _ in tables.values():
-                        reader.execute(f"DROP TABLE IF EXISTS temp.{old}")
-                    tables.clear()
                 reader.execute(f"CREATE TEMP TABLE {name}(id INTEGER PRIMARY KEY)")
                 reader.execute(f"INSERT INTO temp.{name} SELECT value FROM json_each(?)", [json.dumps(ids.tolist())])
-            finally:
-                reader.execute("PRAGMA query_only=ON")
-            # a chunk added since the facets were read is not known to pass
-            condition = f" AND +rowid IN temp.{name}" if passing else (
-                f" AND +rowid <= {int(facets.version)} AND +rowid NOT IN temp.{name}"
-            )
-            found = tables[key] = (name, condition)
-        return found[1]
+            except BaseException:
+                reader.execute(f"DROP TABLE IF EXISTS temp.{name}")
+                raise
+        finally:
+            reader.execute("PRAGMA query_only=ON")
+        # a chunk added since the facets were read is not known to pass
+        condition = f" AND +rowid IN temp.{name}" if passing else (
+            f" AND +rowid <= {int(facets.version)} AND +rowid NOT IN temp.{name}"
+        )
+        tables[(filters, facets.version)] = (name, condition)
+        return condition
 
     def document_frequency(self, term: str) -> int:
         term = term.replace('"', "")
