@@ -268,13 +268,13 @@ class Assistant:
         confidence = composition.chosen[0].score if composition.chosen else (ranked[0].score if ranked else 0.0)
         if composition.chosen:
             citations = tuple(
-                self._citation(n, c, (composition.values or {}).get(n - 1, ""))
+                self._citation(n, c, when.as_of, (composition.values or {}).get(n - 1, ""))
                 for n, c in enumerate(composition.chosen, 1)
             )
             closest: tuple[Citation, ...] = ()
             text = answer_text(parsed, composition, citations)
         else:
-            citations, closest, text = (), self._closest(ranked), NO_ANSWER
+            citations, closest, text = (), self._closest(ranked, when.as_of), NO_ANSWER
         return Answer(
             question=question,
             text=text,
@@ -293,15 +293,16 @@ class Assistant:
             **extra,
         )
 
-    def _citation(self, number: int, candidate: ScoredSentence, value: str = "") -> Citation:
+    def _citation(self, number: int, candidate: ScoredSentence, as_of: dt.date, value: str = "") -> Citation:
+        """The citation of a chosen sentence, with the other articles of its story published by ``as_of``."""
         text, facts = self.scorer.article(candidate.article_id)
-        others = self.index.also_reported(candidate.article_id)
+        others = self.index.also_reported(candidate.article_id, as_of)
         also = tuple(f"{m.source or m.title}" + (f" ({day(m.published)})" if m.published else "") for m in others)
         return replace(make_citation(number, candidate, text, facts, value), also=also)
 
-    def _closest(self, ranked: list[ScoredSentence]) -> tuple[Citation, ...]:
+    def _closest(self, ranked: list[ScoredSentence], as_of: dt.date) -> tuple[Citation, ...]:
         """The nearest sentences, shown when an answer abstains."""
-        return tuple(self._citation(n, c) for n, c in enumerate(ranked[:3], 1))
+        return tuple(self._citation(n, c, as_of) for n, c in enumerate(ranked[:3], 1))
 
     # generative answers -----------------------------------------------------------------------
 
@@ -350,7 +351,7 @@ class Assistant:
             return
         llm_ms = round((time.perf_counter() - started) * 1000, 1)
         if is_cannot_answer(reply):
-            closest = self._closest(ranked)
+            closest = self._closest(ranked, when.as_of)
             yield Answer(
                 question=question,
                 text=NO_ANSWER,
@@ -375,7 +376,7 @@ class Assistant:
             for key, index, similarity in claim.support:
                 if (key, index) not in numbers:
                     numbers[(key, index)] = self._citation(
-                        len(numbers) + 1, self._passage_sentence(passages[key - 1], index, similarity)
+                        len(numbers) + 1, self._passage_sentence(passages[key - 1], index, similarity), when.as_of
                     )
                 markers.append(f"[{numbers[(key, index)].number}]")
             parts.append(" ".join([claim.text, *markers]))

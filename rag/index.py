@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,12 +126,14 @@ class Index:
         with self.store.guard():
             return self.store.story_sizes(article_ids)
 
-    def also_reported(self, article_id: str) -> list[StoredArticle]:
-        """The other articles of this article's story, newest first."""
+    def also_reported(self, article_id: str, as_of: dt.date | str | None = None) -> list[StoredArticle]:
+        """The other articles of this article's story, newest first; with ``as_of``, only those
+        published by that day (undated ones are kept, as by the as-of filter)."""
         with self.store.guard():
             story = self.store.stories_of([article_id]).get(article_id)
             members = self.store.story_members(story) if story else []
-        return [m for m in members if m.id != article_id]
+        last = str(as_of)[:10] if as_of else None
+        return [m for m in members if m.id != article_id and not (last and m.published and m.published[:10] > last)]
 
     def statements(
         self, speaker: str, filters: Filters | None = None, limit: int = 40

@@ -391,6 +391,8 @@ class Ingester:
             return
         texts = [chunk.text for _, chunks, _ in self._queue for chunk in chunks]
         vectors = self.embedder.embed(texts)
+        if texts:
+            self.store.require_dimension(vectors.shape[1], self.embedder.name)
         self._stored()
         assert self._writer is not None, "batches are flushed inside run()"
         future = self._writer.submit(self.store.add, self._queue, vectors, self._files, self._facts)

@@ -59,7 +59,9 @@ class Retriever:
         if mode in ("hybrid", "keyword"):
             keyword = self.store.keyword_search(keyword_terms(question), depth, filters)
         if vector is not None:
-            dense = self.store.dense_search(vector.result(), depth, filters)
+            query = vector.result()
+            self.store.require_dimension(len(query), self.embedder.name)
+            dense = self.store.dense_search(query, depth, filters)
         if mode == "hybrid":
             ranked = fuse([[i for i, _ in dense], [i for i, _ in keyword]])
         else:

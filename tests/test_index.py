@@ -2,7 +2,9 @@
 
 import shutil
 import threading
+from concurrent.futures import Future
 
+import numpy as np
 import pytest
 
 from rag import RagError, Settings
@@ -89,3 +91,29 @@ def test_unknown_model_is_a_clear_error(tmp_path):
 
     with pytest.raises(RagError, match="cannot load the embedding model 'no-such/model-anywhere'"):
         Index(Settings(index_dir=tmp_path / "index", model="no-such/model-anywhere"), create=True)
+
+
+class OtherDimension(Embedder):
+    """Another model under the same name (a local model folder replaced): vectors of 100 dimensions."""
+
+    def embed(self, texts):
+        return np.ascontiguousarray(super().embed(texts)[:, :100])
+
+    def embed_query(self, text):
+        done = Future()
+        done.set_result(np.ascontiguousarray(super().embed_query(text).result()[:100]))
+        return done
+
+
+def test_vectors_of_another_dimension_are_refused_before_they_meet_the_index(tmp_path, embedder):
+    with Index(Settings(index_dir=tmp_path / "index"), create=True, embedder=embedder) as index:
+        index.ingest([DATA / "good" / "orchard.txt"])
+        articles = index.stats().articles
+    other = OtherDimension(embedder.name)
+    message = "holds vectors of 384 dimensions, but the model .* gives 100: use the model the index was built with"
+    with Index(Settings(index_dir=tmp_path / "index"), embedder=other) as index:
+        with pytest.raises(RagError, match=message):
+            index.search("apple harvest")
+        with pytest.raises(RagError, match=message):
+            index.ingest([DATA / "good"])
+        assert index.stats().articles == articles and index.check() == []

@@ -89,6 +89,15 @@ def test_a_citation_lists_the_other_outlets_and_versions(wire):
     assert set(first.also) == {"Wire copy (2024-10-24)", "AP (2024-10-23)"}
 
 
+def test_a_citation_lists_no_version_published_after_the_as_of_date(wire):
+    from rag.answer import Assistant
+
+    answer = Assistant(wire).ask("How many North Korean troops were being trained?", as_of="2024-10-24")
+    first = answer.citations[0]
+    assert first.published == "2024-10-24"
+    assert first.also == ("AP (2024-10-23)",)  # not the version of 2024-10-25, nor anything about it
+
+
 def test_removing_a_copy_keeps_the_rest_of_its_story(wire):
     (story,) = wire.stories()
     wire.remove([story[0].id])

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import IndexError_
 from ..text import WORD
 from ..types import Article, Chunk, Filters, SentenceFacts
 from .manifest import Manifest
@@ -126,6 +127,17 @@ class Store(ABC):
     @abstractmethod
     def require_writable(self, operation: str) -> None:
         """Raise :class:`rag.errors.ReadOnly` for ``operation`` ("add articles") on a read-only index."""
+
+    def require_dimension(self, dimension: int, model: str) -> None:
+        """Refuse vectors of ``dimension`` from ``model`` when the index holds vectors of another one:
+        a model is checked by name on open, and this catches another model under the same name (a
+        local model folder replaced), at the first vectors, before they meet the stored ones."""
+        if dimension != self.manifest.dimension:
+            raise IndexError_(
+                f"the index in {self.location} holds vectors of {self.manifest.dimension} dimensions, but the model "
+                f"{model} gives {dimension}: use the model the index was built with, or build a new index for "
+                "this one in another place with --index"
+            )
 
     # --- writing -----------------------------------------------------------------------------
 
