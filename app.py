@@ -227,7 +227,8 @@ class App:
 
     def ingest_files(self, uploads: list[tuple[Path, str]], progress=None) -> dict:
         """Ingest uploaded files; ``uploads`` are (server temp path, original name for the report).
-        Files over RAG_MAX_FILE_MB are rejected by name in the report, like any unreadable file."""
+        Files over RAG_MAX_FILE_MB are rejected by name in the report, like any unreadable file, but
+        JSON and JSONL archives, which are limited per article."""
         most = self.settings.max_upload_files
         if len(uploads) > most:
             raise RagError(
@@ -553,6 +554,15 @@ class SecurityHeaders:
         return await self.app(scope, receive, send_with_headers)
 
 
+def upload_cap(settings: Settings) -> str | None:
+    """The largest file the app takes in: a client's hourly allowance (or none without one), not
+    RAG_MAX_FILE_MB, since a JSON or JSONL archive is limited per article, not as a file, and any
+    other file over RAG_MAX_FILE_MB is then rejected by name in the report."""
+    if not settings.upload_mb_per_hour:
+        return None
+    return f"{max(settings.max_file_mb, settings.upload_mb_per_hour)}mb"
+
+
 def launch(demo: gr.Blocks, app: App, **options) -> None:
     """Serve the app on the configured address and port, with the upload limit of the settings, the
     logins of its auth file and the security headers; warn when it is open to the network."""
@@ -572,7 +582,7 @@ def launch(demo: gr.Blocks, app: App, **options) -> None:
     demo.launch(
         server_name=settings.host,
         server_port=settings.port,
-        max_file_size=f"{settings.max_file_mb}mb",
+        max_file_size=upload_cap(settings),
         css=CSS,
         footer_links=["api"],
         auth=check if logins is not None else None,

@@ -126,7 +126,8 @@ class Settings:
         group="index", kind=int, minimum=1,
     )
     max_file_mb: int = setting(
-        20, "RAG_MAX_FILE_MB", "files (and the chat's uploads) larger than this many MB are rejected",
+        20, "RAG_MAX_FILE_MB",
+        "files (and the chat's uploads) larger than this many MB are rejected; a JSON or JSONL archive: each article",
         group="index", kind=int, minimum=1,
     )
     feed_timeout: float = setting(

@@ -413,3 +413,32 @@ def test_an_ingest_beside_the_serving_app_is_seen_by_it(tmp_path, embedder):
         assert client.predict("How old is Donald Trump?", api_name="/ask")["citations"]  # still answering
     with Index(Settings(index_dir=tmp_path / "index"), embedder=embedder) as index:
         assert index.check() == [] and index.stats().articles == len(titles)
+
+
+def test_an_archive_over_the_file_limit_is_taken_in_and_limited_per_article(embedder, tmp_path):
+    """RAG_MAX_FILE_MB applies to each article of a JSON Lines archive, in the app as in `rag ingest`;
+    another file over it is still rejected, by name, in the report."""
+    import json
+
+    from .conftest import launched
+
+    archive, big = tmp_path / "wire-archive.jsonl", tmp_path / "big.txt"
+    archive.write_text("\n".join(
+        json.dumps({"title": f"Harbour bulletin {n}", "text": f"The harbour board approved berth {n} on Monday.",
+                    "source": "Wire", "raw": "<p>" * 12_000})
+        for n in range(30)
+    ))
+    big.write_text("Harbour Report\n\n" + "The harbour board met on Monday. " * 40_000)
+    assert archive.stat().st_size > 2**20 and big.stat().st_size > 2**20
+    run = launched(tmp_path / "index", embedder, [], max_file_mb=1)
+    url, app = next(run)
+    try:
+        client = Client(url, verbose=False)
+        report = client.predict([handle_file(str(archive)), handle_file(str(big))], api_name="/ingest")
+        stored = app.index.stats().articles
+    finally:
+        next(run, None)
+    files = {f["file"]: f for f in report["files"]}
+    assert files["wire-archive.jsonl"]["status"] == "added" and files["wire-archive.jsonl"]["added"] == 30
+    assert files["big.txt"]["status"] == "rejected" and "limit" in files["big.txt"]["reason"]
+    assert stored == 30
