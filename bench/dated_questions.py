@@ -9,7 +9,17 @@ question is then asked four ways:
 - as of a day between v1 and v2: only v1 was published; the right article is v1;
 - as of a day between v2 and v3: the right article is v2 (the newest by then);
 - as of a day after v3: v3;
-- as of a day after v3, with the month of v2 in the question ("In March 2024, how many ...?"): v2.
+- as of a day after v3, with the month of v2 in the question ("In March 2024, how many ...?"): v2;
+
+and five more ways, with the relative time words of news questions, each naming v2's day (the right
+article is v2):
+
+- "Yesterday, ...", as of the day after v2;
+- "On Tuesday, ..." (v2's weekday), as of 2-6 days after v2;
+- "This week, ...", as of a day of v2's week (Monday to Sunday) from v2 on;
+- "Last month, ...", as of a day of the month after v2's (left out when v3 came out by then within a
+  week of that month's end, as a report of last month's news could be v3);
+- "Two months ago, ...", as of 55-65 days after v2, when v3 may be out already.
 
 Reported: the share of questions whose right article is among the top 5 passages, and whose first
 quote is from the right article and gives its figure; with the product's as-of date and time words
@@ -54,9 +64,13 @@ def changed(answer: str, step: int) -> str:
     return text
 
 
+RELATIVE = ("yesterday", "on a weekday", "this week", "last month", "two months ago")
+
+
 def build(rng: random.Random):
     squad = json.loads((SHARED / "xquad-r.en.json").read_text(encoding="utf-8"))
     articles, cases = [], []
+    relative = random.Random(7)  # the days of the relative-word questions: the other draws stay as they were
     for entry in squad["data"]:
         title = entry["title"].replace("_", " ")
         for n, paragraph in enumerate(entry["paragraphs"], 1):
@@ -95,7 +109,26 @@ def build(rng: random.Random):
                     ("as of v3", question, after, versions[2], figures[2]),
                     ("month of v2 named", f"In {month}, {lowered}", after, versions[1], figures[1]),
                 ]
+                cases += relative_cases(relative, question, days, versions[1], figures[1])
     return articles, cases
+
+
+def relative_cases(rng: random.Random, question: str, days: list[dt.date], right: Article, figure: str) -> list:
+    """The question asked with relative time words that name v2's day (``days``: v1, v2, v3)."""
+    v2, v3 = days[1], days[2]
+    lowered = question[0].lower() + question[1:]
+    next_month = (v2.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    month_end = next_month - dt.timedelta(days=1)
+    in_next_month = next_month + dt.timedelta(days=rng.randrange(0, 28))
+    found = [
+        ("yesterday", f"Yesterday, {lowered}", v2 + dt.timedelta(days=1)),
+        ("on a weekday", f"On {v2.strftime('%A')}, {lowered}", v2 + dt.timedelta(days=rng.randrange(2, 7))),
+        ("this week", f"This week, {lowered}", v2 + dt.timedelta(days=rng.randrange(0, 7 - v2.weekday()))),
+        ("two months ago", f"Two months ago, {lowered}", v2 + dt.timedelta(days=rng.randrange(55, 66))),
+    ]
+    if not (v3 <= in_next_month and v3 <= month_end + dt.timedelta(days=7)):
+        found.insert(3, ("last month", f"Last month, {lowered}", in_next_month))
+    return [(kind, asked, day, right, figure) for kind, asked, day in found]
 
 
 def main() -> None:
@@ -130,7 +163,7 @@ def main() -> None:
                     )
     print("| questions | n | dated: right article in top 5 | first quote right | undated: top 5 | first quote |")
     print("|---|---|---|---|---|---|")
-    for kind in ("as of v1", "as of v2", "as of v3", "month of v2 named"):
+    for kind in ("as of v1", "as of v2", "as of v3", "month of v2 named", *RELATIVE):
         d, u = results["dated"][kind], results["undated"][kind]
         print(
             f"| {kind} | {len(d)} | {share(d, 0):.3f} | {share(d, 1):.3f} | {share(u, 0):.3f} | {share(u, 1):.3f} |"
@@ -145,7 +178,8 @@ def share(rows, column: int) -> float:
 
 
 def strip_time(question: str) -> str:
-    return re.sub(r"^In [A-Z][a-z]+ \d{4}, (\w)", lambda m: m.group(1).upper(), question)
+    opening = r"^(?:In [A-Z][a-z]+ \d{4}|Yesterday|On [A-Z][a-z]+day|This week|Last month|Two months ago), (\w)"
+    return re.sub(opening, lambda m: m.group(1).upper(), question)
 
 
 if __name__ == "__main__":
