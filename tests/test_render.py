@@ -128,10 +128,13 @@ def test_library_table_has_four_escaped_columns_and_says_where_the_page_is():
     assert value == "id-A ti" and label == "A title (no date) · id-A ti"
 
 
-def test_an_article_of_a_story_told_several_times_says_so():
+def test_an_article_of_a_story_told_several_times_lists_the_others():
     first, second = _stored("Troops reach Kursk", "2024-10-24"), _stored("Harbour vote", None)
-    table = library_html([first, second], versions={first.id: 3, second.id: 1})
-    assert table.count('class="story"') == 1 and "3 versions</span>" in table
+    others = [_stored("Troops <b>reach</b> Kursk (AP)", "2024-10-23", source="AP"), _stored("Kursk", None, source="")]
+    table = library_html([first, second], others={first.id: others})
+    assert table.count('class="story"') == 1 and ">3 versions</summary>" in table
+    assert "<li>Troops &lt;b&gt;reach&lt;/b&gt; Kursk (AP) <span class=\"source\">AP, 2024-10-23</span></li>" in table
+    assert "<li>Kursk <span class=\"source\">no source, no date</span></li>" in table
 
 
 def test_the_access_line_warns_names_the_user_and_escapes():

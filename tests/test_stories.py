@@ -112,3 +112,18 @@ def test_rag_list_stories(wire, capsys):
     assert main(["list", "--stories", "--index", str(wire.store.folder)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"story of 3 articles", out) and "Wire copy" in out and TRUMP.title not in out
+
+
+def test_the_library_tab_lists_the_other_articles_of_a_story(wire):
+    from html import escape
+
+    import app as app_module
+    from rag.answer import Assistant
+
+    table = app_module.App(Assistant(wire)).library_page("", app_module.NEWEST_FIRST, 0)[0]
+    assert table.count('<details class="story">') == 3 and table.count(">3 versions</summary>") == 3
+    updated = table[table.index(escape(TROOPS.title + " (updated)")):]
+    others = updated[: updated.index("</details>")]  # the newest's own row lists the other two, not itself
+    assert "AP, 2024-10-23" in others and "Wire copy, 2024-10-24" in others and "2024-10-25" not in others
+    trump_row = next(row for row in table.split("<tr>") if escape(TRUMP.title) in row)
+    assert "<details" not in trump_row  # a story of one article

@@ -44,7 +44,10 @@ CSS = """
 #library table{width:100%;margin:0;padding:0;border-collapse:collapse;border:0;font-family:var(--font);
   font-size:.8125rem}
 #library tr{border:0}
-#library .story{font-size:.8em;color:#555;border:1px solid #bbb;border-radius:3px;padding:0 .25em;white-space:nowrap}
+#library .story{font-size:.8em;color:#555;display:inline}#library .story[open]{display:block}
+#library .story summary{display:inline;cursor:pointer;border:1px solid #bbb;border-radius:3px;padding:0 .25em;
+  white-space:nowrap}
+#library .story ul{margin:.2em 0 .2em 1.2em;padding:0}
 #library th,#library td{padding:.3rem .45rem;text-align:left;vertical-align:top;line-height:1.35;border:0}
 #library thead th{position:sticky;top:0;z-index:1;background:var(--background-fill-secondary);font-weight:600;
   white-space:nowrap;border-bottom:1px solid var(--border-color-primary)}
@@ -322,10 +325,11 @@ def report_html(report: IngestReport) -> str:
 
 
 def library_html(
-    articles: Sequence[StoredArticle], query: str = "", versions: Mapping[str, int] | None = None
+    articles: Sequence[StoredArticle], query: str = "", others: Mapping[str, Sequence[StoredArticle]] | None = None
 ) -> str:
     """One page of the article table: title, date, source and number of chunks, every value escaped;
-    ``versions`` gives, for an article of a story told several times, how many articles tell it."""
+    ``others`` gives, for an article of a story told several times, the other articles that tell it
+    (newest first), listed under the article's "N versions" button."""
     if not articles:
         if query.strip():
             return f'<p class="empty">No article has “{escape(query.strip())}” in its title or source.</p>'
@@ -333,10 +337,17 @@ def library_html(
     rows = []
     for a in articles:
         date = escape(day(a.published)) or '<span class="none">no date</span>'
-        told = (versions or {}).get(a.id, 1)
         story = ""
-        if told > 1:
-            story = f' <span class="story" title="one story told by {told} articles">{told} versions</span>'
+        if members := (others or {}).get(a.id):
+            listed = "".join(
+                f"<li>{escape(m.title)} <span class=\"source\">{escape(m.source or 'no source')}, "
+                f"{escape(day(m.published)) or 'no date'}</span></li>"
+                for m in members
+            )
+            story = (
+                f'<details class="story"><summary title="one story told by {len(members) + 1} articles">'
+                f"{len(members) + 1} versions</summary><ul>{listed}</ul></details>"
+            )
         rows.append(
             f'<tr><td class="title">{escape(a.title)}{story}</td><td class="date">{date}</td>'
             f'<td class="source">{escape(a.source)}</td><td class="chunks">{a.chunks:,}</td></tr>'
