@@ -9,6 +9,11 @@ says how much the question wants the newest reports (:data:`Recency`): strongly 
 :func:`rag.news.resolve_date`, the same rules that resolve "on Wednesday" inside an article
 against its publication date. An expression that names no calendar date ("since the election")
 is left out: the question is then searched without a range.
+
+Not dateparser: its search turns a phrase into one moment, not the range the phrase names ("last
+month" asked on 2024-10-25 is 2024-09-25; "this week" is the as-of day; "in June 2022" is 25 June),
+and it takes the "May" of "What did May say?" for a month (tests/test_timeframe.py holds the ranges
+expected).
 """
 
 from __future__ import annotations
