@@ -485,3 +485,24 @@ def test_two_ingests_at_once_into_one_index(tmp_path, embedder, capsys):
     capsys.readouterr()
     assert main(["check", "--index", str(folder)]) == 0
     assert capsys.readouterr().out.startswith("ok: 18 articles")
+
+
+def test_ask_as_of_a_day_cites_nothing_published_later(tmp_path, embedder, capsys):
+    dump = tmp_path / "harbour.jsonl"
+    dump.write_text("\n".join(json.dumps(r) for r in [
+        {"title": "Harbour toll set", "text": "The harbour toll was set at 12 euros on Monday.",
+         "published": "2024-03-04"},
+        {"title": "Harbour toll raised", "text": "The harbour toll was raised to 15 euros on Monday.",
+         "published": "2024-06-03"},
+    ]))
+    index = ["--index", str(tmp_path / "index")]
+    assert main(["ingest", str(dump), *index, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "What is the harbour toll?", "--as-of", "2024-04-01", "--format", "json", *index]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["as_of"] == "2024-04-01" and answer["citations"]
+    assert {c["title"] for c in answer["citations"]} == {"Harbour toll set"}
+    assert main(["ask", "What is the harbour toll?", "--as-of", "2024-04-01", *index]) == 0
+    assert "As of 2024-04-01: nothing published later was read." in capsys.readouterr().out
+    assert main(["ask", "What is the harbour toll?", "--as-of", "soon", *index]) == 1
+    assert capsys.readouterr().err == "error: --as-of 'soon' is not a date; use YYYY-MM-DD\n"
