@@ -137,18 +137,13 @@ class App:
             offset = max(0, (total - 1) // PAGE_ROWS * PAGE_ROWS)
             articles, total = self.index.article_page(query, newest_first, offset, PAGE_ROWS)
         return (
-            library_html(articles, query, self.story_versions(articles)),
+            library_html(articles, query, self.index.also_reported([a.id for a in articles])),
             library_count(offset, len(articles), total),
             gr.Button(interactive=offset > 0),
             gr.Button(interactive=offset + len(articles) < total),
             gr.Dropdown(choices=[library_choice(a) for a in articles], value=None),
             offset,
         )
-
-    def story_versions(self, articles) -> dict:
-        """For each article of the page whose story other articles tell, those articles, newest first."""
-        told = self.index.story_sizes([a.id for a in articles])
-        return {a.id: self.index.also_reported(a.id) for a in articles if told.get(a.id, 1) > 1}
 
     def first_page(self, query: str, order: str):
         return self.library_page(query, order, 0)

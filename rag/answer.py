@@ -296,7 +296,7 @@ class Assistant:
     def _citation(self, number: int, candidate: ScoredSentence, as_of: dt.date, value: str = "") -> Citation:
         """The citation of a chosen sentence, with the other articles of its story published by ``as_of``."""
         text, facts = self.scorer.article(candidate.article_id)
-        others = self.index.also_reported(candidate.article_id, as_of)
+        others = self.index.also_reported([candidate.article_id], as_of).get(candidate.article_id, [])
         also = tuple(f"{m.source or m.title}" + (f" ({day(m.published)})" if m.published else "") for m in others)
         return replace(make_citation(number, candidate, text, facts, value), also=also)
 

@@ -121,19 +121,24 @@ class Index:
         with self.store.guard():
             return self.store.stories(min_size)
 
-    def story_sizes(self, article_ids: Sequence[str]) -> dict[str, int]:
-        """For each of these articles, how many articles tell its story (1: only itself)."""
-        with self.store.guard():
-            return self.store.story_sizes(article_ids)
-
-    def also_reported(self, article_id: str, as_of: dt.date | str | None = None) -> list[StoredArticle]:
-        """The other articles of this article's story, newest first; with ``as_of``, only those
-        published by that day (undated ones are kept, as by the as-of filter)."""
-        with self.store.guard():
-            story = self.store.stories_of([article_id]).get(article_id)
-            members = self.store.story_members(story) if story else []
+    def also_reported(
+        self, article_ids: Sequence[str], as_of: dt.date | str | None = None
+    ) -> dict[str, list[StoredArticle]]:
+        """For each of these articles whose story other articles tell, those others, newest first; with
+        ``as_of``, only those published by that day (undated ones are kept, as by the as-of filter)."""
+        ids = list(dict.fromkeys(article_ids))
         last = str(as_of)[:10] if as_of else None
-        return [m for m in members if m.id != article_id and not (last and m.published and m.published[:10] > last)]
+        with self.store.guard():
+            told = self.store.story_sizes(ids)
+            stories = self.store.stories_of([i for i in ids if told.get(i, 1) > 1])
+            members = {story: self.store.story_members(story) for story in set(stories.values())}
+        return {
+            article_id: [
+                m for m in members[story]
+                if m.id != article_id and not (last and m.published and m.published[:10] > last)
+            ]
+            for article_id, story in stories.items()
+        }
 
     def statements(
         self, speaker: str, filters: Filters | None = None, limit: int = 40
