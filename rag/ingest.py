@@ -31,6 +31,7 @@ from .text import split_sentences
 from .types import Article, Chunk, SentenceFacts
 
 Status = Literal["added", "unchanged", "duplicate", "rejected", "skipped"]
+SPLIT_LAST_CHUNKS = 256  # a last batch of at least this many chunks is committed in two (Ingester._flush)
 
 
 @dataclass
@@ -232,7 +233,7 @@ class Ingester:
                 self._bytes_done += _size(path) if skip_reason is None else 0
                 self._file_bytes = 0
                 self._notify(shown)
-            self._flush()
+            self._flush(last=True)
             self._stored()
         except Exception:
             # the batch being committed finishes (or fails) whole first; its error, if it has one, is
@@ -384,22 +385,44 @@ class Ingester:
                 return FileResult(shown, "duplicate", duplicate=len(article_ids))
         return None
 
-    def _flush(self) -> None:
+    def _flush(self, last: bool = False) -> None:
         """Embed the queued chunks and hand them, with the finished files' records, to the writer
-        thread to commit at once, after the batch before (if any) is committed."""
-        if not self._queue and not self._files:
+        thread to commit at once, after the batch before (if any) is committed.
+
+        The ``last`` batch's commit has no embedding after it to overlap, so a large one is sent in
+        two: all but its last sixth first, whose commit overlaps the embedding of that sixth, and then
+        the sixth, the only commit waited for. The files' records go with the second part."""
+        queue, files, facts = self._queue, self._files, self._facts
+        self._queue, self._files, self._facts = [], [], {}
+        self._queued_chunks = 0
+        if last and (total := sum(len(chunks) for _, chunks, _ in queue)) >= SPLIT_LAST_CHUNKS:
+            tail, split = 0, len(queue)
+            while split > 1 and tail < total // 6:
+                split -= 1
+                tail += len(queue[split][1])
+            head = queue[:split]
+            self._send(head, [], {a.id: facts[a.id] for a, _, _ in head})
+            queue = queue[split:]
+            facts = {a.id: facts[a.id] for a, _, _ in queue}
+        self._send(queue, files, facts)
+
+    def _send(
+        self,
+        queue: list[tuple[Article, list[Chunk], str]],
+        files: list[tuple[str, str, list[str]]],
+        facts: dict[str, list[SentenceFacts]],
+    ) -> None:
+        if not queue and not files:
             return
-        texts = [chunk.text for _, chunks, _ in self._queue for chunk in chunks]
+        texts = [chunk.text for _, chunks, _ in queue for chunk in chunks]
         vectors = self.embedder.embed(texts)
         if texts:
             self.store.require_dimension(vectors.shape[1], self.embedder.name)
         self._stored()
         assert self._writer is not None, "batches are flushed inside run()"
-        future = self._writer.submit(self.store.add, self._queue, vectors, self._files, self._facts)
-        self._storing = (future, self._queue)
+        future = self._writer.submit(self.store.add, queue, vectors, files, facts)
+        self._storing = (future, queue)
         self._report.chunks_embedded += len(texts)
-        self._queue, self._files, self._facts = [], [], {}
-        self._queued_chunks = 0
         self._notify()
 
     def _stored(self) -> None:

@@ -205,6 +205,35 @@ def test_an_interrupted_archive_resumes_without_embedding_twice(make_index, tmp_
     assert index.stats().articles == 40
 
 
+def test_a_large_last_batch_is_committed_in_two_and_its_file_recorded_with_the_second(make_index, tmp_path):
+    from rag.ingest import SPLIT_LAST_CHUNKS
+
+    index = make_index()
+    archive = _archive(tmp_path / "archive.jsonl", SPLIT_LAST_CHUNKS + 40)  # one chunk per article
+    commits = []
+    add = index.store.add
+
+    def add_then_fail_the_second(items, vectors, files=(), facts=None):
+        commits.append((len(items), [path for path, _, _ in files]))
+        if len(commits) == 2:
+            raise OSError("the disk went away")
+        return add(items, vectors, files, facts)
+
+    index.store.add = add_then_fail_the_second
+    with pytest.raises(OSError):
+        _ingester(index, flush_chunks=10_000).run([archive])
+    head, tail = commits[0][0], commits[1][0]
+    assert head + tail == SPLIT_LAST_CHUNKS + 40 and 0 < tail <= (head + tail) // 6 + 1
+    assert commits[0][1] == [] and commits[1][1] == [str(archive)]  # the file is recorded with the last part
+    assert index.stats().articles == head  # the first part stands
+
+    index.store.add = add
+    report = _ingester(index, flush_chunks=10_000).run([archive])
+    assert (report.added, report.unchanged, report.chunks_embedded) == (tail, head, tail)
+    again = _ingester(index).run([archive])
+    assert (again.unchanged, again.chunks_embedded) == (head + tail, 0)  # the file's record was stored
+
+
 def test_a_non_archive_over_the_limit_is_still_rejected(make_index, tmp_path):
     text = tmp_path / "long.txt"
     text.write_text("Harbour news. " * 800)

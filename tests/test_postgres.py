@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import time
 import uuid
 from dataclasses import replace
@@ -612,6 +613,46 @@ def test_a_server_without_pgvector_says_to_install_it(tmp_path, embedder):
             assert conn.execute("SELECT to_regnamespace('rag')").fetchone() == (None,)
     finally:
         server.close()
+
+
+def test_a_server_that_lost_pgvector_under_an_index_says_so(tmp_path, embedder):
+    """The index was made with pgvector; the server then runs from an installation without it (upgraded
+    without its package, say): the extension is still in the database's catalog, its library is gone."""
+    needs_postgres()
+    from .postgres_server import PostgresServer
+
+    server = PostgresServer.start(tmp_path / "pg")
+    try:
+        url = server.create_database("news")
+        with Index(Settings(index_dir=url), create=True, embedder=embedder) as index:
+            index.ingest([DATA / "good" / "orchard.txt"])
+        server.stop()
+        server.without_extensions = ("vector",)
+        server.start_again()
+        with pytest.raises(IndexError_) as lost:
+            with Index(Settings(index_dir=url), embedder=embedder) as index:
+                index.search("apple harvest")
+        message = str(lost.value)
+        assert message.startswith(f"the PostgreSQL server of {url} has lost the pgvector extension this index needs")
+        assert "install pgvector on the server" in message and "does not answer" not in message
+        server.stop()
+        server.without_extensions = ()
+        server.start_again()  # nothing was lost
+        with Index(Settings(index_dir=url), embedder=embedder) as index:
+            assert [p.title for p in index.search("apple harvest", k=1)] == ["Apple Harvest Falls After Late Frost"]
+            assert index.check() == []
+    finally:
+        server.close()
+
+
+def test_without_the_postgres_extra_a_database_url_says_how_to_install_it(monkeypatch, embedder):
+    monkeypatch.setitem(sys.modules, "psycopg_pool", None)  # as if the extra were not installed
+    with pytest.raises(RagError) as missing:
+        Index(Settings(index_dir="postgresql://news@127.0.0.1:5432/news"), embedder=embedder)
+    assert str(missing.value) == (
+        "an index on PostgreSQL needs the postgres extra (psycopg_pool is not installed): "
+        'pip install "newsrag[postgres]" (or pip install -e ".[postgres]" in a checkout)'
+    )
 
 
 def test_a_login_that_may_not_create_the_extension_is_told_to_ask(postgres_server, embedder):

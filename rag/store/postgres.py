@@ -277,6 +277,7 @@ class PostgresStore(SQLStore):
                         f"version {FORMAT_VERSION} only: copy it with the program that made it (`rag copy`) to a "
                         "folder, then with this one back to a new database"
                     )
+                cls._require_vector(conn, shown)
                 cls._add_postings(conn, shown, read_only)
             elif not create:
                 raise IndexError_(f"no index in {shown}; build one with `rag ingest PATH --index {shown}`")
@@ -330,6 +331,18 @@ class PostgresStore(SQLStore):
             conn.execute(f"INSERT INTO {SCHEMA}.manifest (id, data) VALUES (1, %s)", (json.dumps(manifest.to_dict()),))
         log.info("created an index for %s in %s", manifest.model, shown)
         return manifest
+
+    @staticmethod
+    def _require_vector(conn, shown: str) -> None:
+        """Check, on opening an index, that pgvector is still in its database and its library loads
+        (:func:`_fault` says what to do when it does not)."""
+        found = conn.execute(_VECTOR_SCHEMA).fetchone()
+        if found is None:
+            raise IndexError_(
+                f"the database of {shown} has lost its pgvector extension: run `CREATE EXTENSION vector;` in it "
+                "as an administrator, then run this again"
+            )
+        conn.execute(f"SELECT '[1]'::\"{found[0]}\".vector")
 
     @staticmethod
     def _vector_type(conn, shown: str) -> str:
@@ -725,6 +738,12 @@ def _fault(exc, url: str, operation: str, kept: str) -> RagError:
         return NoSpace(f"cannot {operation}: the PostgreSQL server at {server} is out of space ({message}). {kept}")
     if isinstance(exc, errors.InsufficientPrivilege):
         return ReadOnly(f"cannot {operation}: the database user of {shown} may not do that ({message}). {kept}")
+    if isinstance(exc, errors.UndefinedFile) and "vector" in message:  # the extension's library is gone
+        return IndexError_(
+            f"the PostgreSQL server of {shown} has lost the pgvector extension this index needs ({message}): install "
+            "pgvector on the server again (its packages are named postgresql-NN-pgvector), then run this again. "
+            f"{kept}"
+        )
     if isinstance(exc, psycopg.OperationalError):
         if "password authentication failed" in message or "no password supplied" in message:
             return RagError(
