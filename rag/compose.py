@@ -9,6 +9,8 @@ question asks (:mod:`rag.question`):
 - "how many/much" quotes sentences that give a figure for the thing counted (a number of some
   other thing does not count); when they give different figures, the answer says "Reports
   differ" and lists each figure with who gave it;
+- "when": when dated reports of different days name dates that share no day, the answer says
+  "Reports differ" and lists each date, newest report first, with who gave it and when;
 - every kind: a sentence under an explainer heading that asks the same question weighs more
   ("Why does Russia need North Korea?"), and further sentences keep to the focus of the first
   (its article or speaker), never padding from an unrelated article;
@@ -387,6 +389,10 @@ def compose(
         return Composition([], unstated=_unstated(question, ranked, scorer))
     if question.kind == "quantity" and question.thing:
         return _figures(question, ranked, scorer, s)
+    if question.answer_type == "time" and not question.dates and question.kind != "attribution":
+        differing = _dates_given(question, ranked, s)
+        if differing is not None:
+            return differing
     if question.kind == "attribution" and question.who:
         # no statement attributed to them: only sentences that name them and quote nobody else
         named = [
@@ -482,6 +488,41 @@ def _figures(
         counted.sort(key=lambda pair: pair[0].passage.published or "", reverse=True)
     values = {i: " or ".join(dict.fromkeys(v)) for i, (_, v) in enumerate(counted)}
     return Composition([c for c, _ in counted], differ=True, values=values)
+
+
+def _dates_given(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeSettings) -> Composition | None:
+    """A "when" answer from reports that disagree: dated articles of different days whose sentences,
+    each about what was asked, name dates that share no day ("set for May 5" against "moved to June
+    12"). The newest report first, each with the date it gives and its own date; None when the best
+    sentences agree, name no date, or are undated (then the answer is chosen as for any question).
+    Dates are compared as the articles' own dates resolve them (:mod:`rag.news`), so "on Friday" in
+    one report and "on March 8" in another agree when they are the same day."""
+    best = ranked[0]
+    given: list[tuple[ScoredSentence, list[tuple[str, str]]]] = []
+    for candidate in ranked:
+        if candidate.score < s.keep_ratio * best.score or len(given) == s.max_sentences:
+            break
+        dates = [(d.date_from, d.date_to) for d in candidate.facts.dates] if candidate.facts else []
+        if not dates or not candidate.passage.published or not _distinct(candidate, [c for c, _ in given], s):
+            continue
+        if given and missing_words(question, candidate, s.figure_focus):
+            continue  # a date of something else
+        given.append((candidate, dates))
+
+    def overlap(a: list[tuple[str, str]], b: list[tuple[str, str]]) -> bool:
+        return any(f1 <= t2 and f2 <= t1 for f1, t1 in a for f2, t2 in b)
+
+    disagree = any(
+        a.article_id != b.article_id and a.passage.published[:10] != b.passage.published[:10] and not overlap(da, db)
+        for i, (a, da) in enumerate(given)
+        for b, db in given[i + 1 :]
+    )
+    if not disagree:
+        return None
+    given.sort(key=lambda pair: pair[0].passage.published or "", reverse=True)
+    values = {i: " or ".join(dict.fromkeys(f if f == t else f"{f}/{t}" for f, t in dates))
+              for i, (_, dates) in enumerate(given)}
+    return Composition([c for c, _ in given], differ=True, values=values)
 
 
 def _normalise(value: str) -> str:

@@ -139,7 +139,8 @@ def attribution_line(c: Citation) -> str:
     if c.speaker:
         parts.append(f"said by {c.speaker}")
     if c.value:
-        parts.append(f"figure: {c.value}")
+        gives_dates = all(part in c.dates for part in c.value.split(" or "))  # a "when" answer's
+        parts.append(f"{'date given' if gives_dates else 'figure'}: {c.value}")
     if c.dates:
         parts.append("dates named: " + ", ".join(c.dates))
     if c.also:

@@ -96,9 +96,12 @@ def _nearest_year(base: dt.date, month: int, day: str) -> DateRange | None:
     return min(candidates, key=lambda r: abs((r[0] - base).days), default=None)
 
 
-def _weekday(base: dt.date, weekday: int, relation: str | None) -> DateRange:
-    """A weekday: the latest on or before ``base`` (news convention); "last"/"next" exclude ``base``."""
-    if relation == "next":
+def _weekday(base: dt.date, weekday: int, relation: str | None, ahead: bool = False) -> DateRange:
+    """A weekday: the latest on or before ``base`` (news convention), or the first on or after it when
+    the sentence speaks of what is ``ahead`` ("will be held on Sunday"); "last"/"next" exclude ``base``."""
+    if ahead and relation is None:
+        date = base + dt.timedelta(days=(weekday - base.weekday()) % 7)
+    elif relation == "next":
         date = base + dt.timedelta(days=(weekday - base.weekday()) % 7 or 7)
     elif relation == "this":
         date = base + dt.timedelta(days=weekday - base.weekday())
@@ -139,16 +142,17 @@ def _relative_day(base: dt.date, word: str) -> DateRange:
     return date, date
 
 
-def _resolve(match: re.Match[str], base: dt.date | None) -> DateRange | None:
+def _resolve(match: re.Match[str], base: dt.date | None, ahead: bool = False) -> DateRange | None:
     """The calendar range a match of ``_DATE`` names; None when relative and ``base`` is None, or
-    when it falls off the calendar ("yesterday" of 0001-01-01)."""
+    when it falls off the calendar ("yesterday" of 0001-01-01). ``ahead``: the sentence speaks of
+    the future before it (a weekday is then the coming one)."""
     try:
-        return _resolve_match(match, base)
+        return _resolve_match(match, base, ahead)
     except (ValueError, OverflowError):
         return None
 
 
-def _resolve_match(match: re.Match[str], base: dt.date | None) -> DateRange | None:
+def _resolve_match(match: re.Match[str], base: dt.date | None, ahead: bool = False) -> DateRange | None:
     kind = match.lastgroup  # the alternative that matched: it closes after the groups nested in it
     g = match.group
     if kind == "iso":
@@ -172,7 +176,7 @@ def _resolve_match(match: re.Match[str], base: dt.date | None) -> DateRange | No
         return _nearest_year(base, _month_of(g(f"{kind}_m")), g(f"{kind}_d"))
     if kind == "weekday":
         relation = g("wd_rel").lower() if g("wd_rel") else None
-        return _weekday(base, _WEEKDAY_NUMBERS[g("wd")], relation)
+        return _weekday(base, _WEEKDAY_NUMBERS[g("wd")], relation, ahead)
     if kind == "relday":
         return _relative_day(base, g("relday").lower())
     if kind == "period":
@@ -222,14 +226,26 @@ def resolve_date(expression: str, base: dt.date | None) -> tuple[dt.date, dt.dat
     return _dateparser_day(cleaned) if 0 < len(cleaned) <= 60 else None
 
 
+# what puts a weekday after it in the coming days: "will be held on Sunday", "is due to vote on Friday"
+_AHEAD = re.compile(
+    r"\b(?:will|shall|(?:is|are|was|were)\s+(?:set|due|scheduled|expected|planned|going)\s+to|plans?\s+to|"
+    r"plann(?:ed|ing)\s+to|scheduled\s+for|set\s+for|due\s+on)\b|\w'll\b",
+    re.I,
+)
+
+
 def find_dates(text: str, start: int, end: int, base: dt.date | None) -> list[DateMention]:
-    """The date expressions inside text[start:end], resolved (unresolvable ones left out)."""
+    """The date expressions inside text[start:end], resolved (unresolvable ones left out). A weekday
+    is the latest on or before the publication day, or the coming one when its clause speaks of the
+    future before it ("will be held on Sunday"; not "..., officials said on Tuesday")."""
     segment = text[start:end]
     mentions = []
     for match in _DATE.finditer(segment):
         if not _plausible(match, segment):
             continue
-        resolved = _resolve(match, base)
+        clause = max(segment.rfind(mark, 0, match.start()) for mark in ",;:—")  # "..., officials said on Tuesday"
+        ahead = match.lastgroup == "weekday" and bool(_AHEAD.search(segment, clause + 1, match.start()))
+        resolved = _resolve(match, base, ahead)
         if resolved:
             first, last = resolved
             mentions.append(

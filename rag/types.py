@@ -180,7 +180,7 @@ class Citation:
     score: float
     speaker: str = ""
     dates: tuple[str, ...] = ()
-    value: str = ""  # for a "how many" question, the figure this sentence gives
+    value: str = ""  # the figure this sentence gives ("how many"), or the dates it names ("when": as in ``dates``)
     also: tuple[str, ...] = ()  # the other copies and versions of the story: "source or title (date)"
 
 

@@ -216,3 +216,65 @@ def test_reports_of_different_dates_that_differ_come_newest_first_with_their_dat
     assert [c.published for c in answer.citations] == ["2024-10-28", "2024-10-21"]
     assert "12,000 according to" in answer.text
     assert "(2024-10-28) [1]" in answer.text and "(2024-10-21) [2]" in answer.text
+
+
+def _reports(make_index, tmp_path, reports):
+    import json
+
+    path = tmp_path / "reports.jsonl"
+    path.write_text("".join(json.dumps({"title": t, "published": d, "source": o, "text": x}) + "\n"
+                            for t, d, o, x in reports))
+    index = make_index()
+    index.ingest([path])
+    return index
+
+
+def test_reports_that_give_different_dates_come_newest_first_with_the_date_each_gives(make_index, tmp_path):
+    index = _reports(make_index, tmp_path, [
+        ("Harbour referendum set for May", "2024-03-01", "Coast Herald",
+         "The harbour referendum will be held on May 5, the electoral commission said. "
+         "Campaigning starts next month. Both sides have hired organisers."),
+        ("Harbour referendum moved", "2024-03-20", "Daily Courier",
+         "The harbour referendum will be held on June 12 after a court ruling, the electoral commission said. "
+         "The commission blamed the delay on a dispute over the ballot's wording."),
+    ])
+    answer = Assistant(index).ask("When will the harbour referendum be held?", as_of="2024-04-01")
+    check_answer(answer, index)
+    assert answer.differ and answer.text.startswith("Reports differ: ")
+    assert [(c.published, c.value) for c in answer.citations] == [("2024-03-20", "2024-06-12"),
+                                                                  ("2024-03-01", "2024-05-05")]
+    assert "2024-06-12 according to Daily Courier (2024-03-20) [1]" in answer.text
+    assert "2024-05-05 according to Coast Herald (2024-03-01) [2]" in answer.text
+    from rag.export import attribution_line
+
+    assert attribution_line(answer.citations[0]).startswith("date given: 2024-06-12")
+
+
+def test_reports_that_give_the_same_day_in_other_words_agree(make_index, tmp_path):
+    index = _reports(make_index, tmp_path, [
+        ("Harbour referendum set for May", "2024-03-01", "Coast Herald",
+         "The harbour referendum will be held on May 5, the electoral commission said. "
+         "Campaigning starts next month."),
+        ("Harbour referendum this Sunday", "2024-05-01", "Daily Courier",  # a Wednesday: Sunday is May 5
+         "The harbour referendum will be held on Sunday, the electoral commission said. "
+         "Polling stations open at seven."),
+    ])
+    answer = Assistant(index).ask("When will the harbour referendum be held?", as_of="2024-05-02")
+    check_answer(answer, index)
+    assert not answer.differ and not answer.text.startswith("Reports differ")
+    assert {d for c in answer.citations for d in c.dates} == {"2024-05-05"}
+
+
+def test_a_date_of_something_else_is_no_disagreement(make_index, tmp_path):
+    index = _reports(make_index, tmp_path, [
+        ("Harbour referendum set for May", "2024-03-01", "Coast Herald",
+         "The harbour referendum will be held on May 5, the electoral commission said. "
+         "Campaigning starts next month."),
+        ("Ferry timetable changes", "2024-03-20", "Daily Courier",
+         "The new ferry timetable will start on June 12, the harbour office said. "
+         "Evening crossings are cut."),
+    ])
+    answer = Assistant(index).ask("When will the harbour referendum be held?", as_of="2024-04-01")
+    check_answer(answer, index)
+    assert not answer.differ
+    assert answer.citations[0].published == "2024-03-01" and "May 5" in answer.citations[0].quote

@@ -459,6 +459,24 @@ def test_find_dates_offsets_point_at_the_expressions():
     ]
 
 
+@pytest.mark.parametrize(
+    "text, day",
+    [
+        ("The referendum will be held on Sunday.", "2024-10-27"),  # the coming Sunday
+        ("The council is due to vote on Friday on the plan.", "2024-10-25"),
+        ("Talks are scheduled for Wednesday.", "2024-10-23"),  # the publication day itself
+        ("The minister will visit Kyiv, officials said on Monday.", "2024-10-21"),  # the reporting day: past
+        ("Officials said on Monday that the troops had left.", "2024-10-21"),
+        ("The vote, held on Sunday, was close.", "2024-10-20"),
+        ("The council will meet next Wednesday.", "2024-10-30"),  # "next" still excludes the day
+        ("It will rule on the case last Friday's filing raised.", "2024-10-18"),
+    ],
+)
+def test_a_weekday_in_a_clause_about_the_future_is_the_coming_one(text, day):
+    assert BASE.strftime("%A") == "Wednesday"
+    assert [m.date_from for m in find_dates(text, 0, len(text), BASE)] == [day]
+
+
 def test_find_dates_leaves_out_what_it_cannot_resolve():
     text = "On Monday, in June 2022 and in May, officials met."
     assert [(text[m.start : m.end], m.date_from) for m in find_dates(text, 0, len(text), None)] == [
