@@ -229,6 +229,12 @@ def _reports(make_index, tmp_path, reports):
     return index
 
 
+SET_FOR_MAY = (
+    "Harbour referendum set for May", "2024-03-01", "Coast Herald",
+    "The harbour referendum will be held on May 5, the electoral commission said. Campaigning starts next month.",
+)
+
+
 def test_reports_that_give_different_dates_come_newest_first_with_the_date_each_gives(make_index, tmp_path):
     index = _reports(make_index, tmp_path, [
         ("Harbour referendum set for May", "2024-03-01", "Coast Herald",
@@ -252,9 +258,7 @@ def test_reports_that_give_different_dates_come_newest_first_with_the_date_each_
 
 def test_reports_that_give_the_same_day_in_other_words_agree(make_index, tmp_path):
     index = _reports(make_index, tmp_path, [
-        ("Harbour referendum set for May", "2024-03-01", "Coast Herald",
-         "The harbour referendum will be held on May 5, the electoral commission said. "
-         "Campaigning starts next month."),
+        SET_FOR_MAY,
         ("Harbour referendum this Sunday", "2024-05-01", "Daily Courier",  # a Wednesday: Sunday is May 5
          "The harbour referendum will be held on Sunday, the electoral commission said. "
          "Polling stations open at seven."),
@@ -267,9 +271,7 @@ def test_reports_that_give_the_same_day_in_other_words_agree(make_index, tmp_pat
 
 def test_a_date_of_something_else_is_no_disagreement(make_index, tmp_path):
     index = _reports(make_index, tmp_path, [
-        ("Harbour referendum set for May", "2024-03-01", "Coast Herald",
-         "The harbour referendum will be held on May 5, the electoral commission said. "
-         "Campaigning starts next month."),
+        SET_FOR_MAY,
         ("Ferry timetable changes", "2024-03-20", "Daily Courier",
          "The new ferry timetable will start on June 12, the harbour office said. "
          "Evening crossings are cut."),
