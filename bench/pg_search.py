@@ -57,7 +57,7 @@ from rag.types import Article, Chunk, Filters  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 DEPTH = 50  # chunks a search asks each side for (Retriever.candidates)
-EF_SEARCH = (40, 100, 200, 400)  # pgvector's default, the store's, and higher
+EF_SEARCH = (40, 100, 200, 400)  # pgvector's default, and higher (the store uses 400)
 INSERT_BATCH = 5000  # chunks per Store.add, as bench/search_latency.py
 RUNS = [("none", None), *FILTERS.items()]
 
