@@ -490,22 +490,44 @@ def _figures(
     return Composition([c for c, _ in counted], differ=True, values=values)
 
 
+# a date that says when something was said, not when what was asked happens: "officials said on Tuesday"
+_REPORTED_ON = re.compile(
+    r"\b(?:said|says|told|announced|added|reported|confirmed|stated|wrote|posted|tweeted)\b(?:\s+\S+){0,3}\s*$", re.I
+)
+
+
+def _dates_named(sentence: ScoredSentence) -> list[tuple[str, str]]:
+    """The dates ``sentence`` names, resolved, but for those that say when something was said."""
+    if sentence.facts is None:
+        return []
+    return [
+        (d.date_from, d.date_to)
+        for d in sentence.facts.dates
+        if not _REPORTED_ON.search(sentence.text[: max(0, d.start - sentence.start)])
+    ]
+
+
 def _dates_given(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeSettings) -> Composition | None:
     """A "when" answer from reports that disagree: dated articles of different days whose sentences,
-    each about what was asked, name dates that share no day ("set for May 5" against "moved to June
-    12"). The newest report first, each with the date it gives and its own date; None when the best
-    sentences agree, name no date, or are undated (then the answer is chosen as for any question).
-    Dates are compared as the articles' own dates resolve them (:mod:`rag.news`), so "on Friday" in
-    one report and "on March 8" in another agree when they are the same day."""
+    each about what was asked, name dates that share no day ("will be held on May 5" against "will
+    be held on June 12"). The newest report first, each with the dates it gives and its own date.
+    None (the answer is chosen as for any question) unless the best sentence itself names a date in
+    a dated article, and another sentence near its score, matching the question's words as well as a
+    further figure must (``figure_focus``), names only other days in an article of another day. Dates
+    are compared as the articles' own dates resolve them (:mod:`rag.news`), so "on Sunday" in one
+    report and "on May 5" in another agree when they are the same day; a date that says when
+    something was said ("officials said on Tuesday") is not compared."""
     best = ranked[0]
+    if not best.passage.published or not _dates_named(best):
+        return None
     given: list[tuple[ScoredSentence, list[tuple[str, str]]]] = []
     for candidate in ranked:
         if candidate.score < s.keep_ratio * best.score or len(given) == s.max_sentences:
             break
-        dates = [(d.date_from, d.date_to) for d in candidate.facts.dates] if candidate.facts else []
+        dates = _dates_named(candidate)
         if not dates or not candidate.passage.published or not _distinct(candidate, [c for c, _ in given], s):
             continue
-        if given and missing_words(question, candidate, s.figure_focus):
+        if candidate is not best and missing_words(question, candidate, s.figure_focus):
             continue  # a date of something else
         given.append((candidate, dates))
 

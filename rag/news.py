@@ -226,12 +226,15 @@ def resolve_date(expression: str, base: dt.date | None) -> tuple[dt.date, dt.dat
     return _dateparser_day(cleaned) if 0 < len(cleaned) <= 60 else None
 
 
-# what puts a weekday after it in the coming days: "will be held on Sunday", "is due to vote on Friday"
+# what puts a weekday after it in the coming days: "will be held on Sunday", "is due to vote on Friday",
+# "said it would vote on Friday"; lower case only ("Will Smith arrived on Monday"), present tense only ("was
+# scheduled for Sunday but was cancelled" is past)
 _AHEAD = re.compile(
-    r"\b(?:will|shall|(?:is|are|was|were)\s+(?:set|due|scheduled|expected|planned|going)\s+to|plans?\s+to|"
-    r"plann(?:ed|ing)\s+to|scheduled\s+for|set\s+for|due\s+on)\b|\w'll\b",
-    re.I,
+    r"\b(?:will|shall|would|won['’]t|(?:is|are|'s|'re)\s+(?:set|due|scheduled|expected|planned|going)\s+(?:to|for)|"
+    r"plans?\s+to|planning\s+to|to\s+be\s+(?:held|heard|decided|announced))\b|\w['’]ll\b|\bdue\b"
 )
+# where a clause ends: punctuation, not the comma or colon inside a figure or a time ("3,000", "7:30")
+_CLAUSE_END = re.compile(r"[,;:—](?!\d)")
 
 
 def find_dates(text: str, start: int, end: int, base: dt.date | None) -> list[DateMention]:
@@ -243,8 +246,10 @@ def find_dates(text: str, start: int, end: int, base: dt.date | None) -> list[Da
     for match in _DATE.finditer(segment):
         if not _plausible(match, segment):
             continue
-        clause = max(segment.rfind(mark, 0, match.start()) for mark in ",;:—")  # "..., officials said on Tuesday"
-        ahead = match.lastgroup == "weekday" and bool(_AHEAD.search(segment, clause + 1, match.start()))
+        ahead = False
+        if match.lastgroup == "weekday":  # the clause before the day's name: not "..., officials said on Tuesday"
+            clause = max((m.end() for m in _CLAUSE_END.finditer(segment, 0, match.start("wd"))), default=0)
+            ahead = bool(_AHEAD.search(segment, clause, match.start("wd")))
         resolved = _resolve(match, base, ahead)
         if resolved:
             first, last = resolved

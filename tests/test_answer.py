@@ -280,3 +280,16 @@ def test_a_date_of_something_else_is_no_disagreement(make_index, tmp_path):
     check_answer(answer, index)
     assert not answer.differ
     assert answer.citations[0].published == "2024-03-01" and "May 5" in answer.citations[0].quote
+
+
+def test_the_days_reports_were_made_on_are_no_disagreement(make_index, tmp_path):
+    index = _reports(make_index, tmp_path, [
+        ("Harbour referendum date open", "2024-03-05", "Coast Herald",
+         "When the harbour referendum will be held is still open, the electoral commission said on Tuesday."),
+        ("No date yet for harbour referendum", "2024-03-07", "Daily Courier",
+         "When the harbour referendum will be held has not been decided, the electoral commission said on Thursday."),
+    ])
+    answer = Assistant(index).ask("When will the harbour referendum be held?", as_of="2024-04-01")
+    check_answer(answer, index)
+    assert not answer.differ
+

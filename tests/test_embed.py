@@ -100,6 +100,12 @@ def test_token_counts_are_the_model_tokenizer_s_without_special_tokens_or_trunca
         "北京 and 東京",
     ]
     tokenizer = embedder.model.tokenizer
+    # the model's tokenizer as encoding leaves it (padding and truncation to its length set), and the
+    # counting copy made from it now
+    tokenizer.backend_tokenizer.enable_truncation(embedder.max_tokens)
+    tokenizer.backend_tokenizer.enable_padding(length=embedder.max_tokens)
+    embedder.__dict__.pop("_counting_tokenizer", None)
+    counts = embedder.count_tokens(texts)
     expected = [len(tokenizer.tokenize(text)) for text in texts]
-    assert embedder.count_tokens(texts) == expected
+    assert counts == expected
     assert expected[3] == 700 and expected[2] == 0

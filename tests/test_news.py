@@ -464,7 +464,15 @@ def test_find_dates_offsets_point_at_the_expressions():
     [
         ("The referendum will be held on Sunday.", "2024-10-27"),  # the coming Sunday
         ("The council is due to vote on Friday on the plan.", "2024-10-25"),
-        ("Talks are scheduled for Wednesday.", "2024-10-23"),  # the publication day itself
+        ("Talks are scheduled for Thursday.", "2024-10-24"),
+        ("The payment is due on Friday.", "2024-10-25"),
+        ("The ministry will pay 3,000 euros on Friday.", "2024-10-25"),  # a figure's comma ends no clause
+        ("Polls will open at 7:30 on Sunday.", "2024-10-27"),
+        ("He said the council would vote on Friday.", "2024-10-25"),
+        ("We’ll meet on Friday, she said.", "2024-10-25"),
+        ("The case is to be heard on Thursday.", "2024-10-24"),
+        ("Will Smith arrived on Monday.", "2024-10-21"),  # a name, not the future
+        ("The vote was scheduled for Sunday but was cancelled.", "2024-10-20"),  # past tense
         ("The minister will visit Kyiv, officials said on Monday.", "2024-10-21"),  # the reporting day: past
         ("Officials said on Monday that the troops had left.", "2024-10-21"),
         ("The vote, held on Sunday, was close.", "2024-10-20"),
