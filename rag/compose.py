@@ -61,6 +61,10 @@ class ComposeSettings:
     figure_window: int = 4  # content words after a number read for what it counts
     figure_similarity: float = 0.5  # how close that word must be to the thing asked about
     figure_focus: float = 0.5  # a further figure's sentence must match every other question word this well
+    # a report that gives another date for what was asked scores near the best: it says the same thing
+    # with another date ("will be held on May 5" / "on June 12"), where a sentence giving the date of
+    # something else scores lower
+    dates_ratio: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -512,8 +516,9 @@ def _dates_given(question: ParsedQuestion, ranked: list[ScoredSentence], s: Comp
     each about what was asked, name dates that share no day ("will be held on May 5" against "will
     be held on June 12"). The newest report first, each with the dates it gives and its own date.
     None (the answer is chosen as for any question) unless the best sentence itself names a date in
-    a dated article, and another sentence near its score, matching the question's words as well as a
-    further figure must (``figure_focus``), names only other days in an article of another day. Dates
+    a dated article, and another sentence scoring nearly as well (``dates_ratio``), matching the
+    question's words as well as a further figure must (``figure_focus``), names only other days in an
+    article of another day. Dates
     are compared as the articles' own dates resolve them (:mod:`rag.news`), so "on Sunday" in one
     report and "on May 5" in another agree when they are the same day; a date that says when
     something was said ("officials said on Tuesday") is not compared."""
@@ -522,7 +527,7 @@ def _dates_given(question: ParsedQuestion, ranked: list[ScoredSentence], s: Comp
         return None
     given: list[tuple[ScoredSentence, list[tuple[str, str]]]] = []
     for candidate in ranked:
-        if candidate.score < s.keep_ratio * best.score or len(given) == s.max_sentences:
+        if candidate.score < s.dates_ratio * best.score or len(given) == s.max_sentences:
             break
         dates = _dates_named(candidate)
         if not dates or not candidate.passage.published or not _distinct(candidate, [c for c, _ in given], s):
