@@ -518,13 +518,10 @@ def _dates_given(question: ParsedQuestion, ranked: list[ScoredSentence], s: Comp
     None (the answer is chosen as for any question) unless the best sentence itself names a date in
     a dated article, and another sentence scoring nearly as well (``dates_ratio``), matching the
     question's words as well as a further figure must (``figure_focus``), names only other days in an
-    article of another day. Dates
-    are compared as the articles' own dates resolve them (:mod:`rag.news`), so "on Sunday" in one
-    report and "on May 5" in another agree when they are the same day; a date that says when
-    something was said ("officials said on Tuesday") is not compared."""
+    article of another day. Dates are compared as the articles' own dates resolve them
+    (:mod:`rag.news`), so "on Sunday" in one report and "on May 5" in another agree when they are the
+    same day; a date that says when something was said ("officials said on Tuesday") is not compared."""
     best = ranked[0]
-    if not best.passage.published or not _dates_named(best):
-        return None
     given: list[tuple[ScoredSentence, list[tuple[str, str]]]] = []
     for candidate in ranked:
         if candidate.score < s.dates_ratio * best.score or len(given) == s.max_sentences:
@@ -535,6 +532,8 @@ def _dates_given(question: ParsedQuestion, ranked: list[ScoredSentence], s: Comp
         if candidate is not best and missing_words(question, candidate, s.figure_focus):
             continue  # a date of something else
         given.append((candidate, dates))
+    if not given or given[0][0] is not best:
+        return None
 
     def overlap(a: list[tuple[str, str]], b: list[tuple[str, str]]) -> bool:
         return any(f1 <= t2 and f2 <= t1 for f1, t1 in a for f2, t2 in b)

@@ -227,11 +227,11 @@ def resolve_date(expression: str, base: dt.date | None) -> tuple[dt.date, dt.dat
 
 
 # what puts a weekday after it in the coming days: "will be held on Sunday", "is due to vote on Friday",
-# "said it would vote on Friday"; lower case only ("Will Smith arrived on Monday"), present tense only ("was
-# scheduled for Sunday but was cancelled" is past)
+# "said it would vote on Friday", "due on Friday" (not "cancelled due to rain on Saturday"); lower case
+# only ("Will Smith arrived on Monday"), present tense only ("was scheduled for Sunday but was cancelled")
 _AHEAD = re.compile(
     r"\b(?:will|shall|would|won['’]t|(?:is|are|'s|'re)\s+(?:set|due|scheduled|expected|planned|going)\s+(?:to|for)|"
-    r"plans?\s+to|planning\s+to|to\s+be\s+(?:held|heard|decided|announced))\b|\w['’]ll\b|\bdue\b"
+    r"plans?\s+to|planning\s+to|due\s+on|to\s+be\s+(?:held|heard|decided|announced))\b|\w['’]ll\b"
 )
 # where a clause ends: punctuation, not the comma or colon inside a figure or a time ("3,000", "7:30")
 _CLAUSE_END = re.compile(r"[,;:—](?!\d)")

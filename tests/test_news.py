@@ -472,6 +472,7 @@ def test_find_dates_offsets_point_at_the_expressions():
         ("We’ll meet on Friday, she said.", "2024-10-25"),
         ("The case is to be heard on Thursday.", "2024-10-24"),
         ("Will Smith arrived on Monday.", "2024-10-21"),  # a name, not the future
+        ("The match was called off due to rain on Saturday.", "2024-10-19"),  # "due to": a cause
         ("The vote was scheduled for Sunday but was cancelled.", "2024-10-20"),  # past tense
         ("The minister will visit Kyiv, officials said on Monday.", "2024-10-21"),  # the reporting day: past
         ("Officials said on Monday that the troops had left.", "2024-10-21"),
