@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -267,10 +267,7 @@ class Assistant:
         composition = compose(parsed, ranked, self.scorer, s.compose)
         confidence = composition.chosen[0].score if composition.chosen else (ranked[0].score if ranked else 0.0)
         if composition.chosen:
-            citations = tuple(
-                self._citation(n, c, when.as_of, (composition.values or {}).get(n - 1, ""))
-                for n, c in enumerate(composition.chosen, 1)
-            )
+            citations = self._citations(composition.chosen, when.as_of, composition.values)
             closest: tuple[Citation, ...] = ()
             text = answer_text(parsed, composition, citations)
         else:
@@ -293,16 +290,30 @@ class Assistant:
             **extra,
         )
 
-    def _citation(self, number: int, candidate: ScoredSentence, as_of: dt.date, value: str = "") -> Citation:
-        """The citation of a chosen sentence, with the other articles of its story published by ``as_of``."""
-        text, facts = self.scorer.article(candidate.article_id)
-        others = self.index.also_reported([candidate.article_id], as_of).get(candidate.article_id, [])
-        also = tuple(f"{m.source or m.title}" + (f" ({day(m.published)})" if m.published else "") for m in others)
-        return replace(make_citation(number, candidate, text, facts, value), also=also)
+    def _citations(
+        self,
+        chosen: Sequence[ScoredSentence],
+        as_of: dt.date,
+        values: Mapping[int, str] | None = None,
+        first: int = 1,
+    ) -> tuple[Citation, ...]:
+        """The citations of the chosen sentences, numbered from ``first``, each with the other articles of
+        its story published by ``as_of`` (looked up for all of them at once); ``values`` by position."""
+        others = self.index.also_reported([c.article_id for c in chosen], as_of)
+        citations = []
+        for n, candidate in enumerate(chosen):
+            text, facts = self.scorer.article(candidate.article_id)
+            also = tuple(
+                f"{m.source or m.title}" + (f" ({day(m.published)})" if m.published else "")
+                for m in others.get(candidate.article_id, [])
+            )
+            citation = make_citation(first + n, candidate, text, facts, (values or {}).get(n, ""))
+            citations.append(replace(citation, also=also))
+        return tuple(citations)
 
     def _closest(self, ranked: list[ScoredSentence], as_of: dt.date) -> tuple[Citation, ...]:
         """The nearest sentences, shown when an answer abstains."""
-        return tuple(self._citation(n, c, as_of) for n, c in enumerate(ranked[:3], 1))
+        return self._citations(ranked[:3], as_of)
 
     # generative answers -----------------------------------------------------------------------
 
@@ -375,9 +386,8 @@ class Assistant:
             markers = []
             for key, index, similarity in claim.support:
                 if (key, index) not in numbers:
-                    numbers[(key, index)] = self._citation(
-                        len(numbers) + 1, self._passage_sentence(passages[key - 1], index, similarity), when.as_of
-                    )
+                    sentence = self._passage_sentence(passages[key - 1], index, similarity)
+                    numbers[(key, index)] = self._citations([sentence], when.as_of, first=len(numbers) + 1)[0]
                 markers.append(f"[{numbers[(key, index)].number}]")
             parts.append(" ".join([claim.text, *markers]))
         yield Answer(
