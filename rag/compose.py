@@ -9,8 +9,9 @@ question asks (:mod:`rag.question`):
 - "how many/much" quotes sentences that give a figure for the thing counted (a number of some
   other thing does not count); when they give different figures, the answer says "Reports
   differ" and lists each figure with who gave it;
-- "when": when dated reports of different days name dates that share no day, the answer says
-  "Reports differ" and lists each date, newest report first, with who gave it and when;
+- "when", "who" and "where": when dated reports of different days name dates that share no day, or
+  names that share no word, the answer says "Reports differ" and lists each date or name, newest
+  report first, with who gave it and when;
 - every kind: a sentence under an explainer heading that asks the same question weighs more
   ("Why does Russia need North Korea?"), and further sentences keep to the focus of the first
   (its article or speaker), never padding from an unrelated article;
@@ -23,12 +24,14 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from difflib import SequenceMatcher
 
 import numpy as np
 
+from .news import NOT_NAMES
 from .question import ParsedQuestion
 from .score import ScoredSentence, SentenceScorer, same_speaker
 from .store import speaker_key
@@ -61,10 +64,13 @@ class ComposeSettings:
     figure_window: int = 4  # content words after a number read for what it counts
     figure_similarity: float = 0.5  # how close that word must be to the thing asked about
     figure_focus: float = 0.5  # a further figure's sentence must match every other question word this well
-    # a report that gives another date for what was asked scores near the best: it says the same thing
-    # with another date ("will be held on May 5" / "on June 12"), where a sentence giving the date of
-    # something else scores lower
-    dates_ratio: float = 0.9
+    # a report that gives another date or name for what was asked scores near the best: it says the same
+    # thing with another date ("will be held on May 5" / "on June 12") or name ("Maria Lopez will lead"
+    # / "Daniel Okafor will lead"), where a sentence giving the date or name of something else scores lower
+    differ_ratio: float = 0.9
+    # two reports giving different names must read alike around them, names masked (difflib's ratio of
+    # their words in order): "X will chair the harbour commission, the port authority said"
+    name_template: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -393,8 +399,10 @@ def compose(
         return Composition([], unstated=_unstated(question, ranked, scorer))
     if question.kind == "quantity" and question.thing:
         return _figures(question, ranked, scorer, s)
-    if question.answer_type == "time" and not question.dates and question.kind != "attribution":
-        differing = _dates_given(question, ranked, s)
+    if (question.answer_type == "time" and not question.dates and question.kind != "attribution") or (
+        question.answer_type == "name" and question.kind == "factoid"
+    ):
+        differing = (_dates_differ if question.answer_type == "time" else _names_differ)(question, ranked, s)
         if differing is not None:
             return differing
     if question.kind == "attribution" and question.who:
@@ -500,55 +508,139 @@ _REPORTED_ON = re.compile(
 )
 
 
-def _dates_named(sentence: ScoredSentence) -> list[tuple[str, str]]:
-    """The dates ``sentence`` names, resolved, but for those that say when something was said."""
+Given = dict[str, list[tuple[str, str]]]  # the dates a sentence gives, as shown -> their day ranges
+
+
+def _dates_given(sentence: ScoredSentence) -> Given:
+    """The dates ``sentence`` names (ISO, ``first/last`` for a longer period), each its day range, but
+    for those that say when something was said."""
     if sentence.facts is None:
-        return []
-    return [
-        (d.date_from, d.date_to)
+        return {}
+    return {
+        d.date_from if d.date_from == d.date_to else f"{d.date_from}/{d.date_to}": [(d.date_from, d.date_to)]
         for d in sentence.facts.dates
         if not _REPORTED_ON.search(sentence.text[: max(0, d.start - sentence.start)])
-    ]
+    }
 
 
-def _dates_given(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeSettings) -> Composition | None:
-    """A "when" answer from reports that disagree: dated articles of different days whose sentences,
-    each about what was asked, name dates that share no day ("will be held on May 5" against "will
-    be held on June 12"). The newest report first, each with the dates it gives and its own date.
-    None (the answer is chosen as for any question) unless the best sentence itself names a date in
-    a dated article, and another sentence scoring nearly as well (``dates_ratio``), matching the
-    question's words as well as a further figure must (``figure_focus``), names only other days in an
-    article of another day. Dates are compared as the articles' own dates resolve them
-    (:mod:`rag.news`), so "on Sunday" in one report and "on May 5" in another agree when they are the
-    same day; a date that says when something was said ("officials said on Tuesday") is not compared."""
+def _comparable(
+    question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeSettings, gives: Callable[[ScoredSentence], bool]
+) -> list[ScoredSentence]:
+    """The sentences whose answers are compared for "Reports differ", best first: the best sentence when
+    it ``gives`` an answer in a dated article, and others that give one in dated articles, score nearly
+    as well (``differ_ratio``) and match the question's words as well as a further figure must
+    (``figure_focus``); [] when the best sentence gives none."""
     best = ranked[0]
-    given: list[tuple[ScoredSentence, list[tuple[str, str]]]] = []
+    chosen: list[ScoredSentence] = []
     for candidate in ranked:
-        if candidate.score < s.dates_ratio * best.score or len(given) == s.max_sentences:
+        if candidate.score < s.differ_ratio * best.score or len(chosen) == s.max_sentences:
             break
-        dates = _dates_named(candidate)
-        if not dates or not candidate.passage.published or not _distinct(candidate, [c for c, _ in given], s):
+        if not candidate.passage.published or not gives(candidate) or not _distinct(candidate, chosen, s):
             continue
         if candidate is not best and missing_words(question, candidate, s.figure_focus):
-            continue  # a date of something else
-        given.append((candidate, dates))
-    if not given or given[0][0] is not best:
-        return None
+            continue  # a date or a name of something else
+        chosen.append(candidate)
+    return chosen if chosen and chosen[0] is best else []
 
-    def overlap(a: list[tuple[str, str]], b: list[tuple[str, str]]) -> bool:
-        return any(f1 <= t2 and f2 <= t1 for f1, t1 in a for f2, t2 in b)
 
-    disagree = any(
-        a.article_id != b.article_id and a.passage.published[:10] != b.passage.published[:10] and not overlap(da, db)
-        for i, (a, da) in enumerate(given)
-        for b, db in given[i + 1 :]
-    )
-    if not disagree:
+def _other_days(a: ScoredSentence, b: ScoredSentence) -> bool:
+    return a.article_id != b.article_id and a.passage.published[:10] != b.passage.published[:10]
+
+
+def _dates_differ(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeSettings) -> Composition | None:
+    """A "when" answer from reports that disagree: dated articles of different days whose sentences,
+    each about what was asked (:func:`_comparable`), name dates that share no day ("will be held on
+    May 5" against "will be held on June 12"). The newest report first, each with the dates it gives
+    and its own date; None (the answer is chosen as for any question) when they agree. Dates are
+    compared as the articles' own dates resolve them (:mod:`rag.news`), so "on Sunday" in one report
+    and "on May 5" in another agree when they are the same day; a date that says when something was
+    said ("officials said on Tuesday") is not compared."""
+    given = [(c, _dates_given(c)) for c in _comparable(question, ranked, s, lambda c: bool(_dates_given(c)))]
+
+    def overlap(a: Given, b: Given) -> bool:
+        ranges = [r for rs in b.values() for r in rs]
+        return any(f1 <= t2 and f2 <= t1 for rs in a.values() for f1, t1 in rs for f2, t2 in ranges)
+
+    if not any(
+        _other_days(a, b) and not overlap(da, db) for i, (a, da) in enumerate(given) for b, db in given[i + 1 :]
+    ):
         return None
     given.sort(key=lambda pair: pair[0].passage.published or "", reverse=True)
-    values = {i: " or ".join(dict.fromkeys(f if f == t else f"{f}/{t}" for f, t in dates))
-              for i, (_, dates) in enumerate(given)}
+    values = {i: " or ".join(dates) for i, (_, dates) in enumerate(given)}
     return Composition([c for c, _ in given], differ=True, values=values)
+
+
+# a name as written: a run of capitalised words, with the particles names hold ("Ursula von der Leyen"),
+# or an abbreviation with dots ("U.S.")
+_NAME_RUN = re.compile(
+    r"(?:(?:[A-Z]\.){2,}|[A-Z][\w’'-]*)(?:\s+(?:(?:[A-Z]\.){2,}|[A-Z][\w’'-]*|(?:de|der|van|von|bin|al|la|le|da|di)\b))*"
+)
+_POSSESSIVE = re.compile(r"[’']s$")
+
+
+@dataclass(frozen=True)
+class _Name:
+    shown: str  # as written, without titles ("Prime Minister") or a possessive 's
+    start: int  # offsets in the sentence's text
+    end: int
+    words: frozenset[str]  # lower case: names agree when they share one ("Lopez" and "Maria Lopez")
+
+
+def _names_in(sentence: ScoredSentence, asked: set[str]) -> list[_Name]:
+    """The names ``sentence`` writes, but for words of the question, titles, the calendar and who
+    said the sentence."""
+    left_out = asked | set(words(sentence.speaker))
+    found = []
+    for match in _NAME_RUN.finditer(sentence.text):
+        kept = [_POSSESSIVE.sub("", w) for w in match.group().split()]
+        kept = [w for w in kept if w.lower() not in STOPWORDS | NOT_NAMES and w.lower().strip(".") not in left_out]
+        if kept:
+            found.append(_Name(" ".join(kept), match.start(), match.end(), frozenset(w.lower() for w in kept)))
+    return found
+
+
+def _beside(masked: list[str]) -> tuple[str, str]:
+    """The words just before and after the masked name ("" at either end of the sentence)."""
+    at = masked.index("\0")
+    return (masked[at - 1] if at else "", masked[at + 1] if at + 1 < len(masked) else "")
+
+
+def _names_differ(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeSettings) -> Composition | None:
+    """A "who" or "where" answer from reports that disagree: the best sentence and a further one about
+    what was asked (:func:`_comparable`), in dated articles of different days, that say the same thing
+    with another name ("Maria Lopez will chair the commission" against "Daniel Okafor will chair the
+    commission"): each writes exactly one name the other does not, in the same place (the same word
+    before and after it), and with those names masked the two read alike (``name_template`` of their
+    words in order). The newer report first, each with
+    the name it gives; None when no such pair is found. A bare name one report gives and another
+    doesn't, a list of names, or two sentences worded differently are never called a disagreement:
+    without the same wording around them, two names may both be true."""
+    asked = set(words(question.text))
+    found = _comparable(question, ranked, s, lambda c: bool(_names_in(c, asked)))
+    if len(found) < 2:
+        return None
+    best, best_names = found[0], _names_in(found[0], asked)
+    for other in found[1:]:
+        other_names = _names_in(other, asked)
+        only_best = [n for n in best_names if not any(n.words & m.words for m in other_names)]
+        only_other = [m for m in other_names if not any(m.words & n.words for n in best_names)]
+        if len(only_best) != 1 or len(only_other) != 1 or not _other_days(best, other):
+            continue
+        masked = [
+            [*words(c.text[: n.start]), "\0", *words(c.text[n.end :])]
+            for c, n in ((best, only_best[0]), (other, only_other[0]))
+        ]
+        if [_beside(m) for m in masked] != [_beside(masked[0])] * 2:
+            continue  # not in the same place: "a Spanish engineer will chair" is no "Maria Lopez will chair"
+        if SequenceMatcher(None, *masked, autojunk=False).ratio() < s.name_template:
+            continue
+        pair = sorted(
+            [(best, only_best[0].shown), (other, only_other[0].shown)],
+            key=lambda p: p[0].passage.published or "",
+            reverse=True,
+        )
+        return Composition([c for c, _ in pair], differ=True, values={i: v for i, (_, v) in enumerate(pair)})
+    return None
 
 
 def _normalise(value: str) -> str:

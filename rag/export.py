@@ -139,8 +139,11 @@ def attribution_line(c: Citation) -> str:
     if c.speaker:
         parts.append(f"said by {c.speaker}")
     if c.value:
-        gives_dates = all(part in c.dates for part in c.value.split(" or "))  # a "when" answer's
-        parts.append(f"{'date given' if gives_dates else 'figure'}: {c.value}")
+        # a "when" answer's dates are among those the sentence names; a name is capitalised, a figure not
+        if all(part in c.dates for part in c.value.split(" or ")):
+            parts.append(f"date given: {c.value}")
+        else:
+            parts.append(f"{'name given' if c.value[:1].isupper() else 'figure'}: {c.value}")
     if c.dates:
         parts.append("dates named: " + ", ".join(c.dates))
     if c.also:

@@ -405,6 +405,8 @@ _TITLES = frozenset(
     Prince Princess Pope Chancellor Leader Speaker CEO Officer Mr Mrs Ms Dr Professor Prof Sheikh Deputy Premier
     Emir Coordinator Adviser Advisor Secretary-General Chairperson""".split()
 )
+# capitalised words that name no one and nowhere: titles ("Prime Minister") and the calendar
+NOT_NAMES = frozenset(w.lower() for w in (*_TITLES, *_MONTHS, *_WEEKDAYS))
 _PERSON_ROLES = frozenset(
     """analyst consultant expert professor minister president secretary spokesman spokeswoman spokesperson official
     leader chief commander director head ambassador senator governor mayor lawyer attorney researcher economist

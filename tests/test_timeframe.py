@@ -252,3 +252,12 @@ def test_the_recency_prior_is_added_to_the_sentences_of_newer_articles(make_inde
         assert score - without[text] == pytest.approx(prior.boost(published, dt.date(2024, 3, 10), "strong"))
     best = max(with_prior, key=with_prior.get)
     assert best in newer.text
+
+
+def test_the_default_prior_prefers_newer_reports_more_when_the_latest_is_asked_for():
+    prior = RecencyPrior()
+    today = dt.date(2024, 10, 23)
+    for age in (0, 1, 7, 30, 90, 365):
+        day = (today - dt.timedelta(days=age)).isoformat()
+        assert prior.boost(day, today, "strong") > prior.boost(day, today, "mild") > 0.0
+        assert prior.boost(day, today, "none") == 0.0
