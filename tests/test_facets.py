@@ -249,3 +249,24 @@ def test_the_reading_connections_of_threads_that_ended_are_closed(make_index, tm
     store.keyword_search(["harbour"], 5)
     assert len(found) == 5 and all(len(f) == 1 for f in found)
     assert len(store._readers) <= 2  # this thread's and the last one's, closed when the next is opened
+
+
+@pytest.mark.parametrize(
+    ("filters", "kept"),
+    [
+        (Filters(date_to="2024-10-25"), True),  # published at 10:00 that day: in a range that ends that day
+        (Filters(as_of="2024-10-25"), True),
+        (Filters(date_from="2024-10-25", date_to="2024-10-25"), True),
+        (Filters(date_to="2024-10-24"), False),
+        (Filters(as_of="2024-10-24"), False),
+        (Filters(date_from="2024-10-26"), False),
+    ],
+)
+def test_a_day_keeps_what_was_published_at_any_time_of_it(library_store, filters, kept):
+    where, params = filter_sql(filters)
+    rows = library_store._rows(f"SELECT a.title FROM articles a WHERE 1{where}", params)
+    assert ("Story 1" in {r[0] for r in rows}) is kept  # "2024-10-25T10:00:00Z"
+    sql = library_store._rows(
+        f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1{where} ORDER BY c.id", params
+    )
+    assert library_store.chunk_ids_matching(filters).tolist() == [r[0] for r in sql]

@@ -957,3 +957,47 @@ def test_a_vector_the_server_refuses_leaves_nothing_of_its_batch(pg_dsn, batch, 
         assert (store.article_count(), store.chunk_count(), store.stories(1)) == (0, 0, [])
         assert store.check() == []
         assert store.keyword_search(["troops"], 5) == []
+
+
+def test_a_narrow_filter_is_searched_exactly_and_a_broad_one_through_the_hnsw_index(database, postgres_server):
+    """The planner's estimate decides (after ANALYZE): a filter keeping 5% of the chunks reads every one of
+    them, exactly; one keeping 75% goes through the HNSW index. Both find the nearest passing chunks here."""
+    import datetime as dt
+
+    from rag.store import Store
+    from rag.store.postgres import EXACT_SHARE
+    from rag.store.sql import filter_sql
+    from rag.types import Article, Chunk
+
+    name = "narrow"
+    dsn = database(name)
+    store = Store.open(dsn, model="all-MiniLM-L6-v2", dimension=384, create=True, chunk_tokens=160, overlap_tokens=48)
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(400, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    items = []
+    for n in range(400):  # two articles a day for 200 days, a chunk each
+        day = dt.date(2024, 1, 1) + dt.timedelta(days=n // 2)
+        article = Article.create(f"Report {n}", f"Report {n} on the harbour.", published=day.isoformat())
+        end = len(article.text)
+        items.append((article, [Chunk(article.id, 0, 0, end, article.text, ((0, end),))], "test"))
+    try:
+        store.add(items, vectors)
+        rows = {int(i): row for row, i in enumerate(store.chunk_ids_matching(Filters()))}  # chunk id -> row
+        with postgres_server.connect(dsn.rsplit("/", 1)[1]) as conn:
+            conn.execute("ANALYZE rag.chunks")
+            conn.execute("ANALYZE rag.articles")
+        narrow = Filters(date_from="2024-01-01", date_to="2024-01-10")  # 10 days of 200: 5%
+        broad = Filters(as_of="2024-05-29")  # 150 days of 200
+        assert 10 / 200 <= EXACT_SHARE < 150 / 200
+        assert store._narrow(*filter_sql(narrow)) and not store._narrow(*filter_sql(broad))
+        query = vectors[3] + vectors[17] + vectors[250]
+        query /= np.linalg.norm(query)
+        for f, passing in ((narrow, range(0, 20)), (broad, range(0, 300))):
+            assert sorted(rows[int(i)] for i in store.chunk_ids_matching(f)) == list(passing)
+            expected = sorted(passing, key=lambda r: -float(vectors[r] @ query))[:5]
+            found = store.dense_search(query, 5, f)
+            assert [rows[i] for i, _ in found] == expected
+            assert [s for _, s in found] == pytest.approx([float(vectors[r] @ query) for r in expected], abs=1e-5)
+    finally:
+        store.close()

@@ -24,8 +24,9 @@ questions in 100 the top five passages are the folder index's (93 in hybrid sear
 configuration (Snowball), a little differently from FTS5's Porter stemmer. An index made before the
 postings table is given one, filled from the stored chunks, the first time it is opened with write access.
 
-Every filter (article ids, sources, dates, the as-of date) is a condition in SQL; filtered HNSW
-scans go on until enough rows pass (``hnsw.iterative_scan``). Each batch of articles is one
+Every filter (article ids, sources, dates, the as-of date) is a condition in SQL. One that the
+planner expects to keep few chunks is searched exactly; a broader one through the HNSW index, whose
+filtered scans go on until enough rows pass (``hnsw.iterative_scan``). Each batch of articles is one
 transaction, and writers of several processes take turns (a transaction-level advisory lock), so any
 number of app servers can answer and ingest against one database. A read replica is opened read-only
 by itself.
@@ -59,6 +60,13 @@ WRITE_LOCK = 7_243_175_530_102  # the advisory lock writers take in turn (any fi
 # (iterative) scan. Recall@10 against exact search at 1M chunks (bench/pg_search.py): 0.933 at 100, 0.958
 # at 200, 0.975 at 400 (p50 2.2, 3.0, 4.2 ms for the bare query); at 100k, 0.989 already at 100
 EF_SEARCH = 400
+# A filter the planner expects to keep at most this many chunks, and at most this share of them, is
+# searched exactly: every passing chunk's vector is read. At 1M chunks (bench/pg_filtered.py), the
+# HNSW scan with a narrow filter missed nearest chunks and took longer: one week (6,390 chunks) recall@10
+# 0.859 in 291 ms p50, exactly 1.000 in 46 ms; one month (27,400) 0.899 in 137 ms, exactly 85 ms; but
+# one quarter (83,110) exactly took 251 ms against the scan's 79 ms (recall 0.937)
+EXACT_CHUNKS = 30_000
+EXACT_SHARE = 0.1
 CONNECT_TIMEOUT = 10  # seconds
 
 # text is ordered by its bytes (COLLATE "C"), as SQLite orders it, whatever the database's own collation
@@ -594,11 +602,18 @@ class PostgresStore(SQLStore):
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def dense_search(self, query: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
-        """See :meth:`Store.dense_search`: the HNSW index, or an exact scan where the planner finds it
-        cheaper (a small index, or a filter that keeps few chunks)."""
+        """See :meth:`Store.dense_search`: the HNSW index, or, for a filter that keeps few chunks
+        (:meth:`_narrow`), an exact scan of those that pass."""
         where, params = filter_sql(filters)
         join = " JOIN articles a ON a.id = c.article_id" if where else ""
         vector = np.ascontiguousarray(query.reshape(-1), dtype=np.float32)
+        if where and self._narrow(where, params):
+            # ordered by the score, not by the distance operator the HNSW index serves: every row is read
+            sql = (
+                f"SELECT c.id, -(c.embedding <#> ?) AS score FROM chunks c{join}"
+                f" WHERE TRUE{where} ORDER BY score DESC, c.id LIMIT ?"
+            )
+            return [(int(i), float(s)) for i, s in self._rows(sql, [vector, *params, int(k)])]
         # iterative HNSW scans may return rows slightly out of order: sorted again outside
         sql = (
             f"SELECT id, score FROM (SELECT c.id, -(c.embedding <#> ?) AS score FROM chunks c{join}"
@@ -606,6 +621,19 @@ class PostgresStore(SQLStore):
         )
         values = [vector, *params, vector, int(k)]
         return [(int(i), float(s)) for i, s in self._rows(sql, values)]
+
+    def _narrow(self, where: str, params: Sequence[Any]) -> bool:
+        """Does the filter ``where`` keep at most ``EXACT_CHUNKS`` chunks and ``EXACT_SHARE`` of them, by
+        the planner's estimates (one EXPLAIN, no rows read; the day conditions are on ``published``
+        itself, whose statistics the server keeps)?"""
+        sql = (
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM chunks c JOIN articles a ON a.id = c.article_id"
+            f" WHERE TRUE{where} UNION ALL SELECT 1 FROM chunks"
+        )
+        plan = self._rows(sql, params)[0][0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        passing, everything = (part["Plan Rows"] for part in plan[0]["Plan"]["Plans"])
+        return passing <= min(EXACT_CHUNKS, EXACT_SHARE * max(everything, 1))
 
     def keyword_search(self, terms: Sequence[str], k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
         """See :meth:`Store.keyword_search`: the chunks holding a stem of the words (PostgreSQL's English
