@@ -12,6 +12,9 @@ of a day that keeps 90%), over the first --queries XQuAD-R questions:
   store ran for every filter before), and of the exact scan (for filters keeping at most 100k chunks);
 - the time of the estimate alone (one EXPLAIN).
 
+The ways take turns to run first for a question (the first reads the pages the others then find in
+memory).
+
     .venv/bin/python bench/pg_filtered.py [--chunks 1000000] [--queries 200] [--keep DIR | --reuse DIR]
 
 --keep leaves the server's folder in DIR (about 10 GB at 1M chunks; a build takes about 30 minutes on
@@ -126,8 +129,10 @@ def row(name: str, f: Filters, store, conn, vectors: np.ndarray, queries: np.nda
         ways["exact"] = lambda q: [r[0] for r in conn.execute(exact, [*params, q]).fetchall()]
     recall = {way: [] for way in ways}
     times = {way: [] for way in [*ways, "estimate"]}
+    order = list(ways)
     for number, query in enumerate(queries):
-        for way, search in ways.items():
+        for way in order[number % len(order) :] + order[: number % len(order)]:  # each way first in turn
+            search = ways[way]
             started = time.perf_counter()
             found = search(query)
             times[way].append(time.perf_counter() - started)
