@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from difflib import SequenceMatcher
+from typing import TypeVar
 
 import numpy as np
 
@@ -37,6 +38,8 @@ from .score import ScoredSentence, SentenceScorer, same_speaker
 from .store import speaker_key
 from .text import STOPWORDS, content_terms, words
 from .types import Citation, DateMention, SentenceFacts
+
+T = TypeVar("T")
 
 NO_ANSWER = "The articles don't say: none of the passages found answers this question."
 
@@ -524,23 +527,28 @@ def _dates_given(sentence: ScoredSentence) -> Given:
 
 
 def _comparable(
-    question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeSettings, gives: Callable[[ScoredSentence], bool]
-) -> list[ScoredSentence]:
-    """The sentences whose answers are compared for "Reports differ", best first: the best sentence when
-    it ``gives`` an answer in a dated article, and others that give one in dated articles, score nearly
-    as well (``differ_ratio``) and match the question's words as well as a further figure must
-    (``figure_focus``); [] when the best sentence gives none."""
+    question: ParsedQuestion,
+    ranked: list[ScoredSentence],
+    s: ComposeSettings,
+    gives: Callable[[ScoredSentence], T],
+) -> list[tuple[ScoredSentence, T]]:
+    """The sentences whose answers are compared for "Reports differ", best first, each with what it
+    ``gives`` (read once): the best sentence when it gives an answer in a dated article, and others
+    that give one in dated articles, score nearly as well (``differ_ratio``) and match the question's
+    words as well as a further figure must (``figure_focus``); [] when the best sentence gives none."""
     best = ranked[0]
-    chosen: list[ScoredSentence] = []
+    chosen: list[tuple[ScoredSentence, T]] = []
     for candidate in ranked:
         if candidate.score < s.differ_ratio * best.score or len(chosen) == s.max_sentences:
             break
-        if not candidate.passage.published or not gives(candidate) or not _distinct(candidate, chosen, s):
+        if not candidate.passage.published or not _distinct(candidate, [c for c, _ in chosen], s):
             continue
         if candidate is not best and missing_words(question, candidate, s.figure_focus):
             continue  # a date or a name of something else
-        chosen.append(candidate)
-    return chosen if chosen and chosen[0] is best else []
+        given = gives(candidate)
+        if given:
+            chosen.append((candidate, given))
+    return chosen if chosen and chosen[0][0] is best else []
 
 
 def _other_days(a: ScoredSentence, b: ScoredSentence) -> bool:
@@ -555,7 +563,7 @@ def _dates_differ(question: ParsedQuestion, ranked: list[ScoredSentence], s: Com
     compared as the articles' own dates resolve them (:mod:`rag.news`), so "on Sunday" in one report
     and "on May 5" in another agree when they are the same day; a date that says when something was
     said ("officials said on Tuesday") is not compared."""
-    given = [(c, _dates_given(c)) for c in _comparable(question, ranked, s, lambda c: bool(_dates_given(c)))]
+    given = _comparable(question, ranked, s, _dates_given)
 
     def overlap(a: Given, b: Given) -> bool:
         ranges = [r for rs in b.values() for r in rs]
@@ -576,6 +584,7 @@ _NAME_RUN = re.compile(
     r"(?:(?:[A-Z]\.){2,}|[A-Z][\w’'-]*)(?:\s+(?:(?:[A-Z]\.){2,}|[A-Z][\w’'-]*|(?:de|der|van|von|bin|al|la|le|da|di)\b))*"
 )
 _POSSESSIVE = re.compile(r"[’']s$")
+_NOT_NAME_WORDS = STOPWORDS | NOT_NAMES
 
 
 @dataclass(frozen=True)
@@ -593,7 +602,7 @@ def _names_in(sentence: ScoredSentence, asked: set[str]) -> list[_Name]:
     found = []
     for match in _NAME_RUN.finditer(sentence.text):
         kept = [_POSSESSIVE.sub("", w) for w in match.group().split()]
-        kept = [w for w in kept if w.lower() not in STOPWORDS | NOT_NAMES and w.lower().strip(".") not in left_out]
+        kept = [w for w in kept if w.lower() not in _NOT_NAME_WORDS and w.lower().strip(".") not in left_out]
         if kept:
             found.append(_Name(" ".join(kept), match.start(), match.end(), frozenset(w.lower() for w in kept)))
     return found
@@ -611,17 +620,16 @@ def _names_differ(question: ParsedQuestion, ranked: list[ScoredSentence], s: Com
     with another name ("Maria Lopez will chair the commission" against "Daniel Okafor will chair the
     commission"): each writes exactly one name the other does not, in the same place (the same word
     before and after it), and with those names masked the two read alike (``name_template`` of their
-    words in order). The newer report first, each with
-    the name it gives; None when no such pair is found. A bare name one report gives and another
-    doesn't, a list of names, or two sentences worded differently are never called a disagreement:
-    without the same wording around them, two names may both be true."""
+    words in order). The newer report first, each with the name it gives; None when no such pair is
+    found. A bare name one report gives and another doesn't, a list of names, or two sentences worded
+    differently are never called a disagreement: without the same wording around them, two names may
+    both be true."""
     asked = set(words(question.text))
-    found = _comparable(question, ranked, s, lambda c: bool(_names_in(c, asked)))
+    found = _comparable(question, ranked, s, lambda c: _names_in(c, asked))
     if len(found) < 2:
         return None
-    best, best_names = found[0], _names_in(found[0], asked)
-    for other in found[1:]:
-        other_names = _names_in(other, asked)
+    best, best_names = found[0]
+    for other, other_names in found[1:]:
         only_best = [n for n in best_names if not any(n.words & m.words for m in other_names)]
         only_other = [m for m in other_names if not any(m.words & n.words for n in best_names)]
         if len(only_best) != 1 or len(only_other) != 1 or not _other_days(best, other):
