@@ -13,6 +13,7 @@ keeps most of its shingles.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -50,9 +51,19 @@ def signature(text: str, settings: StorySettings = StorySettings()) -> np.ndarra
     """The MinHash signature of the text's shingles (uint32, one value per permutation)."""
     from datasketch import MinHash
 
-    minhash = MinHash(num_perm=settings.permutations, seed=1)
+    permutations, scheme = _permutations(settings.permutations)
+    minhash = MinHash(num_perm=settings.permutations, seed=1, permutations=permutations, scheme=scheme)
     minhash.update_batch([s.encode("utf-8") for s in shingles(text)])
     return minhash.hashvalues.astype(np.uint32)
+
+
+@functools.cache
+def _permutations(count: int):
+    """The MinHash permutations of seed 1 and their scheme, drawn once (as every MinHash of that seed draws them)."""
+    from datasketch import MinHash
+
+    drawn = MinHash(num_perm=count, seed=1)
+    return drawn.permutations, drawn.scheme
 
 
 def band_keys(values: np.ndarray, settings: StorySettings = StorySettings()) -> list[int]:

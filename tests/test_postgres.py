@@ -924,21 +924,21 @@ def emptied_store(dsn: str, model: str):
 
 
 def test_a_batch_that_fails_midway_stores_nothing(pg_dsn, batch, embedder, monkeypatch):
-    real = SQLStore._file_story
-    filed: list[str] = []
+    real = SQLStore._file_stories
+    written: list[tuple] = []
 
-    def file_story(tx, article_id, text):
-        filed.append(article_id)
-        if len(filed) == 2:
-            raise RuntimeError("the second article cannot be filed")
-        return real(tx, article_id, text)
+    def file_stories(self, tx, articles):
+        # the batch's articles and sentences are written (in its transaction) when filing its stories fails
+        counts = "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM sentences)"
+        written.append(tx.execute(counts).fetchone())
+        raise RuntimeError("the stories of the batch cannot be filed")
 
     with emptied_store(pg_dsn, embedder.name) as store:
-        monkeypatch.setattr(SQLStore, "_file_story", staticmethod(file_story))
-        with pytest.raises(RuntimeError, match="the second article"):
+        monkeypatch.setattr(SQLStore, "_file_stories", file_stories)
+        with pytest.raises(RuntimeError, match="the stories of the batch"):
             store.add(batch.items, batch.vectors, files=[("a.txt", "0" * 64, ["x"])], facts=batch.facts)
-        assert len(filed) == 2
-        monkeypatch.setattr(SQLStore, "_file_story", staticmethod(real))
+        assert written[0][0] == len(batch.items) and written[0][1] > 0
+        monkeypatch.setattr(SQLStore, "_file_stories", real)
         assert (store.article_count(), store.chunk_count(), store.files(), store.stories(1)) == (0, 0, [], [])
         assert store.sentence_facts(batch.items[0][0].id) == []
         assert store.check() == []

@@ -71,6 +71,46 @@ def test_ingestion_groups_the_copies_as_one_story(wire):
     assert wire.check() == []
 
 
+OTHER = (
+    "The harbour authority said on Tuesday that the new ferry terminal would open in the spring, two years later "
+    "than planned, after the contractor found old foundations under the quay. Passengers will keep using the "
+    "temporary pontoon until then, and the timetable of the island routes does not change. The authority's "
+    "chairman told the council that the extra cost would be met from the port's reserves, not from fares."
+)
+
+
+@pytest.mark.parametrize("batches", ["in one batch", "in a batch each"])
+@pytest.mark.parametrize("backend", ["folder", "postgresql"])
+def test_a_copy_of_two_stories_joins_them(backend, batches, request, tmp_path, embedder):
+    """An article that carries the whole of two others (two stories told in one) puts all three in one
+    story, whether it comes with them or after them; an unrelated article stays a story of its own."""
+    from rag import Index, Settings
+
+    location = request.getfixturevalue("pg_dsn") if backend == "postgresql" else tmp_path / "index"
+    records = [
+        {"title": "Troops", "text": TROOPS.text, "published": "2024-10-23"},
+        {"title": "Election", "text": TRUMP.text, "published": "2024-10-20"},
+        {"title": "Ferry", "text": OTHER, "published": "2024-10-21"},
+        {"title": "Both", "text": TROOPS.text + "\n\n" + TRUMP.text, "published": "2024-10-26"},
+    ]
+    files = [records] if batches == "in one batch" else [records[:3], records[3:]]
+    index = Index(Settings(index_dir=location), create=True, embedder=embedder)
+    try:
+        for number, part in enumerate(files):
+            path = tmp_path / f"part{number}.jsonl"
+            path.write_text("".join(json.dumps(r) + "\n" for r in part), encoding="utf-8")
+            index.ingest([path])
+            if number == 0 and len(files) == 2:
+                assert index.stories() == []  # three stories of one article each, so far
+        (story,) = index.stories()
+        assert sorted(a.title for a in story) == ["Both", "Election", "Troops"]
+        singles = index.store.stories_of(a.id for a in index.store.articles())
+        assert len(set(singles.values())) == 2 and len(singles) == 4
+        assert index.check() == []
+    finally:
+        index.close()
+
+
 def test_search_returns_the_newest_version_once(wire):
     passages = wire.search("How many North Korean troops were being trained?", k=5)
     troops = [p for p in passages if p.title.startswith(TROOPS.title[:30]) or "soldiers reach" in p.title]

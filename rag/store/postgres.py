@@ -50,7 +50,7 @@ from ..config import shown_url
 from ..errors import IndexError_, Locked, NoSpace, RagError, ReadOnly, StorageError
 from ..types import Article, Chunk, Filters, SentenceFacts
 from .manifest import FORMAT_VERSION, Manifest, now
-from .sql import SHARED_TABLES, SQLStore, filter_sql
+from .sql import SHARED_TABLES, STORY_CANDIDATES, SQLStore, filter_sql
 
 log = logging.getLogger(__name__)
 
@@ -523,6 +523,22 @@ class PostgresStore(SQLStore):
                 self._insert_chunks(tx, rows)
             self._record_files(tx, files, added_at)
         return new_articles
+
+    def _band_matches(self, tx: _Tx, keys: Mapping[str, Sequence[int]]) -> dict[str, list[tuple[str, int]]]:
+        """See :meth:`SQLStore._band_matches`: one statement for every article of the batch."""
+        pairs = [(article_id, key) for article_id, article_keys in keys.items() for key in article_keys]
+        rows = tx.execute(
+            "SELECT article_id, other, n FROM (SELECT q.article_id, b.article_id AS other, count(*) AS n,"
+            " row_number() OVER (PARTITION BY q.article_id ORDER BY count(*) DESC, b.article_id) AS place"
+            " FROM unnest(?::text[], ?::bigint[]) AS q(article_id, key)"
+            " JOIN story_bands b ON b.key = q.key AND b.article_id != q.article_id"
+            " GROUP BY q.article_id, b.article_id) ranked WHERE place <= ? ORDER BY article_id, place",
+            ([article_id for article_id, _ in pairs], [key for _, key in pairs], STORY_CANDIDATES),
+        ).fetchall()
+        found: dict[str, list[tuple[str, int]]] = {article_id: [] for article_id in keys}
+        for article_id, other, n in rows:
+            found[article_id].append((other, int(n)))
+        return found
 
     @staticmethod
     def _insert_chunks(tx: _Tx, rows: list[tuple]) -> None:

@@ -138,6 +138,7 @@ CREATE TABLE IF NOT EXISTS feed_links (
 
 # the tables of one article, children first (the order they are deleted in)
 ARTICLE_TABLES = ("sentences", "sentence_dates", "stories", "story_bands")
+STORY_CANDIDATES = 50  # the stored articles sharing the most MinHash bands with a new one, compared with it
 
 
 class Transaction(Protocol):
@@ -157,16 +158,12 @@ def _facts_row(article_id: str, f: SentenceFacts, text: str) -> tuple:
 
 
 def article_row(article: Article, origin: str, added_at: str) -> tuple:
-    """The values of an article's row, in the order of :data:`INSERT_ARTICLE`."""
+    """The values of an article's row: id, title, text, source, url, published, metadata, origin, added_at."""
     metadata = json.dumps(dict(article.metadata), ensure_ascii=False)
     return (article.id, article.title, article.text, article.source, article.url, article.published, metadata,
             origin, added_at)
 
 
-INSERT_ARTICLE = (
-    "INSERT INTO articles (id, title, text, source, url, published, metadata, origin, added_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
-)
 UPSERT_FILE = (
     "INSERT INTO files (path, sha256, article_ids, ingested_at) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, article_ids = excluded.article_ids,"
@@ -229,20 +226,34 @@ class SQLStore(Store):
     # --- writing, inside a backend's transaction ---------------------------------------------
 
     @staticmethod
-    def _insert_facts(tx: Transaction, article_id: str, text: str, facts: Sequence[SentenceFacts]) -> None:
-        tx.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
-        tx.execute("DELETE FROM sentence_dates WHERE article_id = ?", (article_id,))
-        dates = [(article_id, f.start, d.date_from, d.date_to) for f in facts for d in f.dates]
+    def _in_groups(tx: Transaction, sql: str, values: Sequence[Any], before: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of ``sql`` run in ``tx`` with its ``IN ({ids})`` list bound to ``values`` in groups
+        of at most 900 (SQLite's limit on bound parameters), each after the parameters ``before``."""
+        rows: list[tuple] = []
+        for start in range(0, len(values), 900):
+            part = list(values[start : start + 900])
+            found = tx.execute(sql.format(ids=",".join("?" * len(part))), [*before, *part])
+            rows.extend(found.fetchall() if found.description else ())
+        return rows
+
+    def _insert_facts(self, tx: Transaction, articles: Sequence[tuple[str, str, Sequence[SentenceFacts]]]) -> None:
+        """Store the sentence facts of ``articles`` ``(id, text, facts)``, in place of any they had."""
+        ids = [article_id for article_id, _, _ in articles]
+        self._in_groups(tx, "DELETE FROM sentences WHERE article_id IN ({ids})", ids)
+        self._in_groups(tx, "DELETE FROM sentence_dates WHERE article_id IN ({ids})", ids)
+        dates = [(article_id, f.start, d.date_from, d.date_to) for article_id, _, facts in articles
+                 for f in facts for d in f.dates]
         if dates:
             tx.executemany(
                 "INSERT INTO sentence_dates (article_id, sentence_start, date_from, date_to) VALUES (?, ?, ?, ?)",
                 dates,
             )
-        if facts:
+        rows = [_facts_row(article_id, f, text) for article_id, text, facts in articles for f in facts]
+        if rows:
             tx.executemany(
                 'INSERT INTO sentences (article_id, start, "end", speaker_start, speaker_end, speaker_key,'
                 " quoted, heading_start, heading_end, dates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_facts_row(article_id, f, text) for f in facts],
+                rows,
             )
 
     def _insert_articles(
@@ -254,23 +265,38 @@ class SQLStore(Store):
         store_chunks: Callable[[str, list[tuple[Chunk, int]]], None],
         added_before: Mapping[str, str] | None = None,
     ) -> list[str]:
-        """Insert the articles of ``items`` not stored yet, each with its sentence facts and story, in the
-        open transaction ``tx``; ``store_chunks(article_id, [(chunk, row of its vector)])`` stores each
-        one's chunks the backend's way, right after it; ``added_before`` gives an article's own time of
-        addition (a copy's), else it is ``added_at``. Returns the ids of the articles inserted."""
-        added: list[str] = []
+        """Insert the articles of ``items`` not stored yet, with their sentence facts and stories, in the
+        open transaction ``tx`` (which holds the write lock, so none is stored meanwhile); then
+        ``store_chunks(article_id, [(chunk, row of its vector)])`` stores each one's chunks the backend's
+        way, in the order of ``items``. ``added_before`` gives an article's own time of addition (a
+        copy's), else it is ``added_at``. Returns the ids of the articles inserted.
+
+        The rows of the whole batch go in a few statements (one per table and step), not a few per
+        article: on a database server each statement is a round trip."""
+        ids = list(dict.fromkeys(article.id for article, _, _ in items))
+        stored = {row[0] for row in self._in_groups(tx, "SELECT id FROM articles WHERE id IN ({ids})", ids)}
+        new: list[tuple[Article, Sequence[Chunk], int]] = []
         row = 0
         for article, chunks, origin in items:
-            when = (added_before or {}).get(article.id, added_at)
-            if tx.execute(INSERT_ARTICLE, article_row(article, origin, when)).rowcount == 0:
-                row += len(chunks)  # already stored
-                continue
-            added.append(article.id)
-            self._insert_facts(tx, article.id, article.text, self._facts_for(article, (facts or {}).get(article.id)))
-            self._file_story(tx, article.id, article.text)
-            store_chunks(article.id, [(chunk, row + i) for i, chunk in enumerate(chunks)])
+            if article.id not in stored:
+                stored.add(article.id)  # the first of an id given twice
+                new.append((article, chunks, row))
             row += len(chunks)
-        return added
+        if not new:
+            return []
+        origins = {article.id: origin for article, _, origin in reversed(items)}
+        tx.executemany(
+            "INSERT INTO articles (id, title, text, source, url, published, metadata, origin, added_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [article_row(a, origins[a.id], (added_before or {}).get(a.id, added_at)) for a, _, _ in new],
+        )
+        self._insert_facts(
+            tx, [(a.id, a.text, self._facts_for(a, (facts or {}).get(a.id))) for a, _, _ in new]
+        )
+        self._file_stories(tx, [(a.id, a.text) for a, _, _ in new])
+        for article, chunks, first in new:
+            store_chunks(article.id, [(chunk, first + i) for i, chunk in enumerate(chunks)])
+        return [article.id for article, _, _ in new]
 
     @staticmethod
     def _record_files(tx: Transaction, files: Iterable[tuple[str, str, Sequence[str]]], at: str) -> None:
@@ -282,41 +308,77 @@ class SQLStore(Store):
     def _facts_for(article: Article, known: Sequence[SentenceFacts] | None) -> Sequence[SentenceFacts]:
         return known if known is not None else analyze(article.text, split_sentences(article.text), article.published)
 
-    @staticmethod
-    def _file_story(tx: Transaction, article_id: str, text: str) -> str:
-        """Put an article in the story of the stored article it copies or updates (the most alike of
-        the candidates its MinHash bands find), or in a story of its own; see :mod:`rag.stories`. An
-        article that is a copy of two stories joins them: they were one story told twice."""
-        keys = band_keys(signature(text))
-        marks = ",".join("?" * len(keys))
-        candidates = tx.execute(
-            f"SELECT b.article_id, a.text, s.story FROM (SELECT article_id, count(*) AS n FROM story_bands"
-            f" WHERE key IN ({marks}) AND article_id != ? GROUP BY article_id ORDER BY n DESC LIMIT 50) b"
-            " JOIN articles a ON a.id = b.article_id JOIN stories s ON s.article_id = b.article_id",
-            [*keys, article_id],
-        ).fetchall()
-        story, best, joined = article_id, 0.0, set()
-        if candidates:
-            mine = shingles(text)
-            for _, other_text, other_story in candidates:
-                theirs = shingles(other_text)
+    def _band_matches(self, tx: Transaction, keys: Mapping[str, Sequence[int]]) -> dict[str, list[tuple[str, int]]]:
+        """For each article of ``keys`` (its band keys), the stored articles not in ``keys`` that share
+        the most bands with it (at most :data:`STORY_CANDIDATES`), with how many they share."""
+        found: dict[str, list[tuple[str, int]]] = {}
+        for article_id, article_keys in keys.items():
+            marks = ",".join("?" * len(article_keys))
+            found[article_id] = tx.execute(
+                f"SELECT article_id, count(*) AS n FROM story_bands WHERE key IN ({marks}) AND article_id != ?"
+                " GROUP BY article_id ORDER BY n DESC, article_id LIMIT ?",
+                [*article_keys, article_id, STORY_CANDIDATES],
+            ).fetchall()
+        return found
+
+    def _file_stories(self, tx: Transaction, articles: Sequence[tuple[str, str]]) -> None:
+        """Put each of ``articles`` ``(id, text)``, in their order, in the story of the article before
+        it (stored, or earlier in the list) that it copies or updates (the most alike of the
+        candidates its MinHash bands find), or in a story of its own; see :mod:`rag.stories`. An
+        article that is a copy of two stories joins them: they were one story told twice.
+
+        The stored candidates of the whole list are found together, and each text is cut into
+        shingles once, however many articles it is a candidate of."""
+        if not articles:
+            return
+        ids = [article_id for article_id, _ in articles]
+        self._in_groups(tx, "DELETE FROM story_bands WHERE article_id IN ({ids})", ids)
+        self._in_groups(tx, "DELETE FROM stories WHERE article_id IN ({ids})", ids)
+        texts = dict(articles)
+        keys = {article_id: band_keys(signature(text)) for article_id, text in articles}
+        matches = self._band_matches(tx, keys)
+        candidates = sorted({other for found in matches.values() for other, _ in found})
+        story_of: dict[str, str] = {}
+        for other, text, story in self._in_groups(
+            tx, "SELECT a.id, a.text, s.story FROM articles a JOIN stories s ON s.article_id = a.id"
+            " WHERE a.id IN ({ids})", candidates,
+        ):
+            texts[other], story_of[other] = text, story
+        cut: dict[str, set[str]] = {}
+
+        def shingled(article_id: str) -> set[str]:
+            if article_id not in cut:
+                cut[article_id] = shingles(texts[article_id])
+            return cut[article_id]
+
+        filed: dict[int, list[str]] = {}  # the band keys of the articles of the list filed so far
+        for article_id, _ in articles:
+            shared = {other: n for other, n in matches[article_id] if other in story_of}
+            for key in keys[article_id]:
+                for other in filed.get(key, ()):
+                    shared[other] = shared.get(other, 0) + 1
+            ranked = sorted(shared.items(), key=lambda item: (-item[1], item[0]))[:STORY_CANDIDATES]
+            story, best, joined = article_id, 0.0, set()
+            mine = shingled(article_id)
+            for other, _ in ranked:
+                theirs = shingled(other)
                 if same_story(mine, theirs):
-                    joined.add(other_story)
+                    joined.add(story_of[other])
                     alike = len(mine & theirs) / len(mine | theirs)
                     if alike > best:
-                        story, best = other_story, alike
-        others = sorted(joined - {story})
-        if others:
-            marks = ",".join("?" * len(others))
-            tx.execute(f"UPDATE stories SET story = ? WHERE story IN ({marks})", [story, *others])
-        tx.execute(
-            "INSERT INTO stories (article_id, story) VALUES (?, ?)"
-            " ON CONFLICT (article_id) DO UPDATE SET story = excluded.story",
-            (article_id, story),
+                        story, best = story_of[other], alike
+            others = sorted(joined - {story})
+            if others:
+                self._in_groups(tx, "UPDATE stories SET story = ? WHERE story IN ({ids})", others, before=[story])
+                merged = set(others)
+                story_of = {a: story if s in merged else s for a, s in story_of.items()}
+            story_of[article_id] = story
+            for key in keys[article_id]:
+                filed.setdefault(key, []).append(article_id)
+        tx.executemany("INSERT INTO stories (article_id, story) VALUES (?, ?)", [(a, story_of[a]) for a in ids])
+        tx.executemany(
+            "INSERT INTO story_bands (key, article_id) VALUES (?, ?)", [(k, a) for a in ids for k in keys[a]]
         )
-        tx.execute("DELETE FROM story_bands WHERE article_id = ?", (article_id,))
-        tx.executemany("INSERT INTO story_bands (key, article_id) VALUES (?, ?)", [(k, article_id) for k in keys])
-        return story
 
     @staticmethod
     def _delete_article(tx: Transaction, article_id: str) -> bool:

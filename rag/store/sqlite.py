@@ -178,15 +178,15 @@ class SQLiteStore(SQLStore):
                         "SELECT id, text, published FROM articles"
                         " WHERE id NOT IN (SELECT DISTINCT article_id FROM sentences)"
                     ).fetchall()
-                    for article_id, text, published in missing:
-                        facts = analyze(text, split_sentences(text), published)
-                        self._insert_facts(self._db, article_id, text, facts)
+                    self._insert_facts(self._db, [
+                        (article_id, text, analyze(text, split_sentences(text), published))
+                        for article_id, text, published in missing
+                    ])
                     unfiled = self._db.execute(
                         "SELECT id, text FROM articles WHERE id NOT IN (SELECT article_id FROM stories)"
                         " ORDER BY added_at, rowid"
                     ).fetchall()
-                    for article_id, text in unfiled:
-                        self._file_story(self._db, article_id, text)
+                    self._file_stories(self._db, unfiled)
                     self._db.execute("COMMIT")
                 except BaseException:
                     _rollback(self._db)
