@@ -203,6 +203,14 @@ def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
     return " AND " + " AND ".join(clauses), params
 
 
+def in_groups(sql: str, values: Sequence[Any], size: int = 900) -> Iterator[tuple[str, list[Any]]]:
+    """``sql`` with its ``IN ({ids})`` list made for each group of at most ``size`` of ``values`` (900:
+    under SQLite's limit on bound parameters), and that group."""
+    for start in range(0, len(values), size):
+        part = list(values[start : start + size])
+        yield sql.format(ids=",".join("?" * len(part))), part
+
+
 class SQLStore(Store):
     """The part of a store that is the same SQL in both backends."""
 
@@ -213,11 +221,9 @@ class SQLStore(Store):
         """The rows of a read (``?`` placeholders), from committed data."""
 
     def _rows_in(self, sql: str, values: Sequence[Any]) -> Iterator[tuple]:
-        """The rows of ``sql`` whose ``IN ({ids})`` list is ``values``, bound in batches of at most
-        900 (SQLite's limit on bound parameters)."""
-        for start in range(0, len(values), 900):
-            part = values[start : start + 900]
-            yield from self._rows(sql.format(ids=",".join("?" * len(part))), part)
+        """The rows of ``sql`` whose ``IN ({ids})`` list is ``values`` (see :func:`in_groups`)."""
+        for statement, params in in_groups(sql, values):
+            yield from self._rows(statement, params)
 
     def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = self._rows(sql, params)
@@ -227,12 +233,11 @@ class SQLStore(Store):
 
     @staticmethod
     def _in_groups(tx: Transaction, sql: str, values: Sequence[Any], before: Sequence[Any] = ()) -> list[tuple]:
-        """The rows of ``sql`` run in ``tx`` with its ``IN ({ids})`` list bound to ``values`` in groups
-        of at most 900 (SQLite's limit on bound parameters), each after the parameters ``before``."""
+        """The rows of ``sql`` run in ``tx`` with its ``IN ({ids})`` list bound to ``values`` (see
+        :func:`in_groups`), each time after the parameters ``before``."""
         rows: list[tuple] = []
-        for start in range(0, len(values), 900):
-            part = list(values[start : start + 900])
-            found = tx.execute(sql.format(ids=",".join("?" * len(part))), [*before, *part])
+        for statement, params in in_groups(sql, values):
+            found = tx.execute(statement, [*before, *params])
             rows.extend(found.fetchall() if found.description else ())
         return rows
 
