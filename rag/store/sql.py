@@ -280,28 +280,25 @@ class SQLStore(Store):
         article: on a database server each statement is a round trip."""
         ids = list(dict.fromkeys(article.id for article, _, _ in items))
         stored = {row[0] for row in self._in_groups(tx, "SELECT id FROM articles WHERE id IN ({ids})", ids)}
-        new: list[tuple[Article, Sequence[Chunk], int]] = []
+        new: list[tuple[Article, Sequence[Chunk], str, int]] = []  # with the row of its first vector
         row = 0
         for article, chunks, origin in items:
             if article.id not in stored:
                 stored.add(article.id)  # the first of an id given twice
-                new.append((article, chunks, row))
+                new.append((article, chunks, origin, row))
             row += len(chunks)
         if not new:
             return []
-        origins = {article.id: origin for article, _, origin in reversed(items)}
         tx.executemany(
             "INSERT INTO articles (id, title, text, source, url, published, metadata, origin, added_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [article_row(a, origins[a.id], (added_before or {}).get(a.id, added_at)) for a, _, _ in new],
+            [article_row(a, origin, (added_before or {}).get(a.id, added_at)) for a, _, origin, _ in new],
         )
-        self._insert_facts(
-            tx, [(a.id, a.text, self._facts_for(a, (facts or {}).get(a.id))) for a, _, _ in new]
-        )
-        self._file_stories(tx, [(a.id, a.text) for a, _, _ in new])
-        for article, chunks, first in new:
+        self._insert_facts(tx, [(a.id, a.text, self._facts_for(a, (facts or {}).get(a.id))) for a, *_ in new])
+        self._file_stories(tx, [(a.id, a.text) for a, *_ in new])
+        for article, chunks, _, first in new:
             store_chunks(article.id, [(chunk, first + i) for i, chunk in enumerate(chunks)])
-        return [article.id for article, _, _ in new]
+        return [article.id for article, *_ in new]
 
     @staticmethod
     def _record_files(tx: Transaction, files: Iterable[tuple[str, str, Sequence[str]]], at: str) -> None:
