@@ -32,7 +32,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from .news import NOT_NAMES
+from .news import NOT_NAMES, SPEECH_VERBS
 from .question import ParsedQuestion
 from .score import ScoredSentence, SentenceScorer, same_speaker
 from .store import speaker_key
@@ -506,9 +506,7 @@ def _figures(
 
 
 # a date that says when something was said, not when what was asked happens: "officials said on Tuesday"
-_REPORTED_ON = re.compile(
-    r"\b(?:said|says|told|announced|added|reported|confirmed|stated|wrote|posted|tweeted)\b(?:\s+\S+){0,3}\s*$", re.I
-)
+_REPORTED_ON = re.compile(rf"\b(?:{SPEECH_VERBS}|posted)\b(?:\s+\S+){{0,3}}\s*$", re.I)
 
 
 Given = dict[str, list[tuple[str, str]]]  # the dates a sentence gives, as shown -> their day ranges

@@ -362,7 +362,7 @@ def _read_quotes(sentence: str, inside: str | None) -> _Quotes:
 
 # --- attribution -------------------------------------------------------------------------------
 
-_SPEECH_VERBS = (
+SPEECH_VERBS = (  # the verbs that report what someone said, as one regular expression alternation
     "said|says|say|told|tells|added|adds|warned|warns|noted|notes|argued|argues|claimed|claims|insisted|insists|"
     "cautioned|cautions|believes|believe|stated|states|wrote|writes|explained|explains|stressed|stresses|"
     "announced|announces|asserted|asserts|acknowledged|acknowledges|emphasized|emphasised|declared|declares|"
@@ -372,7 +372,7 @@ _SPEECH_VERBS = (
 )
 _ATTRIBUTION = re.compile(
     rf"\b(?P<according>[Aa]ccording to)\b"
-    rf"|\b(?P<verb>(?:{_SPEECH_VERBS})|(?:published|released|issued|posted|shared)\s+(?:a|an)\s+"
+    rf"|\b(?P<verb>(?:{SPEECH_VERBS})|(?:published|released|issued|posted|shared)\s+(?:a|an)\s+"
     rf"(?:[\w-]+\s+){{0,2}}?(?:video|statement|message|post|letter|appeal|communiqu[eé]))\b"
 )
 _WORD_CHARS = r"[^\W_]"
