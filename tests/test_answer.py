@@ -269,19 +269,6 @@ def test_reports_that_give_the_same_day_in_other_words_agree(make_index, tmp_pat
     assert {d for c in answer.citations for d in c.dates} == {"2024-05-05"}
 
 
-def test_a_date_of_something_else_is_no_disagreement(make_index, tmp_path):
-    index = _reports(make_index, tmp_path, [
-        SET_FOR_MAY,
-        ("Ferry timetable changes", "2024-03-20", "Daily Courier",
-         "The new ferry timetable will start on June 12, the harbour office said. "
-         "Evening crossings are cut."),
-    ])
-    answer = Assistant(index).ask("When will the harbour referendum be held?", as_of="2024-04-01")
-    check_answer(answer, index)
-    assert not answer.differ
-    assert answer.citations[0].published == "2024-03-01" and "May 5" in answer.citations[0].quote
-
-
 def test_the_days_reports_were_made_on_are_no_disagreement(make_index, tmp_path):
     index = _reports(make_index, tmp_path, [
         ("Harbour referendum date open", "2024-03-05", "Coast Herald",
@@ -333,6 +320,29 @@ def test_reports_naming_the_same_person_agree_and_so_do_places_in_other_words(ma
     assert "Maria Lopez" in answer.text or "Lopez" in answer.citations[0].quote
 
 
+@pytest.mark.parametrize(("first", "other", "question", "said"), [
+    pytest.param(
+        SET_FOR_MAY,
+        ("Ferry timetable changes", "2024-03-20", "Daily Courier",
+         "The new ferry timetable will start on June 12, the harbour office said. Evening crossings are cut."),
+        "When will the harbour referendum be held?", "May 5", id="a date",
+    ),
+    pytest.param(
+        LOPEZ_TO_LEAD,
+        ("Ferry board appoints director", "2024-03-20", "Daily Courier",
+         "Daniel Okafor will run the ferry board's new timetable office, the port authority said. "
+         "Evening crossings are cut."),
+        "Who will chair the new harbour commission?", "Maria Lopez", id="a name",
+    ),
+])
+def test_a_date_or_name_of_something_else_is_no_disagreement(make_index, tmp_path, first, other, question, said):
+    index = _reports(make_index, tmp_path, [first, other])
+    answer = Assistant(index).ask(question, as_of="2024-04-01")
+    check_answer(answer, index)
+    assert not answer.differ
+    assert answer.citations[0].published == "2024-03-01" and said in answer.citations[0].quote
+
+
 def test_places_that_differ_are_reports_that_differ(make_index, tmp_path):
     index = _reports(make_index, tmp_path, [
         ("Trade summit venue chosen", "2024-02-10", "Coast Herald",
@@ -344,19 +354,6 @@ def test_places_that_differ_are_reports_that_differ(make_index, tmp_path):
     check_answer(answer, index)
     assert answer.differ
     assert [c.value for c in answer.citations] == ["Vienna", "Geneva"]
-
-
-def test_a_name_of_something_else_is_no_disagreement(make_index, tmp_path):
-    index = _reports(make_index, tmp_path, [
-        LOPEZ_TO_LEAD,
-        ("Ferry board appoints director", "2024-03-20", "Daily Courier",
-         "Daniel Okafor will run the ferry board's new timetable office, the port authority said. "
-         "Evening crossings are cut."),
-    ])
-    answer = Assistant(index).ask("Who will chair the new harbour commission?", as_of="2024-04-01")
-    check_answer(answer, index)
-    assert not answer.differ
-    assert answer.citations[0].published == "2024-03-01" and "Maria Lopez" in answer.citations[0].quote
 
 
 @pytest.mark.parametrize(
