@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,13 +48,15 @@ def shingles(text: str) -> set[str]:
     return {" ".join(tokens[i : i + SHINGLE_WORDS]) for i in range(len(tokens) - SHINGLE_WORDS + 1)}
 
 
-def signature(text: str, settings: StorySettings = StorySettings()) -> np.ndarray:
-    """The MinHash signature of the text's shingles (uint32, one value per permutation)."""
+def signature(text: str | AbstractSet[str], settings: StorySettings = StorySettings()) -> np.ndarray:
+    """The MinHash signature of the text's shingles, or of the shingles given (uint32, one value per
+    permutation)."""
     from datasketch import MinHash
 
     permutations, scheme = _permutations(settings.permutations)
     minhash = MinHash(num_perm=settings.permutations, seed=1, permutations=permutations, scheme=scheme)
-    minhash.update_batch([s.encode("utf-8") for s in shingles(text)])
+    cut = shingles(text) if isinstance(text, str) else text
+    minhash.update_batch([s.encode("utf-8") for s in cut])
     return minhash.hashvalues.astype(np.uint32)
 
 

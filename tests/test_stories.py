@@ -35,6 +35,7 @@ def test_copies_trims_and_updates_are_one_story_and_other_stories_are_not():
 def test_signatures_are_stable_and_close_for_copies():
     a, b = signature(TROOPS.text), signature(_updated(TROOPS.text))
     assert (signature(TROOPS.text) == a).all() and a.dtype.name == "uint32" and len(a) == StorySettings().permutations
+    assert (signature(shingles(TROOPS.text)) == a).all()  # of the text's shingles, given
     assert (a == b).mean() > 0.7 > (a == signature(TRUMP.text)).mean()
 
 

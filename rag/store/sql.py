@@ -337,7 +337,8 @@ class SQLStore(Store):
         self._in_groups(tx, "DELETE FROM story_bands WHERE article_id IN ({ids})", ids)
         self._in_groups(tx, "DELETE FROM stories WHERE article_id IN ({ids})", ids)
         texts = dict(articles)
-        keys = {article_id: band_keys(signature(text)) for article_id, text in articles}
+        cut = {article_id: shingles(text) for article_id, text in articles}
+        keys = {article_id: band_keys(signature(cut[article_id])) for article_id in ids}
         matches = self._band_matches(tx, keys)
         candidates = sorted({other for found in matches.values() for other, _ in found})
         story_of: dict[str, str] = {}
@@ -346,14 +347,13 @@ class SQLStore(Store):
             " WHERE a.id IN ({ids})", candidates,
         ):
             texts[other], story_of[other] = text, story
-        cut: dict[str, set[str]] = {}
 
         def shingled(article_id: str) -> set[str]:
             if article_id not in cut:
                 cut[article_id] = shingles(texts[article_id])
             return cut[article_id]
 
-        filed: dict[int, list[str]] = {}  # the band keys of the articles of the list filed so far
+        filed: dict[int, list[str]] = {}  # band key -> the articles of the list filed so far that have it
         for article_id, _ in articles:
             shared = {other: n for other, n in matches[article_id] if other in story_of}
             for key in keys[article_id]:
