@@ -14,22 +14,108 @@ import tempfile
 import threading
 from pathlib import Path
 
-from rag.config import keep_private
+from rag.config import DEFAULT_INDEX, Settings, keep_private
+from rag.errors import RagError
 
 keep_private()  # Gradio and the model hub read their analytics and offline variables once, when imported
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--index", metavar="DIR|URL",
+        help="index folder, or postgresql://user@host/db for PostgreSQL (default: $RAG_INDEX or embeddings/)",
+    )
+    parser.add_argument("--host", help="address to listen on (default: $RAG_HOST, $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", help="port to listen on (default: $RAG_PORT, $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument(
+        "--watch", nargs="+", metavar="SOURCE", help="folders and feeds to keep ingesting (default: $RAG_WATCH)"
+    )
+    parser.add_argument("--every", help="how often to look at them (default: $RAG_WATCH_EVERY or 15m)")
+    parser.add_argument(
+        "--auth-file",
+        metavar="FILE",
+        help="users, password hashes and roles: the app asks for a login (default: $RAG_AUTH_FILE; none: no login)",
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", default=None, help="serve the index without writing to it: no uploads"
+    )
+    return parser
+
+
+def checked_settings(parser: argparse.ArgumentParser) -> Settings:
+    """The settings of the command line and the environment, each checked, and the place to serve free: a
+    bad value, a missing index other than the default one, or a taken port stop here in one line (exit 2),
+    before anything slow is loaded."""
+    args = parser.parse_args()
+    try:
+        settings = Settings.from_env(
+            index_dir=args.index,
+            host=args.host,
+            port=args.port,
+            watch=shlex.join(args.watch) if args.watch else None,
+            watch_every=args.every,
+            auth_file=args.auth_file,
+            read_only=args.read_only,
+        )
+        missing_index(settings)
+    except RagError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    if not port_free(settings.host, settings.port):
+        parser.exit(2, f"error: {port_taken(settings)}\n")
+    return settings
+
+
+def missing_index(settings: Settings) -> None:
+    """Only the default index is built from the sample on first start (the README's promise): any other
+    place without an index is most likely a typo, and building there would hide the library meant."""
+    location = settings.index_dir
+    if isinstance(location, str) or Path(location).resolve() == Path(DEFAULT_INDEX).resolve():
+        return  # a database is checked when opened; the default folder is built from the sample
+    if location.exists() and not location.is_dir():
+        raise RagError(f"--index {location} is a file, not an index folder; give the folder of an index")
+    if not (location / "manifest.json").exists():
+        raise RagError(
+            f"no index in {location}; build one with `rag ingest PATH --index {location}`, or leave out --index "
+            f"(and RAG_INDEX) to use the default index in {DEFAULT_INDEX}/, built from the sample on first start"
+        )
+
+
+def port_free(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((host, port))
+    except OSError:
+        return False
+    return True
+
+
+def port_taken(settings: Settings) -> str:
+    return (
+        f"port {settings.port} on {settings.host} is in use (or cannot be listened on); stop what uses it, or "
+        f"choose another port with --port or RAG_PORT"
+    )
+
+
+if __name__ == "__main__":  # checked before Gradio and the model are imported: a mistake is told at once
+    PARSER = arguments()
+    SETTINGS = checked_settings(PARSER)
 
 import anyio
 import gradio as gr
 from gradio import FileData
 from starlette.middleware import Middleware
 
-from rag import Filters, RagError, Settings
+from rag import Filters
 from rag.answer import Assistant
 from rag.auth import Logins, is_loopback
 from rag.config import MODES, shown_url
 from rag.errors import StorageError
 from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
-from rag.feeds import Watcher, parse_interval, split_sources
+from rag.feeds import Watcher, split_sources
 from rag.index import SAMPLE_ARTICLES, open_or_build
 from rag.index import exists as index_exists
 from rag.limits import Limits, client_of
@@ -586,48 +672,18 @@ def launch(demo: gr.Blocks, app: App, **options) -> None:
         css=CSS,
         footer_links=["api"],
         auth=check if logins is not None else None,
-        auth_message="Sign in with the name and password you were given (rag user add).",
+        auth_message="Sign in with the name and password your administrator gave you.",
         app_kwargs={"middleware": [Middleware(SecurityHeaders)]},
         **options,
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--index", metavar="DIR|URL",
-        help="index folder, or postgresql://user@host/db for PostgreSQL (default: $RAG_INDEX or embeddings/)",
-    )
-    parser.add_argument("--host", help="address to listen on (default: $RAG_HOST, $GRADIO_SERVER_NAME or 127.0.0.1)")
-    parser.add_argument("--port", help="port to listen on (default: $RAG_PORT, $GRADIO_SERVER_PORT or 7860)")
-    parser.add_argument(
-        "--watch", nargs="+", metavar="SOURCE", help="folders and feeds to keep ingesting (default: $RAG_WATCH)"
-    )
-    parser.add_argument("--every", help="how often to look at them (default: $RAG_WATCH_EVERY or 15m)")
-    parser.add_argument(
-        "--auth-file",
-        metavar="FILE",
-        help="users, password hashes and roles: the app asks for a login (default: $RAG_AUTH_FILE; none: no login)",
-    )
-    parser.add_argument(
-        "--read-only", action="store_true", default=None, help="serve the index without writing to it: no uploads"
-    )
-    args = parser.parse_args()
+def main(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    """Serve the app for ``settings`` (checked already, before the heavy imports: see the end of the file)."""
     logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # a database that is down is reported once
     try:
-        settings = Settings.from_env(
-            index_dir=args.index,
-            host=args.host,
-            port=args.port,
-            watch=shlex.join(args.watch) if args.watch else None,
-            watch_every=args.every,
-            auth_file=args.auth_file,
-            read_only=args.read_only,
-        )
         logins = Logins(settings.auth_file) if settings.auth_file else None  # a bad file stops before the index
         watched = split_sources(settings.watch)
-        if watched:
-            parse_interval(settings.watch_every)  # a bad interval stops here, before the index is opened
     except RagError as exc:
         parser.exit(2, f"error: {exc}\n")
     built = None
@@ -648,9 +704,14 @@ def main() -> None:
     watcher = Watcher(index, watched, settings.watch_every).start() if watched else None
     if watcher:
         print(f"{watcher.status} (in the background)", flush=True)
-    app = App(Assistant(index), settings, logins, watcher)
-    launch(build(app), app)
+    assistant = Assistant(index)
+    assistant.warm_up()  # the model loaded and run once, so the first question is answered as fast as the rest
+    app = App(assistant, settings, logins, watcher)
+    try:
+        launch(build(app), app)
+    except OSError as exc:  # the port was taken between the check and the launch
+        parser.exit(2, f"error: {port_taken(settings)} ({exc.strerror or exc})\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(PARSER, SETTINGS)

@@ -10,6 +10,7 @@ and every citation checked). Asking goes: what the question asks (:mod:`rag.ques
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -37,6 +38,8 @@ from .score import Evidence, ScoredSentence, ScoreWeights, SentenceScorer
 from .text import content_terms
 from .timeframe import RecencyPrior, TimeFrame, as_of_day, publication_window, read_time_frame
 from .types import Answer, Citation, DateMention, Filters, Passage, day
+
+log = logging.getLogger(__name__)
 
 __all__ = ["NO_ANSWER", "Answer", "AnswerSettings", "Assistant", "Citation", "ask"]
 
@@ -195,6 +198,14 @@ class Assistant:
         adjust_for_kind(parsed, ranked, self.settings.compose)
         ranked.sort(key=lambda c: -c.score)
         return Evidence(query, passages, ranked, parsed)
+
+    def warm_up(self) -> None:
+        """Load the model and run one question through every step, so that the first user's question is
+        answered as fast as the rest (an app calls this before it says it is serving)."""
+        try:
+            self.ask("What is the latest news?")
+        except RagError as exc:  # an index that cannot be read now says so on the first question instead
+            log.warning("warming up: %s", exc)
 
     def ask(
         self,

@@ -12,6 +12,7 @@ that is set (``RAG_HOST`` before ``GRADIO_SERVER_NAME``), the default.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -63,8 +64,29 @@ def setting(
 SERVER_SCHEMES = ("postgresql://", "postgres://")
 
 
+DEFAULT_INDEX = "embeddings"  # the index folder when none is named: built from the bundled sample on first start
+
+
 class Location:
     """The kind of the index setting: a folder (a Path), or a ``postgresql://`` URL (kept as text)."""
+
+
+class Interval:
+    """The kind of a setting that is a length of time written as 30s, 15m or 1h (kept as written)."""
+
+
+_INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*", re.I)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_interval(text: str, where: str = "--every") -> float:
+    """"30s", "15m", "1h" (or a number of seconds) -> seconds. A RagError names ``where`` and says what to write."""
+    match = _INTERVAL.fullmatch(str(text))
+    seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()] if match else 0.0
+    if seconds <= 0:
+        shown = f"{where} {text!r}" if where.startswith("-") else f"{where}={text!r}"
+        raise RagError(f"{shown} is not an interval; write it as 30s, 15m or 1h")
+    return seconds
 
 
 def index_location(raw: Any) -> Path | str:
@@ -91,7 +113,7 @@ def shown_url(url: str) -> str:
 class Settings:
     # --- index and ingestion ---
     index_dir: Path | str = setting(
-        Path("embeddings"), "RAG_INDEX",
+        Path(DEFAULT_INDEX), "RAG_INDEX",
         "where the index is: a folder (FAISS + SQLite + manifest), or a PostgreSQL database with pgvector "
         "(postgresql://user@host:5432/database; the postgres extra)",
         group="index", kind=Location, flag="--index",
@@ -142,7 +164,7 @@ class Settings:
     watch_every: str = setting(
         "15m", "RAG_WATCH_EVERY",
         "how often `rag watch` (and the app's `RAG_WATCH`) looks for new files and feed entries (30s, 15m, 1h)",
-        group="index", flag="--every",
+        group="index", kind=Interval, flag="--every",
     )
     read_only: bool = setting(
         False, "RAG_READ_ONLY",
@@ -309,6 +331,9 @@ def _check(f, raw: Any, where: str) -> Any:
         value = Path(raw)
     elif kind is Location:
         value = index_location(raw)
+    elif kind is Interval:
+        parse_interval(raw, where)
+        value = str(raw).strip()
     else:
         value = str(raw).strip()
     if meta["choices"] and value not in meta["choices"]:

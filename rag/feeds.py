@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from .config import parse_interval
 from .errors import RagError, RejectedFile
 from .ingest import FileResult, IngestReport, Progress
 from .parse import decode, normalize_date, parse_bytes, parse_html, size_text
@@ -54,8 +55,6 @@ MAX_REDIRECTS = 5
 MIN_ENTRY_WORDS = 25  # an entry's own summary must have this many words to stand in for its page
 USER_AGENT = "newsrag/0.1 (feed reader)"
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-_INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*", re.I)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
 class FetchError(Exception):
@@ -492,15 +491,6 @@ def _remember(index: Index, feed_round: FeedRound) -> None:
 
 
 # --- watching ------------------------------------------------------------------------------------
-
-
-def parse_interval(text: str) -> float:
-    """"30s", "15m", "1h" (or a number of seconds) -> seconds. A RagError says what to write."""
-    match = _INTERVAL.fullmatch(str(text))
-    seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()] if match else 0.0
-    if seconds <= 0:
-        raise RagError(f"--every {text!r} is not an interval; write it as 30s, 15m or 1h")
-    return seconds
 
 
 def split_sources(text: str, name: str = "RAG_WATCH") -> list[str]:

@@ -261,7 +261,7 @@ class SentenceScorer:
             found = {t: self._idf[t] for t in terms if t in self._idf}
         missing = [t for t in terms if t not in found]
         if missing:
-            total = max(1, self.index.store.chunk_count())
+            total = max(1, self.index.store.searched_chunks())
             for term in missing:
                 df = self.index.store.document_frequency(term)
                 found[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))

@@ -185,6 +185,53 @@ def test_a_bad_port_is_one_clear_line_not_a_trace():
     assert "Traceback" not in output
 
 
+def startup_mistakes(tmp_path):
+    """(what the user did, the environment, the arguments, the one line the app must answer)."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not an index")
+    typo = tmp_path / "newz"
+    return [
+        ("a mistyped --index", {}, ["--index", str(typo)],
+         f"error: no index in {typo}; build one with `rag ingest PATH --index {typo}`, or leave out --index (and "
+         "RAG_INDEX) to use the default index in embeddings/, built from the sample on first start"),
+        ("--index naming a file", {}, ["--index", str(a_file)],
+         f"error: --index {a_file} is a file, not an index folder; give the folder of an index"),
+        ("a port that is not a number", {"GRADIO_SERVER_PORT": "xyz"}, [],
+         "error: GRADIO_SERVER_PORT='xyz' is not a whole number; use a whole number from 1 to 65535 (default 7860)"),
+        ("an interval that is not one", {"RAG_WATCH_EVERY": "soon"}, [],
+         "error: RAG_WATCH_EVERY='soon' is not an interval; write it as 30s, 15m or 1h"),
+    ]
+
+
+def test_a_mistake_in_starting_the_app_is_one_line_before_anything_slow(tmp_path):
+    """Each mistake stops the app with one line (exit 2) before Gradio or the model is imported (read from
+    ``python -X importtime``), and nothing is built where a mistyped --index points."""
+    for what, env, args, expected in startup_mistakes(tmp_path):
+        process = _app_process({**env, "PYTHONPROFILEIMPORTTIME": "1"}, *args)
+        output, _ = process.communicate(timeout=120)
+        lines = [line for line in output.splitlines() if not line.startswith("import time:")]
+        imported = {line.split("|")[-1].strip() for line in output.splitlines() if line.startswith("import time:")}
+        assert (process.returncode, lines) == (2, [expected]), what
+        assert not {"gradio", "torch", "sentence_transformers"} & imported, what
+    assert not (tmp_path / "newz").exists()
+
+
+def test_a_taken_port_is_one_line_naming_it():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = _app_process({"RAG_PORT": str(port)})
+        output, _ = process.communicate(timeout=120)
+    assert process.returncode == 2
+    assert output.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is in use (or cannot be listened on); stop what uses it, or choose "
+        "another port with --port or RAG_PORT"
+    ]
+
+
 def test_the_app_keeps_ingesting_a_watched_folder_in_the_background(sample_index, tmp_path):
     import shutil
     import time

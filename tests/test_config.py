@@ -117,6 +117,16 @@ def test_rag_config_rejects_a_bad_variable_in_one_line(monkeypatch, capsys):
     ]
 
 
+def test_rag_config_rejects_an_interval_it_cannot_read(monkeypatch, capsys):
+    monkeypatch.setenv("RAG_WATCH_EVERY", "soon")
+    assert main(["config"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: RAG_WATCH_EVERY='soon' is not an interval; write it as 30s, 15m or 1h"
+    ]
+    monkeypatch.setenv("RAG_WATCH_EVERY", "90s")
+    assert main(["config"]) == 0
+
+
 def test_only_the_entry_points_read_the_environment():
     """Library modules take Settings; the environment is read by rag.config for the entry points
     (embed.py only sets the offline defaults of the model hub)."""

@@ -710,17 +710,53 @@ def set_manifest(url: str, **fields) -> None:
 
 
 def test_a_newer_or_older_format_is_refused_with_what_to_do(empty_index, embedder):
-    set_manifest(empty_index, format_version=4, written_by_a_newer_version=True)
+    set_manifest(empty_index, format_version=5, written_by_a_newer_version=True)
     with pytest.raises(IndexError_) as newer:
         Index(Settings(index_dir=empty_index), embedder=embedder)
     assert str(newer.value) == (
-        f"the index in {empty_index} has format version 4, newer than this program understands (3); upgrade the program"
+        f"the index in {empty_index} has format version 5, newer than this program understands (4); upgrade the program"
     )
     set_manifest(empty_index, format_version=2)
     with pytest.raises(IndexError_) as older:
         open_store(empty_index)
-    assert str(older.value).startswith(f"the index in {empty_index} has format version 2; this program reads version 3")
+    assert str(older.value).startswith(f"the index in {empty_index} has format version 2; this program reads version 4")
     assert "`rag copy`" in str(older.value)
+
+
+def test_an_index_of_format_3_gains_the_indexes_questions_read(pg_dsn, embedder, tmp_path):
+    """Opened with write access, a format 3 index gets its sentences' days, its dates' spans and the indexes
+    questions read, in place; read only, it says what to do; the answers read the same before and after."""
+    import psycopg
+
+    with Index(Settings(index_dir=pg_dsn), create=True, embedder=embedder) as index:
+        index.ingest([write_corpus(tmp_path)])
+        windows = [("2024-10-01", "2024-10-31"), ("2024-10-24", "2024-10-24"), ("2023-01-01", "2025-12-31")]
+        before = [index.store.sentences_dated(a, b) for a, b in windows]
+        spoken = [index.store.sentences_by_speaker(n) for n in ("Healey", "Pistorius", "Ada Brook")]
+        assert all(before) and all(spoken)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("SET search_path = rag, public")
+        conn.execute("DROP INDEX sentences_spoken")
+        conn.execute("DROP INDEX sentence_dates_span")
+        conn.execute("ALTER TABLE sentences DROP COLUMN published")
+        conn.execute("ALTER TABLE sentence_dates DROP COLUMN span")
+        conn.execute("CREATE INDEX sentences_speaker ON sentences(speaker_key) WHERE speaker_key IS NOT NULL")
+        conn.execute("CREATE INDEX sentence_dates_range ON sentence_dates(date_from, date_to)")
+    set_manifest(pg_dsn, format_version=3)
+    with pytest.raises(IndexError_) as refused:
+        open_store(pg_dsn, read_only=True)
+    assert "needs its question indexes built once" in str(refused.value)
+    with Index(Settings(index_dir=pg_dsn), embedder=embedder) as reopened:
+        assert reopened.store.manifest.format_version == 4
+        assert [reopened.store.sentences_dated(a, b) for a, b in windows] == before
+        assert [reopened.store.sentences_by_speaker(n) for n in ("Healey", "Pistorius", "Ada Brook")] == spoken
+        assert reopened.check() == []
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'rag'")}
+        assert {"sentences_spoken", "sentence_dates_span"} <= names
+        assert not {"sentences_speaker", "sentence_dates_range"} & names
+        data = json.loads(conn.execute("SELECT data FROM rag.manifest").fetchone()[0])
+        assert data["format_version"] == 4
 
 
 def test_a_database_without_an_index_is_not_made_one_unasked(pg_dsn, embedder):

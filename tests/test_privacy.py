@@ -156,7 +156,7 @@ def test_a_model_not_on_disk_is_not_downloaded(watched, tmp_path):
     hub's client, before any model is loaded)."""
     for args in (
         ["-m", "rag.cli", "ingest", str(DATA / "good" / "orchard.txt"), "--index", str(tmp_path / "a"), "-q"],
-        [str(ROOT / "app.py"), "--index", str(tmp_path / "b"), "--port", str(free_port())],
+        [str(ROOT / "app.py"), "--port", str(free_port())],  # the default index, built from the sample
     ):
         process = watched(args, RAG_MODEL="sentence-transformers/paraphrase-albert-small-v2")
         assert process.returncode == 1, process.output[-2000:]

@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 import os
 import re
@@ -12,6 +13,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag import Article, Index, RagError, Settings
 from rag.answer import Assistant
@@ -34,7 +37,92 @@ def test_manifest_records_model_dimension_and_format(make_index):
         True,
         FORMAT_VERSION,
     )
-    assert FORMAT_VERSION == 3
+    assert FORMAT_VERSION == 4
+
+
+def make_format_3(db: sqlite3.Connection) -> None:
+    """Take format 4's columns and indexes out of an index's database, as format 3 had it."""
+    for name in ("sentences_spoken", "sentence_dates_span"):
+        db.execute(f"DROP INDEX {name}")
+    db.execute("ALTER TABLE sentences DROP COLUMN published")
+    db.execute("ALTER TABLE sentence_dates DROP COLUMN span")
+    db.execute("CREATE INDEX sentences_speaker ON sentences(speaker_key) WHERE speaker_key IS NOT NULL")
+    db.execute("CREATE INDEX sentence_dates_range ON sentence_dates(date_from, date_to)")
+
+
+def test_an_index_of_format_3_gains_the_indexes_questions_read(make_index, embedder, tmp_path):
+    """Format 3 had no day on each sentence and no span on each date: opening it adds and fills them and
+    builds the indexes in place of the old ones, and the statements and dated sentences read the same."""
+    index = make_index()
+    dated = tmp_path / "dated.jsonl"
+    dated.write_text(json.dumps({
+        "title": "Ferries", "published": "2024-03-15", "source": "Metro Post",
+        "text": "Ferries returned on Tuesday. Captain Ada Brook said the harbour was busy in March. "
+                "The timetable changes in 2025, the operator said.",
+    }) + "\n")
+    index.ingest([SAMPLE, dated])
+    folder = index.store.folder
+    windows = [("2024-03-12", "2024-03-12"), ("2024-03-01", "2024-03-31"), ("2025-06-01", "2025-06-07")]
+    before = [index.store.sentences_dated(a, b) for a, b in windows]
+    spoken = [index.store.sentences_by_speaker(name) for name in ("Ada Brook", "Healey", "Pistorius")]
+    assert all(before) and all(spoken)
+    make_format_3(index.store._db)
+    index.close()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 3}))
+
+    with Index(Settings(index_dir=folder), embedder=embedder) as reopened:
+        assert json.loads((folder / "manifest.json").read_text())["format_version"] == FORMAT_VERSION
+        indexes = {r[0] for r in reopened.store._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"sentences_spoken", "sentence_dates_span"} <= indexes
+        assert not {"sentences_speaker", "sentence_dates_range"} & indexes
+        assert [reopened.store.sentences_dated(a, b) for a, b in windows] == before
+        assert [reopened.store.sentences_by_speaker(n) for n in ("Ada Brook", "Healey", "Pistorius")] == spoken
+        assert reopened.check() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dates=st.lists(
+        st.tuples(st.integers(0, 900), st.sampled_from([0, 0, 3, 6, 7, 27, 30, 31, 32, 180, 364, 365, 366, 367, 900])),
+        min_size=1, max_size=40,
+    ),
+    window=st.tuples(st.integers(-400, 1300), st.integers(0, 400)),
+)
+def test_the_sentences_naming_a_date_in_a_window_are_every_one_that_overlaps_it(dates, window, tmp_path_factory):
+    """Checked against every date compared with the window one by one: dates of every width, the ones
+    wider than any span's bound included."""
+    from rag.store.sqlite import SQLiteStore
+    from rag.types import DateMention, SentenceFacts
+
+    first = dt.date(2024, 1, 1)
+    iso = lambda n: (first + dt.timedelta(days=n)).isoformat()  # noqa: E731
+    store = SQLiteStore.open_folder(tmp_path_factory.mktemp("dated"), model="m", dimension=4, create=True)
+    try:
+        db = store._db
+        db.execute("BEGIN")
+        facts = []
+        for n, (start, width) in enumerate(dates):
+            day = iso(n % 5)
+            db.execute(
+                "INSERT INTO articles (id, title, text, published, added_at) VALUES (?, 't', 'x', ?, 'now')",
+                (f"a{n}", day),
+            )
+            mention = DateMention(0, 1, iso(start), iso(start + width))
+            facts.append((f"a{n}", "x", day, [SentenceFacts(start=0, end=1, dates=(mention,))]))
+        store._insert_facts(db, facts)
+        db.execute("COMMIT")
+        low, length = window
+        found = store.sentences_dated(iso(low), iso(low + length), limit=1000)
+        expected = [
+            (f"a{n}", iso(n % 5), 0) for n, (start, width) in enumerate(dates)
+            if start <= low + length and start + width >= low
+        ]
+        newest_first = sorted(expected, key=lambda row: row[0])
+        newest_first.sort(key=lambda row: row[1], reverse=True)  # by day, newest first; then by article id
+        assert found == [(a, 0, 1) for a, _, _ in newest_first]
+    finally:
+        store.close()
 
 
 def test_an_index_of_format_2_gets_its_stories_in_place(make_index, embedder, tmp_path):

@@ -218,6 +218,11 @@ class Store(ABC):
     @abstractmethod
     def chunk_count(self) -> int: ...
 
+    def searched_chunks(self) -> int:
+        """How many chunks the searches read, kept by the index as it changes (not counted row by row, as
+        chunk_count may): what the keyword weights of every question are over."""
+        return self.chunk_count()
+
     @abstractmethod
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         """The chunks with these ids (those that exist), joined with their article's details."""

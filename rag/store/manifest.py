@@ -14,7 +14,7 @@ from typing import Any
 from .. import faults
 from ..errors import IndexError_, rebuild_hint
 
-FORMAT_VERSION = 3  # 2: the sentences and their dates; 3: stories
+FORMAT_VERSION = 4  # 2: the sentences and their dates; 3: stories; 4: the indexes questions read
 MANIFEST = "manifest.json"
 
 

@@ -41,6 +41,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,7 +51,7 @@ from ..config import shown_url
 from ..errors import IndexError_, Locked, NoSpace, RagError, ReadOnly, StorageError
 from ..types import Article, Chunk, Filters, SentenceFacts
 from .manifest import FORMAT_VERSION, Manifest, now
-from .sql import SHARED_TABLES, STORY_CANDIDATES, SQLStore, filter_sql
+from .sql import QUESTION_INDEXES, SHARED_TABLES, STORY_CANDIDATES, SQLStore, filter_sql
 
 log = logging.getLogger(__name__)
 
@@ -280,13 +281,15 @@ class PostgresStore(SQLStore):
             manifest = cls._manifest_of(conn)
             if manifest is not None:
                 manifest.check(shown, model)
-                if manifest.format_version < FORMAT_VERSION:
+                if manifest.format_version < 3:
                     raise IndexError_(
                         f"the index in {shown} has format version {manifest.format_version}; this program reads "
                         f"version {FORMAT_VERSION} only: copy it with the program that made it (`rag copy`) to a "
                         "folder, then with this one back to a new database"
                     )
                 cls._require_vector(conn, shown)
+                if manifest.format_version < FORMAT_VERSION:
+                    manifest = cls._upgrade(conn, shown, read_only)
                 cls._add_postings(conn, shown, read_only)
             elif not create:
                 raise IndexError_(f"no index in {shown}; build one with `rag ingest PATH --index {shown}`")
@@ -320,6 +323,30 @@ class PostgresStore(SQLStore):
         log.info("built the keyword postings of the index in %s", shown)
 
     @classmethod
+    def _upgrade(cls, conn, shown: str, read_only: bool) -> Manifest:
+        """Bring an index of format 3 to this one in place (once, by whichever process opens it first with
+        write access): the columns and indexes questions are answered through (rag.store.sql)."""
+        standby = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+        if read_only or standby:
+            raise IndexError_(
+                f"the index in {shown} was made by an earlier version and needs its question indexes built once: "
+                f"open it with write access on the primary first (for example `rag check --index {shown}`)"
+            )
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            manifest = cls._manifest_of(conn)
+            if manifest.format_version >= FORMAT_VERSION:  # another process did it while this one waited
+                return manifest
+            conn.execute(f"SET LOCAL search_path = {SCHEMA}, public")
+            conn.execute('ALTER TABLE sentences ADD COLUMN IF NOT EXISTS published TEXT COLLATE "C"')
+            conn.execute("ALTER TABLE sentence_dates ADD COLUMN IF NOT EXISTS span INTEGER NOT NULL DEFAULT 0")
+            SQLStore._add_question_indexes(_Tx(conn), "(date_to::date - date_from::date)")
+            manifest = replace(manifest, format_version=FORMAT_VERSION)
+            conn.execute(f"UPDATE {SCHEMA}.manifest SET data = %s WHERE id = 1", (json.dumps(manifest.to_dict()),))
+        log.info("upgraded the index in %s to format version %d", shown, FORMAT_VERSION)
+        return manifest
+
+    @classmethod
     def _create(cls, conn, manifest: Manifest, shown: str) -> Manifest:
         """Make the schema, tables and manifest in one transaction (another process doing the same
         at once waits, then finds the index made)."""
@@ -334,7 +361,7 @@ class PostgresStore(SQLStore):
             conn.execute(f"CREATE TABLE {SCHEMA}.manifest (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)")
             chunks = _CHUNKS.format(vector=vector, dimension=int(manifest.dimension))
             tables = SHARED_TABLES.format(text='TEXT COLLATE "C"', key="BIGINT", compact="", chunks=chunks)
-            tables += _KEYWORD_TOTALS + ";" + _KEYWORD_POSTINGS
+            tables += QUESTION_INDEXES + ";" + _KEYWORD_TOTALS + ";" + _KEYWORD_POSTINGS
             for statement in filter(str.strip, tables.split(";")):
                 conn.execute(statement)
             conn.execute(f"INSERT INTO {SCHEMA}.manifest (id, data) VALUES (1, %s)", (json.dumps(manifest.to_dict()),))
@@ -668,6 +695,9 @@ class PostgresStore(SQLStore):
         text = [" ".join(TOKEN.findall(w)) for w in words]
         rows = self._rows(sql, [[t for t in text if t], *params, int(k)])
         return [(int(i), float(r)) for i, r in rows]
+
+    def searched_chunks(self) -> int:
+        return int(self._value("SELECT chunks FROM keyword_totals WHERE id = 1") or 0)
 
     def document_frequency(self, term: str) -> int:
         """See :meth:`Store.document_frequency`: chunks holding a word of the term's English stem (or, for

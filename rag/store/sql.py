@@ -10,10 +10,12 @@ keyword search are each backend's own.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -107,16 +109,16 @@ CREATE TABLE IF NOT EXISTS sentences (
     heading_start INTEGER,
     heading_end INTEGER,
     dates {text} NOT NULL DEFAULT '[]',
+    published {text},
     PRIMARY KEY (article_id, start)
 ){compact};
-CREATE INDEX IF NOT EXISTS sentences_speaker ON sentences(speaker_key) WHERE speaker_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS sentence_dates (
     article_id {text} NOT NULL REFERENCES articles(id),
     sentence_start INTEGER NOT NULL,
     date_from {text} NOT NULL,
-    date_to {text} NOT NULL
+    date_to {text} NOT NULL,
+    span INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS sentence_dates_range ON sentence_dates(date_from, date_to);
 CREATE INDEX IF NOT EXISTS sentence_dates_article ON sentence_dates(article_id);
 CREATE TABLE IF NOT EXISTS stories (
     article_id {text} PRIMARY KEY REFERENCES articles(id),
@@ -135,6 +137,49 @@ CREATE TABLE IF NOT EXISTS feed_links (
     fetched_at {text} NOT NULL
 );
 """
+
+# The indexes the questions are answered through (format 4; an older index gains them when upgraded, after its
+# columns). A speaker's statements are read newest first from the speaker's own range of sentences_spoken, which
+# carries each sentence's publication day (articles never change once stored): as many rows as are asked for,
+# however often the speaker is quoted. The sentences naming a date in a window are found by the width of the
+# date they name (its span: a day, a week, a month, a year, longer): a date of width at most W overlaps the days
+# F..T only if it starts between F - W and T, one short range of sentence_dates_span per width, however long
+# the archive; what lies outside the window is never read.
+QUESTION_INDEXES = """
+CREATE INDEX IF NOT EXISTS sentences_spoken ON sentences(speaker_key, published DESC, article_id, start)
+    WHERE speaker_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sentence_dates_span ON sentence_dates(span, date_from, date_to);
+"""
+# the indexes of format 3 the ones above replace
+OLD_QUESTION_INDEXES = ("sentences_speaker", "sentence_dates_range")
+# the widest date, in days from its first to its last, of each span (the last span: anything wider)
+SPAN_DAYS = (0, 6, 31, 366)
+
+
+def date_span(date_from: str, date_to: str) -> int:
+    """The span of a date of ``date_from``..``date_to`` (ISO days): the first of SPAN_DAYS it fits."""
+    days = (dt.date.fromisoformat(date_to[:10]) - dt.date.fromisoformat(date_from[:10])).days
+    return next((n for n, widest in enumerate(SPAN_DAYS) if days <= widest), len(SPAN_DAYS))
+
+
+def span_sql(days: str) -> str:
+    """SQL giving the span of a date whose width in days is the expression ``days`` (see date_span)."""
+    cases = " ".join(f"WHEN {days} <= {widest} THEN {n}" for n, widest in enumerate(SPAN_DAYS))
+    return f"CASE {cases} ELSE {len(SPAN_DAYS)} END"
+
+
+def dated_sql(date_from: str, date_to: str) -> tuple[str, list[Any]]:
+    """The condition on ``sentence_dates d`` that its date overlaps ``date_from``..``date_to`` (ISO days),
+    one index range per span (see QUESTION_INDEXES), and its values."""
+    first = dt.date.fromisoformat(date_from[:10])
+    clauses, params = [], []
+    for n, widest in enumerate(SPAN_DAYS):
+        clauses.append("(d.span = ? AND d.date_from BETWEEN ? AND ?)")
+        params += [n, (first - dt.timedelta(days=widest)).isoformat(), date_to[:10]]
+    clauses.append("(d.span = ? AND d.date_from <= ?)")
+    params += [len(SPAN_DAYS), date_to[:10]]
+    return f"({' OR '.join(clauses)}) AND d.date_to >= ?", [*params, date_from[:10]]
+
 
 # the tables of one article, children first (the order they are deleted in)
 ARTICLE_TABLES = ("sentences", "sentence_dates", "stories", "story_bands")
@@ -241,23 +286,27 @@ class SQLStore(Store):
             rows.extend(found.fetchall() if found.description else ())
         return rows
 
-    def _insert_facts(self, tx: Transaction, articles: Sequence[tuple[str, str, Sequence[SentenceFacts]]]) -> None:
-        """Store the sentence facts of ``articles`` ``(id, text, facts)``, in place of any they had."""
-        ids = [article_id for article_id, _, _ in articles]
+    def _insert_facts(
+        self, tx: Transaction, articles: Sequence[tuple[str, str, str | None, Sequence[SentenceFacts]]]
+    ) -> None:
+        """Store the sentence facts of ``articles`` ``(id, text, published, facts)``, in place of any they had."""
+        ids = [article_id for article_id, *_ in articles]
         self._in_groups(tx, "DELETE FROM sentences WHERE article_id IN ({ids})", ids)
         self._in_groups(tx, "DELETE FROM sentence_dates WHERE article_id IN ({ids})", ids)
-        dates = [(article_id, f.start, d.date_from, d.date_to) for article_id, _, facts in articles
-                 for f in facts for d in f.dates]
+        dates = [(article_id, f.start, d.date_from, d.date_to, date_span(d.date_from, d.date_to))
+                 for article_id, _, _, facts in articles for f in facts for d in f.dates]
         if dates:
             tx.executemany(
-                "INSERT INTO sentence_dates (article_id, sentence_start, date_from, date_to) VALUES (?, ?, ?, ?)",
+                "INSERT INTO sentence_dates (article_id, sentence_start, date_from, date_to, span)"
+                " VALUES (?, ?, ?, ?, ?)",
                 dates,
             )
-        rows = [_facts_row(article_id, f, text) for article_id, text, facts in articles for f in facts]
+        rows = [(*_facts_row(article_id, f, text), published)
+                for article_id, text, published, facts in articles for f in facts]
         if rows:
             tx.executemany(
                 'INSERT INTO sentences (article_id, start, "end", speaker_start, speaker_end, speaker_key,'
-                " quoted, heading_start, heading_end, dates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " quoted, heading_start, heading_end, dates, published) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -294,11 +343,28 @@ class SQLStore(Store):
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [article_row(a, origin, (added_before or {}).get(a.id, added_at)) for a, _, origin, _ in new],
         )
-        self._insert_facts(tx, [(a.id, a.text, self._facts_for(a, (facts or {}).get(a.id))) for a, *_ in new])
+        self._insert_facts(
+            tx, [(a.id, a.text, a.published, self._facts_for(a, (facts or {}).get(a.id))) for a, *_ in new]
+        )
         self._file_stories(tx, [(a.id, a.text) for a, *_ in new])
         for article, chunks, _, first in new:
             store_chunks(article.id, [(chunk, first + i) for i, chunk in enumerate(chunks)])
         return [article.id for article, *_ in new]
+
+    @staticmethod
+    def _add_question_indexes(tx: Transaction, days: str) -> None:
+        """Fill the columns format 4 added (a sentence's publication day, a date's span) where they are
+        empty and build the indexes questions are answered through (QUESTION_INDEXES), in place of those
+        of format 3. ``days``: the backend's SQL for a date's width in days, from ``date_from`` to ``date_to``."""
+        tx.execute(
+            "UPDATE sentences SET published = (SELECT a.published FROM articles a WHERE a.id = sentences.article_id)"
+            " WHERE published IS NULL"
+        )
+        tx.execute(f"UPDATE sentence_dates SET span = {span_sql(days)}")
+        for name in OLD_QUESTION_INDEXES:
+            tx.execute(f"DROP INDEX IF EXISTS {name}")
+        for statement in filter(str.strip, QUESTION_INDEXES.split(";")):
+            tx.execute(statement)
 
     @staticmethod
     def _record_files(tx: Transaction, files: Iterable[tuple[str, str, Sequence[str]]], at: str) -> None:
@@ -504,25 +570,39 @@ class SQLStore(Store):
         key = speaker_key(name)
         if not key:
             return []
-        where, params = filter_sql(filters)
-        rows = self._rows(
-            'SELECT s.article_id, s.start, s."end" FROM sentences s JOIN articles a ON a.id = s.article_id'
-            f" WHERE s.speaker_key = ?{where}"
-            " ORDER BY a.published IS NULL, a.published DESC, s.article_id, s.start LIMIT ?",
-            [key, *params, limit],
-        )
-        return [(r[0], r[1], r[2]) for r in rows]
+        # newest first along the speaker's range of sentences_spoken, from the last day the filters keep
+        # (undated sentences after the dated ones, as the as-of filter keeps them: the second query, read
+        # only when the first falls short and no day range is asked for)
+        days = filters or Filters()
+        where, params = filter_sql(replace(days, date_from=None, date_to=None, as_of=None))
+        last = min((x[:10] + LAST for x in (days.date_to, days.as_of) if x), default=LAST)
+        ranges = [("s.published >= ? AND s.published <= ?", [(days.date_from or "")[:10], last])]
+        if not (days.date_from or days.date_to):
+            ranges.append(("s.published IS NULL", []))
+        found: list[tuple[str, int, int]] = []
+        for published, bounds in ranges:
+            rows = self._rows(
+                'SELECT s.article_id, s.start, s."end" FROM sentences s JOIN articles a ON a.id = s.article_id'
+                f" WHERE s.speaker_key = ? AND {published}{where}"
+                " ORDER BY s.published DESC, s.article_id, s.start LIMIT ?",
+                [key, *bounds, *params, limit - len(found)],
+            )
+            found += [(r[0], r[1], r[2]) for r in rows]
+            if len(found) >= limit:
+                break
+        return found
 
     def sentences_dated(
         self, date_from: str, date_to: str, filters: Filters | None = None, limit: int = 200
     ) -> list[tuple[str, int, int]]:
         where, params = filter_sql(filters)
+        dated, values = dated_sql(date_from, date_to)
         rows = self._rows(
             'SELECT s.article_id, s.start, s."end" FROM sentences s JOIN articles a ON a.id = s.article_id'
-            " WHERE EXISTS (SELECT 1 FROM sentence_dates d WHERE d.article_id = s.article_id"
-            " AND d.sentence_start = s.start AND d.date_from <= ? AND d.date_to >= ?)"
-            f"{where} ORDER BY a.published IS NULL, a.published DESC, s.article_id, s.start LIMIT ?",
-            [date_to[:10], date_from[:10], *params, limit],
+            f" WHERE (s.article_id, s.start) IN (SELECT d.article_id, d.sentence_start FROM sentence_dates d"
+            f" WHERE {dated}){where}"
+            " ORDER BY a.published IS NULL, a.published DESC, s.article_id, s.start LIMIT ?",
+            [*values, *params, limit],
         )
         return [(r[0], r[1], r[2]) for r in rows]
 

@@ -23,9 +23,9 @@ file that is removed on failure (its space is checked first), and the next run c
 An index on storage that cannot be written (or opened with ``read_only``) is read through SQLite's
 read-only or immutable open, without writing anything; adding and removing then fail in one line.
 
-Format versions: 1 had no sentence table, 2 no stories; an older index is upgraded in place when
-opened (the sentence facts and stories are read from the stored article text; nothing is embedded
-again).
+Format versions: 1 had no sentence table, 2 no stories, 3 not the indexes questions are answered
+through (rag.store.sql.QUESTION_INDEXES); an older index is upgraded in place when opened (the sentence
+facts and stories are read from the stored article text; nothing is embedded again).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from ..news import analyze
 from ..text import split_sentences
 from ..types import Article, Chunk, Filters, SentenceFacts
 from .manifest import FORMAT_VERSION, MANIFEST, Manifest, now
-from .sql import SHARED_TABLES, SQLStore
+from .sql import QUESTION_INDEXES, SHARED_TABLES, SQLStore
 from .vectors import CHECKSUM, VECTORS, FaissVectors
 
 DATABASE = "store.sqlite"
@@ -82,6 +82,9 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;"""
 _SCHEMA = SHARED_TABLES.format(text="TEXT", key="INTEGER", compact=" WITHOUT ROWID", chunks=_CHUNK_TABLES)
+
+_SPAN_COLUMN = "span INTEGER NOT NULL DEFAULT 0"  # what format 4 added to sentence_dates (see rag.store.sql)
+_DAYS = "CAST(julianday(date_to) - julianday(date_from) AS INTEGER)"  # a date's width in days
 
 # the last chunk id handed out (chunks only come and go, never change): whether the facets are current
 _LAST_CHUNK_ID = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0)"
@@ -174,12 +177,16 @@ class SQLiteStore(SQLStore):
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
+                    for table, column in (("sentences", "published TEXT"), ("sentence_dates", _SPAN_COLUMN)):
+                        present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                        if column.split()[0] not in present:
+                            self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
                     missing = self._db.execute(
                         "SELECT id, text, published FROM articles"
                         " WHERE id NOT IN (SELECT DISTINCT article_id FROM sentences)"
                     ).fetchall()
                     self._insert_facts(self._db, [
-                        (article_id, text, analyze(text, split_sentences(text), published))
+                        (article_id, text, published, analyze(text, split_sentences(text), published))
                         for article_id, text, published in missing
                     ])
                     unfiled = self._db.execute(
@@ -187,6 +194,7 @@ class SQLiteStore(SQLStore):
                         " ORDER BY added_at, rowid"
                     ).fetchall()
                     self._file_stories(self._db, unfiled)
+                    self._add_question_indexes(self._db, _DAYS)
                     self._db.execute("COMMIT")
                 except BaseException:
                     _rollback(self._db)
@@ -315,6 +323,8 @@ class SQLiteStore(SQLStore):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
+            if self.manifest.format_version >= FORMAT_VERSION:  # an older one gains them when upgraded
+                db.executescript(QUESTION_INDEXES)
             db.execute("SELECT count(*) FROM chunks").fetchone()
         except BaseException:
             db.close()
@@ -628,6 +638,10 @@ class SQLiteStore(SQLStore):
                         reader.execute("COMMIT")
                     facets = self._facet_cache = Facets.build(version, articles, chunks)
         return facets
+
+    def searched_chunks(self) -> int:
+        with self._lock:
+            return self.faiss.count  # one vector a chunk, kept in step with the database
 
     def dense_search(self, query: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
         """See :meth:`Store.dense_search`; a filter is a FAISS bitmap selector over the chunk ids

@@ -1,0 +1,247 @@
+"""ask() over a newsroom's archive: real-length dated articles, asked as readers ask.
+
+The archive (built once through the real pipeline, `Index.ingest` of JSON Lines files, and kept in
+bench/.cache/newsroom-<chunks>/) is 18 months of dated reports from eight outlets, about 3,700 articles
+of 50-80 real sentences each (XQuAD-R and CLAPNQ text, several paragraphs of one topic per article;
+about 1,400 words and 17 chunks an article, as in a real archive), at least --chunks chunks. Like news,
+a fifth of the sentences name a day ("on Tuesday", "last week", "in
+June", "on March 3"), and a tenth are quotes attributed to one of 300 people, a few of whom are quoted
+very often (Zipf), as officials are.
+
+Questions (--queries, default 240), as readers ask them, a third of each kind:
+
+- time: an XQuAD-R question about a paragraph of the archive with the time of its report in it
+  ("This week, ...", "On Tuesday, ...", "In June 2025, ...");
+- speaker: "What did NAME say about TOPIC?" for a person quoted in an article on that topic;
+- plain: the XQuAD-R question as it is;
+
+half of each asked as of today (after the whole archive) and half as of a day of the archive (the day
+of the report, or a few days later). Reported: p50 and p95 of `Assistant.ask` per group and overall,
+beside the floor measured in the same run (encoding the question and a raw FAISS search of the same
+vectors), and the time of each per-question store query (dated sentences, a speaker's statements).
+
+    .venv/bin/python bench/newsroom.py [--chunks 60000] [--queries 240] [--index postgresql://...]
+
+With --index postgresql://..., the folder archive is first copied there (`rag copy`, nothing embedded
+again) when that database holds no index, and the same questions are asked of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus import CACHE, SHARED, percentile  # noqa: E402
+
+from rag import Index, Settings  # noqa: E402
+from rag.answer import Assistant  # noqa: E402
+
+FIRST_DAY = dt.date(2024, 1, 1)
+DAYS = 548  # eighteen months of reports
+OUTLETS = ("Harbour Times", "Daily Ledger", "Northern Wire", "City Courier", "Metro Post", "Coastal Herald",
+           "Capital Report", "Valley News")
+FIRST_NAMES = ("Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kemal", "Lena",
+               "Marco", "Nadia", "Omar", "Petra", "Quentin", "Rosa", "Samir", "Tara")
+LAST_NAMES = ("Albers", "Brandt", "Castillo", "Dubois", "Eriksen", "Fischer", "Gallo", "Haddad", "Ivanova",
+              "Jensen", "Kowalski", "Lindqvist", "Moreau", "Novak", "Okafor")
+ROLES = ("a spokesperson for the ministry", "the city's mayor", "an economist at the central bank",
+         "a union leader", "the company's chief executive", "a senior official", "a professor of history",
+         "the regional governor")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def topics() -> list[tuple[str, list[dict]]]:
+    """(title, paragraphs) of XQuAD-R (each paragraph with its questions) and CLAPNQ (no questions)."""
+    found: dict[str, list[dict]] = defaultdict(list)
+    squad = json.loads((SHARED / "xquad-r.en.json").read_text(encoding="utf-8"))
+    for entry in squad["data"]:
+        for paragraph in entry["paragraphs"]:
+            found[entry["title"].replace("_", " ")].append(
+                {"sentences": paragraph.get("sentences") or [paragraph["context"]], "qas": paragraph["qas"]}
+            )
+    for name in ("clapnq_dev_answerable.jsonl", "clapnq_dev_unanswerable.jsonl"):
+        for line in (SHARED / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                passage = json.loads(line)["passages"][0]
+                sentences = passage.get("sentences") or [passage["text"]]
+                found[passage["title"]].append({"sentences": sentences, "qas": []})
+    return sorted(found.items())
+
+
+def dated_phrase(rng: random.Random, day: dt.date) -> str:
+    """A time expression a report of ``day`` could use for a day near it."""
+    kind = rng.random()
+    if kind < 0.45:
+        return f"On {WEEKDAYS[(day - dt.timedelta(days=rng.randrange(1, 6))).weekday()]}"
+    if kind < 0.6:
+        return rng.choice(("Last week", "This week", "Yesterday", "Earlier this month"))
+    if kind < 0.8:
+        earlier = day - dt.timedelta(days=rng.randrange(2, 40))
+        return f"On {MONTHS[earlier.month - 1]} {earlier.day}"
+    return f"In {MONTHS[(day.month - 2) % 12]}"
+
+
+def clean(sentence: str) -> str:
+    return " ".join(sentence.split())
+
+
+def write_archive(folder: Path, rng: random.Random, articles: int) -> list[dict]:
+    """JSON Lines files of ``articles`` reports (500 a file) in ``folder``; returns what each report holds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pool = topics()
+    weights = [1 / (n + 1) for n in range(300)]  # a few people are quoted very often
+    people = [f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}" for _ in range(300)]
+    people = list(dict.fromkeys(people))
+    weights = weights[: len(people)]
+    reports = []
+    for n in range(articles):
+        title, paragraphs = rng.choice(pool)
+        day = FIRST_DAY + dt.timedelta(days=rng.randrange(DAYS))
+        picked = rng.sample(paragraphs, min(len(paragraphs), rng.randint(3, 8)))
+        sentences = [clean(s) for p in picked for s in p["sentences"] if len(s.split()) >= 4]
+        length = rng.randint(50, 80)
+        while len(sentences) < length:  # filled up with other paragraphs of other topics, as a round-up
+            other = rng.choice(pool)[1]
+            sentences += [clean(s) for s in rng.choice(other)["sentences"] if len(s.split()) >= 4]
+        sentences = sentences[:length]
+        quoted = []
+        for i, sentence in enumerate(sentences):
+            draw = rng.random()
+            if draw < 0.2 and i > 0:
+                phrase = dated_phrase(rng, day)
+                sentences[i] = f"{phrase}, {sentence}"
+            elif draw < 0.3 and i > 0 and sentence.endswith("."):
+                person = rng.choices(people, weights)[0]
+                sentences[i] = f"\u201c{sentence[:-1]},\u201d said {person}, {rng.choice(ROLES)}."
+                quoted.append(person)
+        paragraphs_out = [" ".join(sentences[i : i + 4]) for i in range(0, len(sentences), 4)]
+        reports.append({
+            "title": f"{title}: {rng.choice(('what we know', 'latest', 'analysis', 'report', 'update'))} {n}",
+            "text": "\n\n".join(paragraphs_out),
+            "published": f"{day.isoformat()}T{rng.randrange(6, 22):02d}:00:00Z",
+            "source": rng.choice(OUTLETS),
+            "topic": title,
+            "qas": [qa for p in picked for qa in p["qas"]],
+            "quoted": quoted,
+        })
+    for start in range(0, len(reports), 500):
+        with (folder / f"archive-{start // 500:02d}.jsonl").open("w", encoding="utf-8") as out:
+            for r in reports[start : start + 500]:
+                record = {k: r[k] for k in ("title", "text", "published", "source")}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return reports
+
+
+def build(folder: Path, chunks: int) -> Index:
+    """The archive's index, built through `Index.ingest` a file at a time until it holds ``chunks``."""
+    rng = random.Random(11)
+    files = folder.parent / "articles"
+    reports = write_archive(files, rng, max(500, chunks // 16))  # about 17 chunks an article
+    (folder.parent / "reports.json").write_text(json.dumps(reports), encoding="utf-8")
+    index = Index(Settings(index_dir=folder), create=True)
+    started = time.perf_counter()
+    for path in sorted(files.glob("archive-*.jsonl")):
+        index.ingest([path])
+        print(f"  {index.stats().chunks} chunks after {path.name}, {time.perf_counter() - started:.0f} s", flush=True)
+    return index
+
+
+def questions(reports: list[dict], count: int, rng: random.Random) -> list[tuple[str, str, str | None]]:
+    """(group, question, as_of) for ``count`` questions, a third of each group, half as of today."""
+    answerable = [r for r in reports if r["qas"]]
+    quoting = [r for r in reports if r["quoted"]]
+    asked = []
+    for n in range(count):
+        group = ("time", "speaker", "plain")[n % 3]
+        report = rng.choice(quoting if group == "speaker" else answerable)
+        day = dt.date.fromisoformat(report["published"][:10])
+        as_of = None if (n // 3) % 2 == 0 else (day + dt.timedelta(days=rng.randrange(0, 4))).isoformat()
+        if group == "speaker":
+            question = f"What did {rng.choice(report['quoted'])} say about {report['topic']}?"
+        else:
+            question = rng.choice(report["qas"])["question"].strip()
+        if group == "time":
+            lowered = question[0].lower() + question[1:]
+            when = rng.choice((f"On {WEEKDAYS[day.weekday()]}", "This week", f"In {MONTHS[day.month - 1]} {day.year}"))
+            question = f"{when}, {lowered}"
+        asked.append((group, question, as_of))
+    return asked
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chunks", type=int, default=60_000)
+    parser.add_argument("--queries", type=int, default=240)
+    parser.add_argument("--index", help="ask a PostgreSQL index (postgresql://...) holding a copy of the archive")
+    parser.add_argument("--build-only", action="store_true", help="build (or find) the archive and stop")
+    args = parser.parse_args()
+    home = CACHE / f"newsroom-{args.chunks}"
+    folder = home / "index"
+    if (folder / "manifest.json").exists():
+        index = Index(Settings(index_dir=folder))
+    else:
+        print(f"building the archive in {folder} (about half an hour on two cores) ...", flush=True)
+        index = build(folder, args.chunks)
+    if args.build_only:
+        return
+    reports = json.loads((home / "reports.json").read_text(encoding="utf-8"))
+    import faiss
+
+    store = index.store
+    ids = store.faiss.ids()
+    bare = faiss.IndexFlatIP(store.manifest.dimension)
+    bare.add(store._vectors_for(ids))
+    stats = index.stats()
+    if args.index:
+        from rag.index import exists
+        from rag.store.copy import copy_index
+
+        if not exists(args.index):
+            print(f"copying the archive to {args.index} ...", flush=True)
+            copy_index(folder, args.index)
+        index.close()
+        index = Index(Settings(index_dir=args.index))
+    asked = questions(reports, args.queries, random.Random(5))
+    assistant = Assistant(index)
+    for group, question, as_of in asked[:6]:  # warm up
+        assistant.ask(question + " (warm-up)", as_of=as_of)
+        bare.search(index.embedder.embed([question]), 10)
+    floor, took = [], defaultdict(list)
+    abstained = 0
+    for group, question, as_of in asked:
+        started = time.perf_counter()
+        bare.search(index.embedder.embed([question]), 10)
+        floor.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        answer = assistant.ask(question, as_of=as_of)
+        ms = (time.perf_counter() - started) * 1000
+        took[group].append(ms)
+        took["as of today" if as_of is None else "as of a past day"].append(ms)
+        took["all"].append(ms)
+        abstained += answer.abstained
+    where = "PostgreSQL + pgvector" if args.index else "the folder index"
+    print(f"\n{stats.chunks} chunks in {stats.articles} articles ({where}); {len(asked)} questions, each asked once")
+    print("| questions | n | ask() p50 | ask() p95 | p50 / floor p50 |")
+    print("|---|---|---|---|---|")
+    base = percentile(floor, 50)
+    for group in ("time", "speaker", "plain", "as of today", "as of a past day", "all"):
+        values = took[group]
+        print(f"| {group} | {len(values)} | {percentile(values, 50):.0f} ms | {percentile(values, 95):.0f} ms "
+              f"| {percentile(values, 50) / base:.2f} |")
+    print(f"| floor: encode + raw FAISS search | {len(floor)} | {base:.1f} ms "
+          f"| {percentile(floor, 95):.1f} ms | 1.00 |")
+    print(f"abstained on {abstained} of {len(asked)}")
+
+
+if __name__ == "__main__":
+    main()
