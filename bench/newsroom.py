@@ -32,17 +32,21 @@ import argparse
 import datetime as dt
 import json
 import random
+import re
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import numpy as np  # noqa: E402
 from corpus import CACHE, SHARED, percentile  # noqa: E402
 
 from rag import Index, Settings  # noqa: E402
 from rag.answer import Assistant  # noqa: E402
+from rag.embed import Embedder  # noqa: E402
+from rag.text import split_sentences  # noqa: E402
 
 FIRST_DAY = dt.date(2024, 1, 1)
 DAYS = 548  # eighteen months of reports
@@ -95,8 +99,11 @@ def clean(sentence: str) -> str:
     return " ".join(sentence.split())
 
 
-def write_archive(folder: Path, rng: random.Random, articles: int) -> list[dict]:
-    """JSON Lines files of ``articles`` reports (500 a file) in ``folder``; returns what each report holds."""
+def write_archive(
+    folder: Path, rng: random.Random, articles: int, first_day: dt.date = FIRST_DAY, days: int = DAYS
+) -> list[dict]:
+    """JSON Lines files of ``articles`` reports (500 a file) in ``folder``, published over ``days`` from
+    ``first_day``; returns what each report holds."""
     folder.mkdir(parents=True, exist_ok=True)
     pool = topics()
     weights = [1 / (n + 1) for n in range(300)]  # a few people are quoted very often
@@ -106,7 +113,7 @@ def write_archive(folder: Path, rng: random.Random, articles: int) -> list[dict]
     reports = []
     for n in range(articles):
         title, paragraphs = rng.choice(pool)
-        day = FIRST_DAY + dt.timedelta(days=rng.randrange(DAYS))
+        day = first_day + dt.timedelta(days=rng.randrange(days))
         picked = rng.sample(paragraphs, min(len(paragraphs), rng.randint(3, 8)))
         sentences = [clean(s) for p in picked for s in p["sentences"] if len(s.split()) >= 4]
         length = rng.randint(50, 80)
@@ -178,12 +185,156 @@ def questions(reports: list[dict], count: int, rng: random.Random) -> list[tuple
     return asked
 
 
+# how each sentence was dressed as news by write_archive: a time before it, or a quote around it
+DRESSED = re.compile(r"^(?:On \w+(?: \d+)?|Last week|This week|Yesterday|Earlier this month|In \w+), ")
+QUOTED = re.compile(r"^\u201c(.*),\u201d said .*\.$")
+
+
+def core(sentence: str) -> str:
+    """The pool sentence inside a sentence of the archive (without its time or its quotation)."""
+    quoted = QUOTED.match(sentence)
+    return quoted.group(1) + "." if quoted else DRESSED.sub("", sentence, count=1)
+
+
+class ArchiveVectors(Embedder):
+    """The real model for questions and tokens; for the chunks of a larger (or smaller) archive of the
+    same sentences, a vector made from the archive's own: each sentence's vector is the mean of the
+    vectors of the archive's chunks that hold it, and a chunk's is the normalised sum of its sentences'
+    (a chunk none of whose sentences is known is encoded). Used only to grow the archive for the scaling
+    table without encoding it again; the 60k archive itself is encoded by the model."""
+
+    def __init__(self, sentence_vectors: dict[str, np.ndarray]):
+        super().__init__()
+        self.sentence_vectors = sentence_vectors
+
+    def embed(self, texts):
+        rows = []
+        for text in texts:
+            parts = [self.sentence_vectors.get(core(text[a:b])) for a, b in split_sentences(text)]
+            parts = [v for v in parts if v is not None]
+            vector = np.sum(parts, axis=0) if parts else super().embed([text])[0]
+            rows.append(vector / max(1e-9, float(np.linalg.norm(vector))))
+        return np.asarray(rows, dtype=np.float32).reshape(len(rows), self.dimension)
+
+
+def sentence_vectors(folder: Path) -> dict[str, np.ndarray]:
+    """Each pool sentence's vector from the archive in ``folder``: the mean of its chunks' vectors."""
+    from rag.store import open_store
+
+    sums: dict[str, np.ndarray] = {}
+    counts: Counter = Counter()
+    with open_store(folder, read_only=True) as store:
+        for batch in store.batches(4096):
+            row = 0
+            for _, chunks, _ in batch.items:
+                for chunk in chunks:
+                    for a, b in split_sentences(chunk.text):
+                        key = core(chunk.text[a:b])
+                        sums[key] = sums.get(key, 0) + batch.vectors[row]
+                        counts[key] += 1
+                    row += 1
+    return {k: v / counts[k] for k, v in sums.items()}
+
+
+SCALES = {10_000: 600, 250_000: 15_000}  # chunks: articles, at the archive's density (6.8 a day)
+
+
+def scaled_archive(chunks: int, base: Path) -> tuple[Index, list[dict]]:
+    """An archive of about ``chunks`` chunks written like the 60k one (its own seed and days: as many a
+    day as there, over as long as that takes), indexed through `Index.ingest` with ArchiveVectors."""
+    home = CACHE / f"newsroom-scale-{chunks}"
+    folder = home / "index"
+    if not (folder / "manifest.json").exists():
+        articles = SCALES[chunks]
+        rng = random.Random(chunks)
+        days = max(30, round(articles / (3750 / DAYS)))
+        reports = write_archive(home / "articles", rng, articles, dt.date(2020, 1, 1), days)
+        (home / "reports.json").write_text(json.dumps(reports), encoding="utf-8")
+        print(f"building a {articles}-article archive over {days} days in {folder} ...", flush=True)
+        index = Index(Settings(index_dir=folder), create=True, embedder=ArchiveVectors(sentence_vectors(base)))
+        for path in sorted((home / "articles").glob("archive-*.jsonl")):
+            index.ingest([path])
+        print(f"  {index.stats().chunks} chunks", flush=True)
+        index.close()
+    return Index(Settings(index_dir=folder)), json.loads((home / "reports.json").read_text(encoding="utf-8"))
+
+
+STEPS = {  # the store's per-question reads, by what they are for
+    "dated": ("sentences_dated",),
+    "speaker": ("sentences_by_speaker",),
+    "stories": ("story_sizes", "stories_of", "story_members"),
+    "articles": ("article", "sentence_facts", "chunks", "chunk_ids_holding", "latest_published"),
+}
+
+
+class StepClock:
+    """The time of each step of the questions asked through it: the search (dense and keyword, through
+    Index.search), each kind of store read (STEPS), and the rest (time words, scoring, composing)."""
+
+    def __init__(self, index: Index):
+        self.spent: dict[str, float] = defaultdict(float)
+        self.took: dict[str, list[float]] = defaultdict(list)
+        self._clock(index, "search", "search")
+        for step, names in STEPS.items():
+            for name in names:
+                self._clock(index.store, name, step)
+
+    def _clock(self, owner, name: str, step: str) -> None:
+        original = getattr(owner, name)
+
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.spent[step] += (time.perf_counter() - started) * 1000
+
+        setattr(owner, name, run)
+
+    def ask(self, assistant: Assistant, question: str, as_of: str | None):
+        self.spent.clear()
+        started = time.perf_counter()
+        answer = assistant.ask(question, as_of=as_of)
+        total = (time.perf_counter() - started) * 1000
+        for step in ("search", *STEPS):
+            self.took[step].append(self.spent[step])
+        self.took["rest"].append(total - sum(self.spent.values()))
+        self.took["ask()"].append(total)
+        return answer, total
+
+
+def scale_table(base: Path) -> None:
+    """p50 of each per-question step at 10k, 60k and 250k chunks (the same kinds of questions)."""
+    rows = []
+    for chunks in (10_000, 60_000, 250_000):
+        if chunks == 60_000:
+            index = Index(Settings(index_dir=base))
+            reports = json.loads((base.parent / "reports.json").read_text(encoding="utf-8"))
+        else:
+            index, reports = scaled_archive(chunks, base)
+        asked = questions(reports, 120, random.Random(5))
+        assistant = Assistant(index)
+        for _, question, as_of in asked[:6]:
+            assistant.ask(question + " (warm-up)", as_of=as_of)
+        clock = StepClock(index)
+        for _, question, as_of in asked:
+            clock.ask(assistant, question, as_of)
+        rows.append((index.stats().chunks, clock.took))
+        index.close()
+    print("\n| chunks | " + " | ".join(f"{s} p50" for s in ("search", *STEPS, "rest", "ask()")) + " | ask() p95 |")
+    print("|---|" + "---|" * (len(STEPS) + 4))
+    for chunks, took in rows:
+        cells = " | ".join(f"{percentile(took[s], 50):.1f} ms" for s in ("search", *STEPS, "rest", "ask()"))
+        print(f"| {chunks:,} | {cells} | {percentile(took['ask()'], 95):.0f} ms |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=60_000)
     parser.add_argument("--queries", type=int, default=240)
     parser.add_argument("--index", help="ask a PostgreSQL index (postgresql://...) holding a copy of the archive")
     parser.add_argument("--build-only", action="store_true", help="build (or find) the archive and stop")
+    parser.add_argument("--scale", action="store_true", help="the per-step table at 10k, 60k and 250k chunks")
     args = parser.parse_args()
     home = CACHE / f"newsroom-{args.chunks}"
     folder = home / "index"
@@ -193,6 +344,10 @@ def main() -> None:
         print(f"building the archive in {folder} (about half an hour on two cores) ...", flush=True)
         index = build(folder, args.chunks)
     if args.build_only:
+        return
+    if args.scale:
+        index.close()
+        scale_table(folder)
         return
     reports = json.loads((home / "reports.json").read_text(encoding="utf-8"))
     import faiss
@@ -218,13 +373,12 @@ def main() -> None:
         bare.search(index.embedder.embed([question]), 10)
     floor, took = [], defaultdict(list)
     abstained = 0
+    clock = StepClock(index)
     for group, question, as_of in asked:
         started = time.perf_counter()
         bare.search(index.embedder.embed([question]), 10)
         floor.append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        answer = assistant.ask(question, as_of=as_of)
-        ms = (time.perf_counter() - started) * 1000
+        answer, ms = clock.ask(assistant, question, as_of)
         took[group].append(ms)
         took["as of today" if as_of is None else "as of a past day"].append(ms)
         took["all"].append(ms)
@@ -241,6 +395,11 @@ def main() -> None:
     print(f"| floor: encode + raw FAISS search | {len(floor)} | {base:.1f} ms "
           f"| {percentile(floor, 95):.1f} ms | 1.00 |")
     print(f"abstained on {abstained} of {len(asked)}")
+    print("\n| step of ask() | p50 | p95 | max |")
+    print("|---|---|---|---|")
+    for step in ("search", *STEPS, "rest"):
+        values = clock.took[step]
+        print(f"| {step} | {percentile(values, 50):.1f} ms | {percentile(values, 95):.1f} ms | {max(values):.1f} ms |")
 
 
 if __name__ == "__main__":

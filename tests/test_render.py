@@ -12,6 +12,7 @@ from ui.render import (
     library_count,
     library_html,
     paragraph_around,
+    quoted,
     read_only_html,
     sources_html,
 )
@@ -43,8 +44,24 @@ def test_the_chat_names_speakers_and_lists_reports_that_differ(news_answers):
     assert said.count('<span class="speaker">said by John Healey</span>') == 2  # beside each listed quote
     differ = answer_html(news_answers[1], 2)
     assert "<p>Reports differ:</p><ul>" in differ
-    assert differ.count("<li><b>") >= 2 + len(news_answers[1].citations)  # one line per figure, then sources
+    assert differ.count("<li><b>") == len(news_answers[1].citations)  # one line per figure
+    articles = {c.article_id for c in news_answers[1].citations}
+    assert differ.count('<li class="article">') == len(articles)  # then the sources, each article once
     assert "<b>1,500 or 12,000</b> according to Boris Pistorius" in differ
+
+
+def test_the_sources_under_an_answer_name_each_article_once_and_never_double_a_quotation_mark(news_answers):
+    said = news_answers[0]  # two quotes of John Healey from one article
+    listed = answer_html(said, 1).split("<details>")[1]
+    assert listed.count(escape(said.citations[0].title)) == 1
+    assert listed.count('<span class="num">') == len(said.citations)
+    for c in said.citations:
+        shown = escape(quoted(c.quote))
+        assert shown in listed
+        assert "““" not in shown and "””" not in shown and "“&quot;" not in shown
+    assert quoted("“I think Ukraine will win,” he said.") == "“I think Ukraine will win,” he said."
+    assert quoted('He said "no"') == 'He said "no"'
+    assert quoted(" plain   words ") == "“plain words”"
 
 
 def test_sources_panel_groups_the_quotes_by_article_in_article_order(news_answers, sample_index):

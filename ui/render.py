@@ -28,6 +28,9 @@ CSS = """
 #chat .speaker{color:#555;font-style:italic}
 #chat .differ ul{margin:.2rem 0 0 1.2rem;padding:0}
 #chat .unstated{color:#8a4b00;font-size:.9em;margin-top:.3rem}
+#chat ul.listed,#chat ul.quotes{list-style:none;margin:.2rem 0;padding-left:0}
+#chat ul.quotes{padding-left:.8rem}
+#chat ul.listed .date,#chat ul.listed .source{font-size:.85em}
 #sources .asked{margin:0 0 .3rem}
 #sources .article{margin-top:.7rem;padding-top:.6rem;border-top:1px solid var(--border-color-primary)}
 #sources h4.title{margin:0;font-size:1rem;line-height:1.35}
@@ -72,7 +75,7 @@ CSS = """
 #access .html-container{padding:0}
 #access .exposed{margin:0 0 .4rem;padding:.4rem .6rem;border:1px solid #d08a00;border-radius:4px;background:#fff4d6;
   color:#5c3b00}
-#access .signed-in{margin:0;text-align:right;font-size:.875rem;color:var(--body-text-color-subdued)}
+#access .signed-in{margin:0;text-align:right;font-size:.875rem;color:var(--body-text-color)}
 .report td{vertical-align:top;padding:.2rem .4rem}
 .report tr.rejected td{color:#a00}
 #upload-report .error{color:#a00}
@@ -84,10 +87,43 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+OPENING, CLOSING = "“\"‘'", "”\"’'"
+
+
+def quoted(text: str) -> str:
+    """``text`` (one line) between quotation marks; a sentence that begins or ends with a quotation of
+    its own (“I think Ukraine…,” he said.) is shown as it is, not with its marks doubled."""
+    line = " ".join(text.split())
+    return line if line[:1] in OPENING or line[-1:] in CLOSING else f"“{line}”"
+
+
 def _hover(c: Citation) -> str:
     date = day(c.published)
     head = " · ".join(x for x in (c.title, date, c.source, c.speaker and f"said by {c.speaker}") if x)
-    return f"{head}\n“{' '.join(c.quote.split())}”"
+    return f"{head}\n{quoted(c.quote)}"
+
+
+def _listed(citations: Sequence[Citation]) -> str:
+    """The sources under an answer: each article once (its title, date and source), then its quotes, each
+    with its citation number and who said it."""
+    groups: dict[str, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault(c.article_id, []).append(c)
+    items = []
+    for quotes in groups.values():
+        first = quotes[0]
+        when = day(first.published) or "date not given"
+        head = f'<b>{escape(first.title)}</b> <span class="date">{escape(when)}</span>'
+        if first.source:
+            head += f' <span class="source">{escape(first.source)}</span>'
+        lines = "".join(
+            f'<li><span class="num">[{c.number}]</span> {escape(quoted(c.quote))}'
+            + (f' <span class="speaker">{escape(attribution_line(c))}</span>' if attribution_line(c) else "")
+            + "</li>"
+            for c in quotes
+        )
+        items.append(f'<li class="article">{head}<ul class="quotes">{lines}</ul></li>')
+    return f'<ul class="listed">{"".join(items)}</ul>'
 
 
 def question_html(question: str) -> str:
@@ -130,13 +166,7 @@ def answer_html(answer: Answer, turn: int) -> str:
     listed = answer.citations or answer.closest
     if listed:
         label = "Sources" if answer.citations else "Closest matches (they do not answer the question)"
-        items = "".join(
-            f'<li><b>{escape(c.title)}</b> <span class="date">{escape(day(c.published))}</span>'
-            + (f' <span class="speaker">{escape(attribution_line(c))}</span>' if attribution_line(c) else "")
-            + f"<br>“{escape(' '.join(c.quote.split()))}”</li>"
-            for c in listed
-        )
-        parts.append(f"<details><summary>{label} ({len(listed)})</summary><ol>{items}</ol></details>")
+        parts.append(f"<details><summary>{label} ({len(listed)})</summary>{_listed(listed)}</details>")
     return "".join(parts)
 
 
