@@ -231,7 +231,8 @@ def parse_text(text: str) -> Parsed:
 
     In a dump, articles are separated by two or more blank lines and each starts with a header
     (headline, photo caption printed twice, an agency line such as ``TT``, then all of it again).
-    The header is dropped from the body; the caption and agency are kept as metadata.
+    The header is dropped from the body; the caption and agency are kept as metadata, and the agency is
+    the article's source.
     """
     parsed = Parsed()
     pending: list[tuple[str, list[str], dict[str, Any]]] = []
@@ -257,7 +258,8 @@ def parse_text(text: str) -> Parsed:
         if not body:
             parsed.notes.append(f"article {title[:60]!r} has a headline but no body; skipped")
             continue
-        parsed.articles.append(Article.create(title, body, metadata=meta))
+        # the agency line is the only source such a dump gives: shown as the article's source
+        parsed.articles.append(Article.create(title, body, source=meta.get("agency", ""), metadata=meta))
     return parsed
 
 

@@ -23,6 +23,7 @@ def test_sample_dump_gives_exactly_two_clean_articles():
         caption = article.metadata["caption"]
         assert caption not in article.text
         assert article.metadata["agency"] == "TT"
+        assert article.source == "TT"  # the agency line: the source the dump gives
         # each body paragraph of the source appears exactly once
         for paragraph in filter(None, lines):
             assert article.text.count(paragraph) == 1

@@ -50,6 +50,13 @@ def test_the_chat_names_speakers_and_lists_reports_that_differ(news_answers):
     assert "<b>1,500 or 12,000</b> according to Boris Pistorius" in differ
 
 
+def test_the_sample_shows_its_agency_as_source_and_says_its_date_is_not_given(news_answers):
+    said = news_answers[0]  # the bundled sample: a dump with an agency line (TT) and no dates
+    assert said.citations[0].source == "TT" and said.citations[0].published is None
+    assert '<span class="date">date not given</span> <span class="source">TT</span>' in answer_html(said, 1)
+    assert '<p class="meta">date not given · TT</p>' in sources_html(said, 1)
+
+
 def test_the_sources_under_an_answer_name_each_article_once_and_never_double_a_quotation_mark(news_answers):
     said = news_answers[0]  # two quotes of John Healey from one article
     listed = answer_html(said, 1).split("<details>")[1]
@@ -83,7 +90,7 @@ def test_sources_panel_groups_the_quotes_by_article_in_article_order(news_answer
     assert panel.count('<section class="article">') == len(articles)
     for c in differ.citations:  # every [n] of the answer has its anchor, with its number beside the quote
         assert f'id="src-4-{c.number}">[{c.number}]</b><mark>' in panel
-    assert 'class="meta"' not in panel  # the sample articles have no date, source or address
+    assert panel.count('<p class="meta">date not given · TT</p>') == len(articles)  # no date; the agency line
 
 
 def _citation(number, article_id, start, quote, **fields):

@@ -296,7 +296,7 @@ def _by_article(citations: Sequence[Citation], turn: int, article_text: Callable
         first = quotes[0]
         text = article_text(article_id) if article_text else None
         url = _safe_url(first.url)
-        meta = [escape(x) for x in (day(first.published), first.source) if x]
+        meta = [escape(x) for x in (day(first.published) or "date not given", first.source) if x]
         if url:
             meta.append(_link(url, urlsplit(url).netloc))
         paragraphs = "".join(_paragraph_html(span, block, text, turn) for span, block in _paragraphs(quotes, text))
