@@ -123,10 +123,13 @@ from rag.parse import SUPPORTED_SUFFIXES
 from rag.progress import terminal_progress
 from ui.render import (
     CSS,
+    PLAIN_LABELS,
     access_html,
     answer_html,
+    confirm_html,
     draft_html,
     error_html,
+    escape,
     library_choice,
     library_count,
     library_html,
@@ -342,17 +345,29 @@ class App:
             raise gr.Error(str(exc)) from None
         return (report_html(report), None, *self.library_updates(query, order, offset))
 
+    def confirm_remove(self, article_id, request: gr.Request):
+        """The question asked before an article is removed: its title, source and date (nothing is removed yet)."""
+        self.permit(request, "remove")
+        if not article_id:
+            raise gr.Error("Choose an article to remove first.")
+        article = self.index.article(article_id)
+        if article is None:
+            raise gr.Error("That article is no longer in the library.")
+        return gr.update(visible=True), confirm_html(article)
+
     def remove(self, article_id, query, order, offset, request: gr.Request):
         self.permit(request, "remove")
         if not article_id:
             raise gr.Error("Choose an article to remove first.")
+        article = self.index.article(article_id)
         try:
             with self.ingest_lock:
                 removed = self.index.remove([article_id])
         except StorageError as exc:
-            return (error_html(str(exc)), *self.library_updates(query, order, offset))
-        message = f"Removed {article_id}." if removed else f"{article_id} was not in the library."
-        return (f"<p>{message}</p>", *self.library_updates(query, order, offset))
+            return (error_html(str(exc)), gr.update(visible=False), *self.library_updates(query, order, offset))
+        title = article.title if article else article_id
+        message = f"Removed “{title}”." if removed else f"“{title}” was not in the library."
+        return (f"<p>{escape(message)}</p>", gr.update(visible=False), *self.library_updates(query, order, offset))
 
     # --- export ---------------------------------------------------------------------------
 
@@ -519,6 +534,10 @@ def build(app: App) -> gr.Blocks:
                                 visible=writable,
                             )
                             remove = gr.Button("Remove", variant="stop", scale=1, min_width=80, visible=writable)
+                        with gr.Row(visible=False, elem_id="confirm-remove") as confirming:
+                            confirm_text = gr.HTML()
+                            confirmed = gr.Button("Yes, remove it", variant="stop", scale=0, min_width=120)
+                            cancel = gr.Button("Keep it", scale=0, min_width=80)
                     with gr.Tab("Export"):
                         scope = gr.Radio(
                             ["Selected answer", "Whole conversation"], value="Selected answer", label="What"
@@ -581,10 +600,12 @@ def build(app: App) -> gr.Blocks:
             concurrency_id="ingest",
             concurrency_limit=1,
         )
-        remove.click(
+        remove.click(app.confirm_remove, [to_remove], [confirming, confirm_text], api_visibility="private")
+        cancel.click(lambda: gr.update(visible=False), None, [confirming], api_visibility="private")
+        confirmed.click(
             app.remove,
             [to_remove, *library_view],
-            [upload_report, *library_outputs],
+            [upload_report, confirming, *library_outputs],
             api_name="ui_remove",
             api_visibility="private",
         )
@@ -670,6 +691,7 @@ def launch(demo: gr.Blocks, app: App, **options) -> None:
         server_port=settings.port,
         max_file_size=upload_cap(settings),
         css=CSS,
+        head=PLAIN_LABELS,
         footer_links=["api"],
         auth=check if logins is not None else None,
         auth_message="Sign in with the name and password your administrator gave you.",

@@ -61,6 +61,44 @@ def ask(page, question: str, reply: str = "#chat .answer") -> None:
     page.locator(reply).nth(replies).wait_for(timeout=60_000)
 
 
+CONTRAST = """(selector) => {
+  const rgb = (text) => text.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const luminance = ([r, g, b]) => {
+    const linear = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    const [R, G, B] = [r, g, b].map(linear);
+    return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+  };
+  const el = document.querySelector(selector);
+  let back = el, background = "rgba(0, 0, 0, 0)";
+  while (back && /rgba\\(0, 0, 0, 0\\)|transparent/.test(background)) {
+    background = getComputedStyle(back).backgroundColor; back = back.parentElement;
+  }
+  if (/rgba\\(0, 0, 0, 0\\)|transparent/.test(background)) background = "rgb(255, 255, 255)";
+  const [a, b] = [luminance(rgb(getComputedStyle(el).color)), luminance(rgb(background))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def contrast(page, selector: str) -> float:
+    """The WCAG contrast ratio of the text of ``selector`` against the first background behind it."""
+    return page.evaluate(CONTRAST, selector)
+
+
+def test_screen_readers_get_the_text_of_each_message_not_its_markup(page):
+    ask(page, "What did John Healey say?")
+    labels = page.locator("#chat [aria-label]")
+    page.wait_for_function("() => [...document.querySelectorAll('#chat [aria-label]')]"
+                           ".some((el) => el.getAttribute('aria-label').includes('Healey'))", timeout=20_000)
+    texts = [labels.nth(i).get_attribute("aria-label") for i in range(labels.count())]
+    assert any("Healey" in text for text in texts), texts
+    assert not any("<" in text and ">" in text for text in texts)
+    listed = page.locator("#chat details").last
+    listed.locator("summary").click()
+    shown = listed.inner_text()
+    assert "““" not in shown and "””" not in shown
+    assert shown.count("Officials Say North Korea Has Sent Troops") == 1  # the article once, its quotes under it
+
+
 def test_ask_see_citations_and_open_a_source(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "start-1280x800.png"))
@@ -198,6 +236,7 @@ def test_two_users_see_only_their_own_conversation_and_what_their_role_allows(br
     try:
         assert editor.locator("#access").inner_text().startswith("Signed in as alice (editor)")
         assert reader.locator("#access").inner_text().startswith("Signed in as bob (reader)")
+        assert contrast(reader, "#access .signed-in") >= 4.5  # WCAG AA for text of its size
         ask(editor, "What age is Donald Trump?")
         ask(reader, "How many soldiers were being trained in Russia?")
         ask(editor, "Who is Adrienne Uthe?")
@@ -405,15 +444,23 @@ def test_remove_an_article_of_the_page_among_5000(browser, library_server):
         options = page.get_by_role("option")
         assert options.count() == 50  # the remove list holds this page's articles, not 5,000
         options.first.click()
+        page.get_by_role("button", name="Remove", exact=True).click()  # asks first, naming the article
+        question = page.locator("#confirm-remove")
+        question.get_by_text(f"Remove “{newest}”").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Keep it").click()
+        question.wait_for(state="hidden", timeout=30_000)
+        assert app.index.stats().articles == before  # nothing removed on the way
+        page.get_by_role("button", name="Remove", exact=True).click()
         elapsed = timed(
             page,
-            lambda: page.get_by_role("button", name="Remove", exact=True).click(),
+            lambda: page.get_by_role("button", name="Yes, remove it").click(),
             COUNT_IS,
             f"Rows 1–50 of {before - 1:,}",
         )
         assert elapsed < QUICK, f"removing took {elapsed:.1f} s"
         assert app.index.stats().articles == before - 1
         assert newest not in shown(page, "title")
+        assert f"Removed “{newest}”." in page.locator("#upload-report").inner_text()
         assert app.index.check() == []
     finally:
         context.close()

@@ -83,6 +83,27 @@ CSS = """
 """
 
 
+# Gradio labels each chat message for screen readers with the message's HTML source; this gives them its text
+# (read by DOMParser, which runs nothing; a label is rewritten only when it holds markup and its text differs,
+# so the rewrite does not start again)
+PLAIN_LABELS = """<script>
+(() => {
+  const markup = /<[a-z][^>]*>/i;
+  const plain = (el) => {
+    const label = el.getAttribute && el.getAttribute("aria-label");
+    if (!label || !markup.test(label)) return;
+    const text = new DOMParser().parseFromString(label, "text/html").body.textContent.replace(/\\s+/g, " ").trim();
+    if (text !== label) el.setAttribute("aria-label", text);
+  };
+  const all = (root) => { plain(root); root.querySelectorAll && root.querySelectorAll("[aria-label]").forEach(plain); };
+  new MutationObserver((records) => records.forEach((r) => {
+    if (r.type === "attributes") plain(r.target); else r.addedNodes.forEach((n) => n.nodeType === 1 && all(n));
+  })).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
+                                          attributeFilter: ["aria-label"]});
+})();
+</script>"""
+
+
 def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
@@ -387,6 +408,13 @@ def library_html(
         f'<th scope="col">Source</th><th scope="col" class="chunks">Chunks</th></tr></thead><tbody>{"".join(rows)}'
         "</tbody></table></div>"
     )
+
+
+def confirm_html(article) -> str:
+    """The question before an article is removed: which one, by its title, source and date."""
+    details = " · ".join(x for x in (article.source, day(article.published) or "date not given") if x)
+    return (f'<p class="confirm">Remove “{escape(article.title)}” ({escape(details)}) from the library? '
+            "Its text, chunks and vectors are deleted; add the file again to bring it back.</p>")
 
 
 def library_count(offset: int, shown: int, total: int) -> str:
