@@ -332,9 +332,8 @@ class App:
         files = files or []
         uploads = [(_checked_upload(f), Path(str(f)).name) for f in files]
 
-        def tick(p) -> None:  # by the bytes read: the time left is known inside one large archive too
-            done = p.bytes_done / p.bytes_total if p.bytes_total else p.files_done / max(1, p.files_total)
-            progress(done, desc=f"{p.files_done}/{p.files_total} files · {p.describe()}")
+        def tick(p) -> None:  # chunks embedded of those read so far, the rate and the time left
+            progress(p.fraction, desc=f"{p.files_done}/{p.files_total} files · {p.describe()}")
 
         try:
             self.admit_upload(request, uploads)
@@ -599,6 +598,7 @@ def build(app: App) -> gr.Blocks:
             api_visibility="private",
             concurrency_id="ingest",
             concurrency_limit=1,
+            show_progress_on=[upload_report],  # one bar, in the report's place, not over every output
         )
         remove.click(app.confirm_remove, [to_remove], [confirming, confirm_text], api_visibility="private")
         cancel.click(lambda: gr.update(visible=False), None, [confirming], api_visibility="private")

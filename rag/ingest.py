@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from .chunk import chunk_article
 from .embed import Embedder
 from .errors import RejectedFile
@@ -31,6 +33,7 @@ from .text import split_sentences
 from .types import Article, Chunk, SentenceFacts
 
 Status = Literal["added", "unchanged", "duplicate", "rejected", "skipped"]
+EMBED_STEP = 256  # chunks embedded between two progress reports (a batch of 1,024 takes half a minute on two cores)
 SPLIT_LAST_CHUNKS = 256  # a last batch of at least this many chunks is committed in two (Ingester._flush)
 
 
@@ -101,6 +104,15 @@ class Progress:
     bytes_done: int = 0  # of all the files, read so far
     bytes_total: int = 0
     elapsed: float = 0.0  # seconds since the ingestion started
+    chunks_made: int = 0  # cut from the articles read so far: embedded, or waiting to be
+
+    @property
+    def fraction(self) -> float:
+        """The share of the work done: of the files' bytes read, the share of their chunks embedded
+        (embedding is the slow part: reading a file takes seconds, embedding its chunks minutes)."""
+        read = self.bytes_done / self.bytes_total if self.bytes_total else self.files_done / max(1, self.files_total)
+        embedded = self.chunks_done / self.chunks_made if self.chunks_made else 1.0  # none cut yet: the bytes
+        return min(1.0, read * embedded)
 
     @property
     def rate(self) -> float:
@@ -109,18 +121,25 @@ class Progress:
 
     @property
     def seconds_left(self) -> float | None:
-        """The time left, from the share of the bytes read so far (None until there is a basis)."""
-        if self.bytes_total <= 0 or self.bytes_done <= 0 or self.elapsed < 1:
+        """The time left: the chunks still to embed at the rate so far, those of the bytes not read yet
+        counted at the chunks a byte has given so far (None until there is a basis)."""
+        if self.elapsed < 1 or self.bytes_done <= 0:
             return None
-        return self.elapsed * (self.bytes_total - self.bytes_done) / self.bytes_done
+        if not self.chunks_made:  # no chunk counts (a caller of its own): by the bytes read so far
+            return self.elapsed * (self.bytes_total - self.bytes_done) / self.bytes_done if self.bytes_total else None
+        if not self.rate:  # nothing embedded yet: no rate to count with
+            return None
+        expected = self.chunks_made * max(1.0, self.bytes_total / self.bytes_done) if self.bytes_total else 0
+        return max(0.0, expected - self.chunks_done) / self.rate
 
     def describe(self) -> str:
-        """One line for a person: "1,200 articles, 18,400 chunks · 41 chunks/s · about 12 min left"."""
-        parts = [f"{self.articles_done:,} articles, {self.chunks_done:,} chunks"]
+        """One line for a person: "1,200 articles, 18,400 of 20,100 chunks · 41 chunks/s · about 1 min left"."""
+        of = f" of {self.chunks_made:,}" if self.chunks_made > self.chunks_done else ""
+        parts = [f"{self.articles_done:,} articles, {self.chunks_done:,}{of} chunks"]
         if self.rate:
             parts.append(f"{self.rate:.0f} chunks/s")
         left = self.seconds_left
-        if left is not None and self.bytes_done < self.bytes_total:
+        if left is not None and self.fraction < 1:
             parts.append(f"about {_duration(left)} left")
         return " · ".join(parts)
 
@@ -198,6 +217,8 @@ class Ingester:
         self.progress = progress
         self._queue: list[tuple[Article, list[Chunk], str]] = []
         self._queued_chunks = 0
+        self._chunks_made = 0  # every chunk cut so far
+        self._embedding = 0  # chunks of the batch being embedded that are done
         self._queued_ids: set[str] = set()
         self._queued_for: dict[str, FileResult] = {}  # the file result of each queued article
         self._files: list[tuple[str, str, list[str]]] = []
@@ -256,12 +277,13 @@ class Ingester:
                 Progress(
                     self._files_done,
                     self._files_total,
-                    self._report.chunks_embedded,
+                    self._report.chunks_embedded + self._embedding,
                     current,
                     articles_done=self._articles_done,
                     bytes_done=self._bytes_done + self._file_bytes,
                     bytes_total=self._bytes_total,
                     elapsed=time.monotonic() - self._started,
+                    chunks_made=self._chunks_made,
                 )
             )
 
@@ -361,6 +383,7 @@ class Ingester:
                 self._facts[article.id] = analyze(article.text, sentences, article.published)
                 self._queued_ids.add(article.id)
                 self._queued_chunks += len(chunks)
+                self._chunks_made += len(chunks)
                 result.added += 1
                 self._articles_done += 1
                 if self._queued_chunks >= self.flush_chunks:
@@ -415,7 +438,14 @@ class Ingester:
         if not queue and not files:
             return
         texts = [chunk.text for _, chunks, _ in queue for chunk in chunks]
-        vectors = self.embedder.embed(texts)
+        parts = []
+        for start in range(0, len(texts), EMBED_STEP):  # in steps, each told: a batch takes a while
+            parts.append(self.embedder.embed(texts[start : start + EMBED_STEP]))
+            self._embedding = min(len(texts), start + EMBED_STEP)
+            if len(texts) > EMBED_STEP:
+                self._notify()
+        self._embedding = 0
+        vectors = np.concatenate(parts) if parts else self.embedder.embed([])
         if texts:
             self.store.require_dimension(vectors.shape[1], self.embedder.name)
         self._stored()

@@ -1,5 +1,7 @@
-"""Progress of a long ingestion on a terminal: one bar over the bytes of all the files (so the time
-left is known even inside one large archive), with files, articles, chunks and the embedding rate."""
+"""Progress of a long ingestion on a terminal: one bar over the work of all the files (the share of their
+bytes read, times the share of the chunks cut from them that are embedded, so the bar neither stops at
+100% while the chunks are embedded nor waits for the last file to say how far it is), with files,
+articles, chunks, the embedding rate and the time left."""
 
 from __future__ import annotations
 
@@ -16,11 +18,11 @@ def terminal_progress(quiet: bool = False) -> tuple[Callable[[Progress], None] |
         return None, lambda: None
     from tqdm import tqdm
 
-    bar = tqdm(desc="ingesting", unit="B", unit_scale=True, unit_divisor=1024, dynamic_ncols=True)
+    bar = tqdm(desc="ingesting", total=1000, bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+               dynamic_ncols=True)
 
     def update(progress: Progress) -> None:
-        bar.total = progress.bytes_total or None
-        bar.n = progress.bytes_done
+        bar.n = round(1000 * progress.fraction)
         bar.set_postfix_str(
             f"{progress.files_done}/{progress.files_total} files, {progress.describe()}"
             + (f" · {progress.current[-30:]}" if progress.current else ""),

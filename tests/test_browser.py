@@ -1,6 +1,7 @@
 """The chat UI in a real headless browser (Debian's chromium driven by Playwright)."""
 
 import os
+import re
 import shutil
 import time
 from datetime import date, timedelta
@@ -97,6 +98,37 @@ def test_screen_readers_get_the_text_of_each_message_not_its_markup(page):
     shown = listed.inner_text()
     assert "““" not in shown and "””" not in shown
     assert shown.count("Officials Say North Korea Has Sent Troops") == 1  # the article once, its quotes under it
+
+
+def test_an_upload_shows_one_bar_with_the_chunks_embedded_the_rate_and_the_time_left(page, tmp_path):
+    """While its chunks are embedded the bar says how many of how many, how fast and how long is left,
+    in one place (the upload report), and it is not full before they are all embedded."""
+    import json
+
+    paragraph = ("The harbour board met on {n} March to discuss the dredging of the northern channel, which "
+                 "pilots say has silted up since the storms of the winter, and heard from shipping lines. ")
+    records = [{"title": f"Harbour board meeting {n}", "date": "2024-03-02", "source": "Port Wire",
+                "text": "\n\n".join(paragraph.format(n=n) * 3 for _ in range(6))} for n in range(100)]
+    archive = tmp_path / "harbour.jsonl"
+    archive.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    page.get_by_role("tab", name="Library").click()
+    page.locator("input[type=file]").set_input_files(str(archive))
+    page.get_by_text("harbour.jsonl").first.wait_for()
+    page.get_by_role("button", name="Add to library").click()
+    seen, drawn = [], []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        texts = page.locator(".progress-text, .progress-level-inner, .meta-text").all_inner_texts()
+        seen += [t for t in texts if "chunks/s" in t]
+        drawn.append(sum("chunks" in t for t in texts))
+        if page.locator("#upload-report").get_by_text("added").count():
+            break
+        time.sleep(0.2)
+    assert any(re.search(r"[\d,]+ of [\d,]+ chunks · \d+ chunks/s · about .+ left", t) for t in seen), seen
+    assert page.locator("#upload-report").get_by_text("added").count()
+    assert max(drawn) == 1  # one bar, in the report's place
+    bars = page.evaluate("() => document.querySelectorAll('.progress-text, .progress-level').length")
+    assert bars == 0  # the bar is gone once done
 
 
 def test_ask_see_citations_and_open_a_source(page):

@@ -52,3 +52,16 @@ def test_the_time_left_comes_from_the_bytes_read():
     assert halfway.describe() == "100 articles, 2,000 chunks · 3 chunks/s · about 10 min left"
     done = Progress(1, 1, 4_000, articles_done=200, bytes_done=100, bytes_total=100, elapsed=7200)
     assert done.describe() == "200 articles, 4,000 chunks · 1 chunks/s"
+
+
+def test_the_bar_counts_the_chunks_embedded_not_only_the_bytes_read():
+    """A file read in two seconds whose chunks take forty to embed: the bar is not full until they are."""
+    read = Progress(1, 1, 0, articles_done=58, bytes_done=100, bytes_total=100, elapsed=2, chunks_made=2_000)
+    assert read.fraction == 0 and read.seconds_left is None  # nothing embedded: no rate yet, no basis
+    assert read.describe() == "58 articles, 0 of 2,000 chunks"
+    half = Progress(1, 1, 1_000, articles_done=58, bytes_done=100, bytes_total=100, elapsed=22, chunks_made=2_000)
+    assert half.fraction == 0.5 and round(half.seconds_left) == 22
+    assert half.describe() == "58 articles, 1,000 of 2,000 chunks · 45 chunks/s · about 22 s left"
+    reading = Progress(0, 1, 500, bytes_done=25, bytes_total=100, elapsed=10, chunks_made=1_000)
+    assert reading.fraction == 0.125  # a quarter read, half of that embedded
+    assert reading.seconds_left == (4_000 - 500) / 50  # the chunks of the unread bytes counted as the read ones
