@@ -303,41 +303,41 @@ class PostgresStore(SQLStore):
                 manifest = cls._create(conn, manifest, shown)
         return cls(url, manifest, read_only=read_only, lock_timeout=lock_timeout)
 
-    @classmethod
-    def _add_postings(cls, conn, shown: str, read_only: bool) -> None:
-        """Give an index made before the keyword postings table one, filled from its chunks (once, by
-        whichever process opens it first with write access)."""
-        if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.keyword_postings",)).fetchone()[0]:
-            return
+    @staticmethod
+    @contextmanager
+    def _built_once(conn, shown: str, read_only: bool, what: str) -> Iterator[None]:
+        """A transaction holding the write lock, for what an index made by an earlier version needs built
+        once (by whichever process opens it first with write access; a process that waited for the lock
+        finds it done); refused read only or on a standby, saying what to do."""
         standby = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
         if read_only or standby:
             raise IndexError_(
-                f"the index in {shown} was made by an earlier version and needs its keyword postings built once: "
+                f"the index in {shown} was made by an earlier version and needs its {what} built once: "
                 f"open it with write access on the primary first (for example `rag check --index {shown}`)"
             )
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             conn.execute(f"SET LOCAL search_path = {SCHEMA}, public")
+            yield
+
+    @classmethod
+    def _add_postings(cls, conn, shown: str, read_only: bool) -> None:
+        """Give an index made before the keyword postings table one, filled from its chunks."""
+        if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.keyword_postings",)).fetchone()[0]:
+            return
+        with cls._built_once(conn, shown, read_only, "keyword postings"):
             for statement in filter(str.strip, _KEYWORD_POSTINGS.split(";")):
                 conn.execute(statement)  # IF NOT EXISTS: a process that waited for the lock finds it filled
         log.info("built the keyword postings of the index in %s", shown)
 
     @classmethod
     def _upgrade(cls, conn, shown: str, read_only: bool) -> Manifest:
-        """Bring an index of format 3 to this one in place (once, by whichever process opens it first with
-        write access): the columns and indexes questions are answered through (rag.store.sql)."""
-        standby = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
-        if read_only or standby:
-            raise IndexError_(
-                f"the index in {shown} was made by an earlier version and needs its question indexes built once: "
-                f"open it with write access on the primary first (for example `rag check --index {shown}`)"
-            )
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        """Bring an index of format 3 to this one in place: the columns and indexes questions are answered
+        through (rag.store.sql)."""
+        with cls._built_once(conn, shown, read_only, "question indexes"):
             manifest = cls._manifest_of(conn)
             if manifest.format_version >= FORMAT_VERSION:  # another process did it while this one waited
                 return manifest
-            conn.execute(f"SET LOCAL search_path = {SCHEMA}, public")
             conn.execute('ALTER TABLE sentences ADD COLUMN IF NOT EXISTS published TEXT COLLATE "C"')
             conn.execute("ALTER TABLE sentence_dates ADD COLUMN IF NOT EXISTS span INTEGER NOT NULL DEFAULT 0")
             SQLStore._add_question_indexes(_Tx(conn), "(date_to::date - date_from::date)")
