@@ -129,8 +129,11 @@ def _md(text: str) -> str:
     return html.escape(" ".join(text.split()), quote=False)
 
 
+NO_DATE = "date not given"  # shown where an article has no date (a news dump gives none)
+
+
 def _where(c: Citation) -> str:
-    return ", ".join(x for x in (day(c.published), c.source, c.url) if x)
+    return ", ".join(x for x in (day(c.published) or NO_DATE, c.source, c.url) if x)
 
 
 def attribution_line(c: Citation) -> str:
@@ -256,7 +259,7 @@ def references_html(
     items = []
     for c in citations:
         before, after = context(c) if context else (c.before, c.after)
-        date = html.escape(day(c.published))
+        date = html.escape(day(c.published) or NO_DATE)
         source = html.escape(c.source)
         url = _safe_url(c.url)
         link = f' <a href="{html.escape(url)}" rel="noopener noreferrer">{html.escape(url)}</a>' if url else ""

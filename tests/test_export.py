@@ -158,6 +158,7 @@ def test_every_format_carries_the_kind_the_speaker_and_the_figure(news_answers):
         assert "said by John Healey" in page and "said by Boris Pistorius" in page
         assert "who said what" in page and "how many or how much" in page
         assert "figure: 1,500 or 12,000" in page
+        assert "date not given" in page and "TT" in page  # the sample's articles: no date, the agency line
     assert differ.text.startswith("Reports differ: ")
 
 

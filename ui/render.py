@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from rag.export import attribution_line, checks_summary, flag_unsupported, kind_line, time_line
+from rag.export import NO_DATE, attribution_line, checks_summary, flag_unsupported, kind_line, time_line
 from rag.ingest import IngestReport
 from rag.store import StoredArticle
 from rag.text import MARKER
@@ -133,7 +133,7 @@ def _listed(citations: Sequence[Citation]) -> str:
     items = []
     for quotes in groups.values():
         first = quotes[0]
-        when = day(first.published) or "date not given"
+        when = day(first.published) or NO_DATE
         head = f'<b>{escape(first.title)}</b> <span class="date">{escape(when)}</span>'
         if first.source:
             head += f' <span class="source">{escape(first.source)}</span>'
@@ -317,7 +317,7 @@ def _by_article(citations: Sequence[Citation], turn: int, article_text: Callable
         first = quotes[0]
         text = article_text(article_id) if article_text else None
         url = _safe_url(first.url)
-        meta = [escape(x) for x in (day(first.published) or "date not given", first.source) if x]
+        meta = [escape(x) for x in (day(first.published) or NO_DATE, first.source) if x]
         if url:
             meta.append(_link(url, urlsplit(url).netloc))
         paragraphs = "".join(_paragraph_html(span, block, text, turn) for span, block in _paragraphs(quotes, text))
@@ -412,7 +412,7 @@ def library_html(
 
 def confirm_html(article) -> str:
     """The question before an article is removed: which one, by its title, source and date."""
-    details = " · ".join(x for x in (article.source, day(article.published) or "date not given") if x)
+    details = " · ".join(x for x in (article.source, day(article.published) or NO_DATE) if x)
     return (f'<p class="confirm">Remove “{escape(article.title)}” ({escape(details)}) from the library? '
             "Its text, chunks and vectors are deleted; add the file again to bring it back.</p>")
 
