@@ -16,7 +16,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .compose import NO_ANSWER, ComposeSettings, adjust_for_kind, answer_text, compose, figures, make_citation
+from .compose import (
+    NO_ANSWER,
+    ComposeSettings,
+    adjust_for_kind,
+    answer_text,
+    compose,
+    content_words_of,
+    figures,
+    make_citation,
+)
 from .config import MODES, Settings
 from .errors import RagError
 from .generate import (
@@ -56,7 +65,7 @@ class AnswerSettings:
     titled_sentences: bool = True  # embed each candidate sentence after its article's title
     # how the quotes are chosen, and when the answer abstains (threshold, near misses)
     compose: ComposeSettings = ComposeSettings()
-    speaker_statements: int = 12  # statements of the person asked about (or dated sentences) scored fully
+    speaker_statements: int = 8  # statements of the person asked about (or dated sentences) scored fully
     figure_sentences: int = 6  # for "how many": sentences with a figure for the thing counted, scored fully
     mode: str = "extractive"  # "generative" asks a language model (rag.generate), citations checked
     llm_passages: int = 4  # passages given to the language model
@@ -186,6 +195,9 @@ class Assistant:
         candidates += [c for c in forced if (c.article_id, c.start, c.end) not in known]
         if parsed.kind == "quantity" and parsed.thing:  # and so are sentences with a figure for the thing
             more = [c for c in self.scorer.candidates(further) if (c.article_id, c.start, c.end) not in known]
+            # the words that may say what a figure counts, embedded in one pass rather than one by one
+            with_figures = [c.text for c in [*candidates, *more] if any(ch.isdigit() for ch in c.text)]
+            self.scorer.learn_words([parsed.thing, *(w for text in with_figures for w in content_words_of(text))])
             counted = [c for c in [*candidates, *more] if figures(c, parsed.thing, self.scorer, self.settings.compose)]
             forced += counted[: self.settings.figure_sentences]
             candidates += [c for c in counted[: self.settings.figure_sentences] if c in more]

@@ -377,6 +377,12 @@ class SentenceScorer:
         vectors = self._word_vectors([a, b])
         return float(vectors[0] @ vectors[1])
 
+    def learn_words(self, words: Sequence[str]) -> None:
+        """Embed (and remember) in one pass the words that word_similarity will be asked about: a model
+        pass a word costs about as much as one for many."""
+        if words:
+            self._word_vectors(list(dict.fromkeys(words)))
+
     def _word_vectors(self, words: Sequence[str]) -> np.ndarray:
         with self._cache_lock:
             known = {w: self._words[w] for w in words if w in self._words}
