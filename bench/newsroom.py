@@ -265,7 +265,8 @@ STEPS = {  # the store's per-question reads, by what they are for
     "dated": ("sentences_dated",),
     "speaker": ("sentences_by_speaker",),
     "stories": ("story_sizes", "stories_of", "story_members"),
-    "articles": ("article", "sentence_facts", "chunks", "chunk_ids_holding", "latest_published"),
+    # (article and sentence_facts read through these two)
+    "articles": ("articles_by_id", "sentence_facts_by_article", "chunks", "chunk_ids_holding", "latest_published"),
 }
 
 

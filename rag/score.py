@@ -15,7 +15,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -218,6 +218,28 @@ class SentenceScorer:
                     self._articles.popitem(last=False)
         return cached
 
+    def read_articles(self, article_ids: Iterable[str]) -> None:
+        """Read (and remember) the articles not remembered yet, with their sentences' facts, together: one
+        query for all of them, not two for each (a round trip each on a database server)."""
+        generation = self.index.store.generation
+        with self._cache_lock:
+            if self._articles_generation != generation:
+                self._articles.clear()
+                self._articles_generation = generation
+            missing = [a for a in dict.fromkeys(article_ids) if a not in self._articles]
+        if not missing:
+            return
+        store = self.index.store
+        articles, facts = store.articles_by_id(missing), store.sentence_facts_by_article(missing)
+        with self._cache_lock:
+            if self._articles_generation != generation:
+                return
+            for article_id in missing:
+                article = articles.get(article_id)
+                self._articles[article_id] = (article.text, facts.get(article_id, [])) if article else ("", [])
+            while len(self._articles) > 256:
+                self._articles.popitem(last=False)
+
     def facts_at(self, article_id: str, start: int) -> tuple[str, SentenceFacts | None]:
         """The article's text and the facts of the sentence holding offset ``start``."""
         text, facts = self.article(article_id)
@@ -295,6 +317,7 @@ class SentenceScorer:
             key = (passage.article_id, start, end)
             if key not in found:
                 found[key] = ScoredSentence(passage.article_id, start, end, text, passage, rank)
+        self.read_articles(candidate.article_id for candidate in found.values())
         for key, candidate in list(found.items()):
             article_text, facts = self.facts_at(candidate.article_id, candidate.start)
             if article_text[candidate.start : candidate.end] != candidate.text:  # removed or changed since

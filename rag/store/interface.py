@@ -200,6 +200,15 @@ class Store(ABC):
     @abstractmethod
     def article(self, article_id: str) -> Article | None: ...
 
+    def articles_by_id(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        """The articles with these ids (those that exist), read together."""
+        found = {article_id: self.article(article_id) for article_id in article_ids}
+        return {k: v for k, v in found.items() if v is not None}
+
+    def sentence_facts_by_article(self, article_ids: Iterable[str]) -> dict[str, list[SentenceFacts]]:
+        """The sentence facts of each of these articles, read together."""
+        return {article_id: self.sentence_facts(article_id) for article_id in article_ids}
+
     @abstractmethod
     def articles(self) -> list[StoredArticle]:
         """Every article, newest first (undated ones last)."""

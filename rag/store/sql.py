@@ -476,13 +476,14 @@ class SQLStore(Store):
         return dict(self._rows_in("SELECT id, origin FROM articles WHERE id IN ({ids})", list(article_ids)))
 
     def article(self, article_id: str) -> Article | None:
-        rows = self._rows(
-            "SELECT id, title, text, source, url, published, metadata FROM articles WHERE id = ?", (article_id,)
+        return self.articles_by_id([article_id]).get(article_id)
+
+    def articles_by_id(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        rows = self._rows_in(
+            "SELECT id, title, text, source, url, published, metadata FROM articles WHERE id IN ({ids})",
+            list(dict.fromkeys(article_ids)),
         )
-        if not rows:
-            return None
-        row = rows[0]
-        return Article(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+        return {r[0]: Article(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows}
 
     def articles(self) -> list[StoredArticle]:
         return self._articles()
@@ -547,22 +548,25 @@ class SQLStore(Store):
         return found
 
     def sentence_facts(self, article_id: str) -> list[SentenceFacts]:
-        rows = self._rows(
-            'SELECT start, "end", speaker_start, speaker_end, quoted, heading_start, heading_end, dates'
-            " FROM sentences WHERE article_id = ? ORDER BY start",
-            (article_id,),
+        return self.sentence_facts_by_article([article_id]).get(article_id, [])
+
+    def sentence_facts_by_article(self, article_ids: Iterable[str]) -> dict[str, list[SentenceFacts]]:
+        found: dict[str, list[SentenceFacts]] = {}
+        rows = self._rows_in(
+            'SELECT article_id, start, "end", speaker_start, speaker_end, quoted, heading_start, heading_end, dates'
+            " FROM sentences WHERE article_id IN ({ids}) ORDER BY article_id, start",
+            list(dict.fromkeys(article_ids)),
         )
-        return [
-            SentenceFacts(
-                start=r[0],
-                end=r[1],
-                speaker=(r[2], r[3]) if r[2] is not None else None,
-                quoted=bool(r[4]),
-                heading=(r[5], r[6]) if r[5] is not None else None,
-                dates=tuple(DateMention(*d) for d in json.loads(r[7])),
-            )
-            for r in rows
-        ]
+        for r in rows:
+            found.setdefault(r[0], []).append(SentenceFacts(
+                start=r[1],
+                end=r[2],
+                speaker=(r[3], r[4]) if r[3] is not None else None,
+                quoted=bool(r[5]),
+                heading=(r[6], r[7]) if r[6] is not None else None,
+                dates=tuple(DateMention(*d) for d in json.loads(r[8])),
+            ))
+        return found
 
     def sentences_by_speaker(
         self, name: str, filters: Filters | None = None, limit: int = 200
