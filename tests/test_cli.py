@@ -506,3 +506,18 @@ def test_ask_as_of_a_day_cites_nothing_published_later(tmp_path, embedder, capsy
     assert "As of 2024-04-01: nothing published later was read." in capsys.readouterr().out
     assert main(["ask", "What is the harbour toll?", "--as-of", "soon", *index]) == 1
     assert capsys.readouterr().err == "error: --as-of 'soon' is not a date; use YYYY-MM-DD\n"
+
+
+def test_an_index_path_that_cannot_be_a_folder_is_one_line(tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not an index")
+    assert main(["ingest", str(SAMPLE), "--index", str(a_file), "-q"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {a_file} is a file, not an index folder; give a folder (made if missing) for the index"
+    ]
+    assert main(["ingest", str(SAMPLE), "--index", str(a_file / "index"), "-q"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: cannot create an index in {a_file / 'index'}: Not a directory; give a folder that can be made "
+        "there. Nothing was written"
+    ]
+    assert a_file.read_text() == "not an index"

@@ -283,6 +283,10 @@ def test_articles_counts_and_chunks_are_the_same(pair):
         assert postgres.article(a.id) == folder.article(a.id)
         assert postgres.sentence_facts(a.id) == folder.sentence_facts(a.id)
     assert postgres.article("missing") is None and postgres.sentence_facts("missing") == []
+    ids = ["missing", *(a.id for a in folder.articles())]
+    assert postgres.articles_by_id(ids) == folder.articles_by_id(ids) == {i: folder.article(i) for i in ids[1:]}
+    facts = folder.sentence_facts_by_article(ids)
+    assert postgres.sentence_facts_by_article(ids) == facts == {i: folder.sentence_facts(i) for i in ids[1:]}
     assert postgres.origins([a.id for a in folder.articles()]) == folder.origins([a.id for a in folder.articles()])
     some = ["missing", *(a.id for a in folder.articles()[:3])]
     assert postgres.existing_articles(some) == folder.existing_articles(some) == set(some[1:])

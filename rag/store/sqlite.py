@@ -271,6 +271,8 @@ class SQLiteStore(SQLStore):
         model that built it.
         """
         folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise IndexError_(f"{folder} is a file, not an index folder; give a folder (made if missing) for the index")
         denied = faults.unreadable([folder, *(folder / name for name in (MANIFEST, DATABASE, VECTORS, CHECKSUM))])
         if denied is not None:
             raise denied
@@ -302,8 +304,12 @@ class SQLiteStore(SQLStore):
                 manifest.save(folder)
             except OSError as exc:
                 fault = faults.os_fault(exc, "create an index", folder, "Nothing was written")
-                if fault is None:
-                    raise
+                if fault is None:  # a file where a folder of the path should be, a path too long, ...
+                    raise IndexError_(
+                        f"cannot create an index in {folder}: {exc.strerror or exc}"
+                        + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(folder) else "")
+                        + "; give a folder that can be made there. Nothing was written"
+                    ) from exc
                 raise fault from exc
         else:
             raise IndexError_(f"no index in {folder}; build one with `rag ingest PATH --index {folder}`")
