@@ -100,7 +100,7 @@ def test_screen_readers_get_the_text_of_each_message_not_its_markup(page):
     assert shown.count("Officials Say North Korea Has Sent Troops") == 1  # the article once, its quotes under it
 
 
-def test_an_upload_shows_one_bar_with_the_chunks_embedded_the_rate_and_the_time_left(page, tmp_path):
+def test_an_upload_shows_one_bar_with_the_chunks_embedded_the_rate_and_the_time_left(page, server, tmp_path):
     """While its chunks are embedded the bar says how many of how many, how fast and how long is left,
     in one place (the upload report), and it is not full before they are all embedded."""
     import json
@@ -115,6 +115,15 @@ def test_an_upload_shows_one_bar_with_the_chunks_embedded_the_rate_and_the_time_
     page.locator("input[type=file]").set_input_files(str(archive))
     page.get_by_text("harbour.jsonl").first.wait_for()
     page.get_by_role("button", name="Add to library").click()
+    _, app = server
+    try:
+        watch_the_bar(page)
+    finally:  # the other tests of this server see its library as it was
+        app.index.remove([a.id for a in app.index.articles() if a.title.startswith("Harbour board meeting")])
+
+
+def watch_the_bar(page) -> None:
+    """Read the progress shown until the upload report says what was added, and check it."""
     seen, drawn = [], []
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -124,9 +133,9 @@ def test_an_upload_shows_one_bar_with_the_chunks_embedded_the_rate_and_the_time_
         if page.locator("#upload-report").get_by_text("added").count():
             break
         time.sleep(0.2)
-    assert any(re.search(r"[\d,]+ of [\d,]+ chunks · \d+ chunks/s · about .+ left", t) for t in seen), seen
+    assert any(re.search(r"[\d,]+ of [\d,]+ chunks · \d+ chunks/s · about .+ left", t) for t in seen), (seen, drawn)
     assert page.locator("#upload-report").get_by_text("added").count()
-    assert max(drawn) == 1  # one bar, in the report's place
+    assert 1 <= max(drawn) <= 2  # one bar in the report's place (its line and its timer), not one on each output
     bars = page.evaluate("() => document.querySelectorAll('.progress-text, .progress-level').length")
     assert bars == 0  # the bar is gone once done
 
