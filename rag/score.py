@@ -201,44 +201,33 @@ class SentenceScorer:
 
     def article(self, article_id: str) -> tuple[str, list[SentenceFacts]]:
         """An article's text and its sentences' facts (empty for an article since removed)."""
-        generation = self.index.store.generation
-        with self._cache_lock:
-            if self._articles_generation != generation:
-                self._articles.clear()
-                self._articles_generation = generation
-            cached = self._articles.get(article_id)
-        if cached is None:
-            article = self.index.store.article(article_id)
-            cached = (article.text, self.index.store.sentence_facts(article_id)) if article else ("", [])
-            with self._cache_lock:
-                if self._articles_generation != generation:
-                    return cached  # the index changed meanwhile: not remembered
-                self._articles[article_id] = cached
-                while len(self._articles) > 256:
-                    self._articles.popitem(last=False)
-        return cached
+        return self.read_articles([article_id])[article_id]
 
-    def read_articles(self, article_ids: Iterable[str]) -> None:
-        """Read (and remember) the articles not remembered yet, with their sentences' facts, together: one
-        query for all of them, not two for each (a round trip each on a database server)."""
+    def read_articles(self, article_ids: Iterable[str]) -> dict[str, tuple[str, list[SentenceFacts]]]:
+        """Each article's text and its sentences' facts (empty for one since removed), remembered until the
+        index changes; those not remembered yet are read together: one query for all of them, not two
+        for each (a round trip each on a database server)."""
+        ids = list(dict.fromkeys(article_ids))
         generation = self.index.store.generation
         with self._cache_lock:
             if self._articles_generation != generation:
                 self._articles.clear()
                 self._articles_generation = generation
-            missing = [a for a in dict.fromkeys(article_ids) if a not in self._articles]
+            found = {a: self._articles[a] for a in ids if a in self._articles}
+        missing = [a for a in ids if a not in found]
         if not missing:
-            return
+            return found
         store = self.index.store
         articles, facts = store.articles_by_id(missing), store.sentence_facts_by_article(missing)
+        for article_id in missing:
+            article = articles.get(article_id)
+            found[article_id] = (article.text, facts.get(article_id, [])) if article else ("", [])
         with self._cache_lock:
-            if self._articles_generation != generation:
-                return
-            for article_id in missing:
-                article = articles.get(article_id)
-                self._articles[article_id] = (article.text, facts.get(article_id, [])) if article else ("", [])
-            while len(self._articles) > 256:
-                self._articles.popitem(last=False)
+            if self._articles_generation == generation:  # not remembered if the index changed meanwhile
+                self._articles.update((a, found[a]) for a in missing)
+                while len(self._articles) > 256:
+                    self._articles.popitem(last=False)
+        return found
 
     def facts_at(self, article_id: str, start: int) -> tuple[str, SentenceFacts | None]:
         """The article's text and the facts of the sentence holding offset ``start``."""
