@@ -31,8 +31,8 @@ from corpus import ROOT, SHARED  # noqa: E402
 
 from rag import Index, Settings  # noqa: E402
 from rag.answer import AnswerSettings, Assistant  # noqa: E402
+from rag.answer.scoring import ScoredSentence  # noqa: E402
 from rag.datasets import load_clapnq, write_jsonl  # noqa: E402
-from rag.score import ScoredSentence  # noqa: E402
 
 
 def features(assistant: Assistant, questions) -> list[list[tuple[ScoredSentence, bool]]]:

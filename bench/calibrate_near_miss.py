@@ -2,8 +2,8 @@
 
 "How much is Russia paying North Korea for the troops?", asked of an article about the troops that
 names no payment, finds on-topic sentences that score well; only what they lack tells it apart. The
-check (rag.compose.is_near_miss) is a logistic model over a few features of the best sentences
-(rag.compose.NEAR_MISS_FEATURES): how well the weakest-matched word of the question is matched, whether
+check (rag.answer.compose.is_near_miss) is a logistic model over a few features of the best sentences
+(rag.answer.compose.NEAR_MISS_FEATURES): how well the weakest-matched word of the question is matched, whether
 the kind of answer asked for (a number, a date, a name) is there, and how well the best sentence scores.
 
 Data: CLAPNQ dev, 300 answerable questions and 300 whose passage is on topic but does not answer them,
@@ -37,7 +37,7 @@ from corpus import CACHE, SHARED  # noqa: E402
 
 from rag import Index, Settings  # noqa: E402
 from rag.answer import AnswerSettings, Assistant  # noqa: E402
-from rag.compose import NEAR_MISS_FEATURES, near_miss_features  # noqa: E402
+from rag.answer.compose import NEAR_MISS_FEATURES, near_miss_features  # noqa: E402
 from rag.datasets import Question, load_clapnq, load_squad, write_jsonl  # noqa: E402
 
 FEATURES = CACHE / "near_miss_features.npz"

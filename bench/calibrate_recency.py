@@ -1,4 +1,4 @@
-"""Calibrate the recency prior (rag.timeframe.RecencyPrior) on a dated archive.
+"""Calibrate the recency prior (rag.answer.timeframe.RecencyPrior) on a dated archive.
 
 The archive is the one of bench/dated_questions.py: XQuAD-R paragraphs (real text) published on days
 drawn at random over 2023-2024, some of them updated twice. The questions here are those of the
@@ -48,8 +48,8 @@ from dated_questions import build  # noqa: E402
 
 from rag import Index, Settings  # noqa: E402
 from rag.answer import AnswerSettings, Assistant, QuestionTime  # noqa: E402
+from rag.answer.timeframe import RecencyPrior, as_of_day, read_time_frame  # noqa: E402
 from rag.datasets import write_jsonl  # noqa: E402
-from rag.timeframe import RecencyPrior, as_of_day, read_time_frame  # noqa: E402
 
 LATEST = "According to the latest reports, "
 WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import SHARED  # noqa: E402
 
 from rag import Index, Settings  # noqa: E402
+from rag.answer.generate import SupportSettings, support  # noqa: E402
 from rag.datasets import load_clapnq, write_jsonl  # noqa: E402
-from rag.generate import SupportSettings, support  # noqa: E402
 from rag.text import content_terms, split_sentences  # noqa: E402
 
 CATCH = 0.98  # share of unsupported pairs the check must catch

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from .auth import ROLES, add_user, load_users, remove_user
 from .config import MODES, Settings, index_location, keep_private, markdown_table, resolve
+from .dates import date_bound
 from .errors import RagError, rebuild_hint
 from .export import article_to_dict, report_to_dict
 from .feeds import ingest_sources, parse_interval, watch
 from .index import Index
-from .parse import date_bound
 from .progress import count_progress, terminal_progress
 from .store.copy import copy_index
 from .types import Filters, day

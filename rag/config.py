@@ -110,6 +110,18 @@ def shown_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
+class LLMSettings:
+    """Where and how to reach the chat-completions server (``Settings.llm``: the ``RAG_LLM_*`` settings)."""
+
+    url: str = "http://127.0.0.1:8080/v1"
+    model: str = "default"
+    api_key: str = ""
+    timeout: float = 60.0  # seconds for the whole answer, not only for the first byte
+    temperature: float = 0.0
+    max_tokens: int = 200
+
+
+@dataclass(frozen=True)
 class Settings:
     # --- index and ingestion ---
     index_dir: Path | str = setting(
@@ -251,9 +263,7 @@ class Settings:
 
     @property
     def llm(self):
-        """The language model server's settings (:class:`rag.generate.LLMSettings`)."""
-        from .generate import LLMSettings
-
+        """The language model server's settings."""
         return LLMSettings(
             url=self.llm_url,
             model=self.llm_model,

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from .answer import AnswerSettings, Assistant, check_mode
+from .answer.question import KINDS
 from .config import Settings
 from .datasets import Question, ReaderQuestion, is_reader_file, load_clapnq, load_reader, load_squad, write_jsonl
 from .errors import RagError
 from .index import Index
-from .question import KINDS
 
 
 @dataclass

@@ -40,9 +40,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from .config import parse_interval
+from .dates import normalize_date
 from .errors import RagError, RejectedFile
 from .ingest import FileResult, IngestReport, Progress
-from .parse import decode, normalize_date, parse_bytes, parse_html, size_text
+from .parse import decode, parse_bytes, parse_html, size_text
 from .types import Article
 
 if TYPE_CHECKING:

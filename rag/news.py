@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .text import WORD
 from .types import DateMention, SentenceFacts, Span
 
 # --- dates -------------------------------------------------------------------------------------
@@ -795,3 +796,10 @@ def analyze(text: str, sentences: Sequence[tuple[int, int]], published: str | No
         )
         current = own_heading or current
     return facts
+
+
+def speaker_key(name: str) -> str:
+    """The key a speaker is looked up by: the last word of the name, lower-cased ("Boris Pistorius"
+    and "Pistorius" both give "pistorius"; a possessive "'s" is dropped)."""
+    found = WORD.findall(re.sub(r"[’']s\b", "", name).lower())
+    return found[-1] if found else ""

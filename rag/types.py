@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dates import date_bound
 from .errors import RagError
 
 
@@ -89,8 +90,6 @@ class Filters:
     ) -> Filters:
         """Filters from what a person typed or picked: blanks are ignored, dates are read as dates
         (a RagError names the field, ``names``, and the value) and must not be in the wrong order."""
-        from .parse import date_bound
-
         low = date_bound((date_from or "").strip() or None, names[0])
         high = date_bound((date_to or "").strip() or None, names[1])
         if low and high and low > high:
@@ -192,7 +191,7 @@ class Answer:
 
     When ``abstained`` is true, ``text`` is the fixed no-answer message, ``citations`` is empty and
     ``closest`` holds the nearest passages found. ``timings`` are in milliseconds. ``kind`` is what the
-    question asks for (see :mod:`rag.question`); ``differ`` is true when the cited reports give
+    question asks for (see :mod:`rag.answer.question`); ``differ`` is true when the cited reports give
     different values for what was asked; ``unstated`` completes "The articles found don't say ..." when
     the answer abstains because the sentences found do not say what was asked.
     """

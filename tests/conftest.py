@@ -255,7 +255,7 @@ def llm_server(tmp_path_factory):
             pytest.fail(f"the language model server stopped: {log.read_text()[-2000:]}")
         process.kill()
         pytest.fail("the language model server did not start within 120 s")
-    from rag.generate import LLMSettings
+    from rag.config import LLMSettings
 
     yield LLMSettings(url=url, timeout=180, max_tokens=120)
     process.terminate()

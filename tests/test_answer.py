@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from rag import RagError
 from rag.answer import NO_ANSWER, AnswerSettings, Assistant, ask
-from rag.score import embedding_free_score
+from rag.answer.scoring import embedding_free_score
 
 from .conftest import check_answer
 
@@ -118,7 +118,7 @@ def test_only_the_best_sentences_by_the_embedding_free_score_are_embedded(sample
 
 
 def test_one_assistant_answers_from_several_threads(sample_index, monkeypatch):
-    monkeypatch.setattr("rag.score.SENTENCE_CACHE", 4)  # every question evicts the others' sentences
+    monkeypatch.setattr("rag.answer.scoring.SENTENCE_CACHE", 4)  # every question evicts the others' sentences
     assistant = Assistant(sample_index)
     questions = [TROOPS, "How old is Donald Trump?", "What did Justin Crump say?", "Where is Kursk?"] * 3
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from rag.answer import Assistant
-from rag.compose import ComposeSettings, compose, figures
-from rag.question import parse_question
-from rag.score import ScoredSentence
+from rag.answer.clues import figures
+from rag.answer.compose import ComposeSettings, compose
+from rag.answer.question import parse_question
+from rag.answer.scoring import ScoredSentence
 
 from .conftest import SAMPLE, check_answer
 
@@ -173,13 +174,13 @@ def test_a_near_miss_says_what_the_articles_do_not_say(assistant, sample_index, 
 
 
 def test_near_miss_features_are_what_the_model_weighs():
-    from rag.compose import NEAR_MISS_FEATURES
+    from rag.answer.compose import NEAR_MISS_FEATURES
 
     assert len(ComposeSettings().near_miss_weights) == len(NEAR_MISS_FEATURES) + 1  # and a bias
 
 
 def test_a_light_stem_joins_the_forms_of_a_word():
-    from rag.compose import stem
+    from rag.answer.clues import stem
 
     assert stem("paying") == stem("pays") == stem("pay")
     assert stem("founded") == stem("founding") == stem("founders")[:5]
@@ -187,7 +188,7 @@ def test_a_light_stem_joins_the_forms_of_a_word():
 
 
 def _feature(question, assistant, name):
-    from rag.compose import NEAR_MISS_FEATURES, near_miss_features
+    from rag.answer.compose import NEAR_MISS_FEATURES, near_miss_features
 
     evidence = assistant.rank_sentences(question)
     return near_miss_features(evidence.question, evidence.sentences, assistant.scorer)[NEAR_MISS_FEATURES.index(name)]
@@ -207,7 +208,7 @@ def test_a_name_the_articles_never_write_counts_as_missing(assistant):
 
 
 def test_around_gives_the_sentences_beside_one(assistant):
-    from rag.compose import around
+    from rag.answer.clues import around
 
     evidence = assistant.rank_sentences(TROOPS)
     best = evidence.sentences[0]

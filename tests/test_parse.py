@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from rag.dates import normalize_date
 from rag.errors import RejectedFile
-from rag.parse import decode, normalize_date, parse_bytes, parse_file, parse_json, parse_jsonl, parse_text
+from rag.parse import decode, parse_bytes, parse_file, parse_json, parse_jsonl, parse_text
 
 from .conftest import DATA, SAMPLE
 

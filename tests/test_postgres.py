@@ -489,8 +489,9 @@ def test_no_words_find_nothing(pair):
 
 
 def test_document_frequencies_are_close(pair):
-    """The answer's sentence scoring asks how many chunks hold each content term (cut to five letters: a prefix;
-    rag.score). Both backends count chunks holding a word of that stem, FTS5 with Porter's stemmer and every word,
+    """The answer's sentence scoring asks how many chunks hold each content term (cut to five letters: a
+    prefix; rag.answer.scoring). Both backends count chunks holding a word of that stem, FTS5 with Porter's
+    stemmer and every word,
     PostgreSQL with Snowball's English stemmer and without its stop words, so some counts differ ("ones" is
     Porter's "on", Snowball's "one"; "don" is a stop word). Asserted: 95 terms in 100 count the same (98 here)."""
     folder, postgres = pair

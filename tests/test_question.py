@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.question import counted_thing, is_follow_up, parse_question, previous_questions, search_query
+from rag.answer.question import counted_thing, is_follow_up, parse_question, previous_questions, search_query
 
 
 def test_follow_up_detection():
@@ -69,7 +69,7 @@ def test_kind_and_subject(question, kind, who):
 
 
 def test_every_kind_is_covered_by_the_table():
-    from rag.question import KINDS
+    from rag.answer.question import KINDS
 
     assert {kind for _, kind, _ in KINDS_BY_QUESTION} == set(KINDS)
 

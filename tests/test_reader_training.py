@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from rag.reader_training import LEFT_OUT, auc, choose_cut, encode, load_articles, pairs_of, split
+from rag.answer.reader_training import LEFT_OUT, auc, choose_cut, encode, load_articles, pairs_of, split
 
 HARBOUR = (
     "The harbour of Porto Verde was dredged in 1998. Its new container terminal opened in 2004 after six "

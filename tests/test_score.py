@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from rag.answer.question import parse_question
+from rag.answer.scoring import answer_type_match, late_interaction, question_words
 from rag.embed import TokenVectors
-from rag.question import parse_question
-from rag.score import answer_type_match, late_interaction, question_words
 
 
 def _unit(*rows):

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from rag.timeframe import RecencyPrior, TimeFrame, read_time_frame
+from rag.answer.timeframe import RecencyPrior, TimeFrame, read_time_frame
 
 WED = dt.date(2024, 10, 23)
 SUN = dt.date(2024, 10, 27)

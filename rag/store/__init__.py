@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import SERVER_SCHEMES
-from .interface import ChunkRow, Store, StoredArticle, StoredBatch, speaker_key
+from .interface import ChunkRow, Store, StoredArticle, StoredBatch
 from .manifest import FORMAT_VERSION, Manifest
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "exists",
     "is_server",
     "open_store",
-    "speaker_key",
 ]
 
 

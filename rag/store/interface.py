@@ -15,7 +15,6 @@ Every backend keeps the same promises:
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -25,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import IndexError_
-from ..text import WORD
 from ..types import Article, Chunk, Filters, SentenceFacts
 from .manifest import Manifest
 
@@ -69,13 +67,6 @@ class StoredBatch:
     vectors: np.ndarray
     facts: dict[str, list[SentenceFacts]]
     added: dict[str, str]  # article id -> when it was added (ISO 8601), kept by the copy
-
-
-def speaker_key(name: str) -> str:
-    """The key a speaker is looked up by: the last word of the name, lower-cased ("Boris Pistorius"
-    and "Pistorius" both give "pistorius"; a possessive "'s" is dropped)."""
-    found = WORD.findall(re.sub(r"[’']s\b", "", name).lower())
-    return found[-1] if found else ""
 
 
 class Store(ABC):

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import IndexError_
-from ..news import analyze
+from ..news import analyze, speaker_key
 from ..stories import band_keys, same_story, shingles, signature
 from ..text import split_sentences
 from ..types import Article, Chunk, DateMention, Filters, SentenceFacts
-from .interface import ChunkRow, Store, StoredArticle, StoredBatch, speaker_key
+from .interface import ChunkRow, Store, StoredArticle, StoredBatch
 
 # rows that break a rule of the index (query counting them, what they are), for Store.check
 COUNTED_PROBLEMS = (

@@ -1,7 +1,7 @@
 """Answer composition: which scored sentences to quote, in what order, and the answer's text.
 
 The answer is never written, only quoted, and how the quotes are chosen depends on what the
-question asks (:mod:`rag.question`):
+question asks (:mod:`rag.answer.question`):
 
 - attribution and reaction questions about someone ("what did X say", "how did X react") quote
   that person's own statements, the sentences the article attributes to them, each citation
@@ -22,7 +22,6 @@ question asks (:mod:`rag.question`):
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -32,12 +31,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from .news import NOT_NAMES, SPEECH_VERBS
+from ..news import NOT_NAMES, SPEECH_VERBS, speaker_key
+from ..text import STOPWORDS, content_terms, words
+from ..types import Citation, DateMention, SentenceFacts
+from .clues import around, figures, stem
 from .question import ParsedQuestion
-from .score import ScoredSentence, SentenceScorer, same_speaker
-from .store import speaker_key
-from .text import STOPWORDS, content_terms, words
-from .types import Citation, DateMention, SentenceFacts
+from .scoring import ScoredSentence, SentenceScorer, same_speaker
 
 T = TypeVar("T")
 
@@ -92,8 +91,6 @@ _CAUSAL = re.compile(
     re.I,
 )
 # an exact figure: digits, a number word, an ordinal or "twice" (not "thousands of", which gives no figure)
-_TIMES = frozenset({"once", "twice", "thrice"})
-_ADJECTIVE = re.compile(r"(al|ic|an|ive|ous|ed|ing|ese|ish|ian|ern|ary|ful|less|able|ible)$")
 _TIME_WORD = re.compile(
     r"\b(?:january|february|april|june|july|august|september|october|november|december|monday|tuesday"
     r"|wednesday|thursday|friday|saturday|sunday|yesterday|today|1\d{3}|20\d{2})\b"
@@ -103,16 +100,6 @@ _REACTION = re.compile(
     r"prais\w*|protest\w*|denounc\w*|reject\w*|hint\w*|vow\w*|urg\w*|call(?:ed|s)? (?:for|on))\b",
     re.I,
 )
-_FIGURE = re.compile(
-    r"(?:\d(?:[\d,.]*\d)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"a hundred|a thousand|a million|a billion|once|twice|thrice|first|second|third|fourth|fifth|sixth|seventh|"
-    r"eighth|ninth|tenth)\b)"
-    r"(?:\s*(?:%|percent|per cent|million|billion|thousand|hundred))?"
-    r"(?:\s*(?:or|to|and|-|–)\s*(?:\d(?:[\d,.]*\d)?)(?:\s*(?:million|billion|thousand))?)?",
-    re.I,
-)
-
-
 def heading_matches(question: ParsedQuestion, heading: str) -> float:
     """The share of the question's content words that its explainer heading contains (0 to 1)."""
     asked = set(content_terms(question.text))
@@ -139,54 +126,6 @@ def adjust_for_kind(question: ParsedQuestion, ranked: Sequence[ScoredSentence], 
             candidate.score += s.wording_weight
         if question.kind == "reaction" and _REACTION.search(candidate.text):
             candidate.score += s.wording_weight
-
-
-def figures(sentence: ScoredSentence, thing: str, scorer: SentenceScorer, s: ComposeSettings) -> list[str]:
-    """The figures the sentence gives for ``thing`` ("troops"). A number counts when the first content
-    word after it is the thing or means much the same ("soldiers"), or names are in between ("3,000
-    North Korean troops"); a number standing alone ("1,500 or 12,000,") counts when the sentence
-    names the thing. A number of some other thing ("13,000 containers") does not; nor does a year."""
-    found = []
-    text = sentence.text
-    for match in _FIGURE.finditer(text):
-        value = match.group(0).strip(" ,.")
-        if not value or re.fullmatch(r"(1[0-9]|20)\d\d", value):
-            continue
-        rest = text[match.end() :]
-        after = content_words_of(rest)[: s.figure_window]
-        if value.lower() in _TIMES:
-            counts = thing == "times"
-        elif not after or re.match(r"\s*[,.;:!?)”\"]", rest):
-            counts = any(_close(w, thing, scorer, s) for w in content_words_of(text))
-        else:  # what the number counts: the first word after it that is not a name or an adjective
-            counts = False
-            for word in after:
-                if _close(word, thing, scorer, s):
-                    counts = True
-                    break
-                if not _capitalised(word, rest) and not _ADJECTIVE.search(word):
-                    break
-        if counts:
-            found.append(value)
-    return found
-
-
-def _capitalised(word: str, text: str) -> bool:
-    """Is ``word`` written with a capital in ``text`` (a name such as "North Korean")?"""
-    match = re.search(rf"\b({re.escape(word)})\b", text, re.I)
-    return bool(match) and match.group(1)[:1].isupper()
-
-
-def content_words_of(text: str) -> list[str]:
-    return [w for w in words(text) if w not in STOPWORDS and not w.isdigit()]
-
-
-def _close(word: str, thing: str, scorer: SentenceScorer, s: ComposeSettings) -> bool:
-    if not thing:
-        return False
-    if word[:5] == thing[:5]:
-        return True
-    return scorer.word_similarity(word, thing) >= s.figure_similarity
 
 
 def _distinct(candidate: ScoredSentence, chosen: Sequence[ScoredSentence], s: ComposeSettings) -> bool:
@@ -270,29 +209,6 @@ NEAR_MISS_FEATURES = (
     "lead of the best score over its article's other sentences",
     "lead of the best score over the mean of the next five",
 )
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ied", "ies", "ed", "es", "s", "ly")
-
-
-def stem(word: str) -> str:
-    """A light stem: one common suffix stripped, then at most five letters ("paying" and "pays" are
-    "pay", "founded" and "founding" "found")."""
-    word = word.lower()
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    return word[:5]
-
-
-def around(sentence: ScoredSentence, scorer: SentenceScorer) -> list[str]:
-    """The sentence and the ones just before and after it in its article."""
-    text, facts = scorer.article(sentence.article_id)
-    at = bisect.bisect_right([f.start for f in facts], sentence.start) - 1
-    if not 0 <= at < len(facts) or not facts[at].start <= sentence.start < facts[at].end:
-        return [sentence.text]
-    return [sentence.text, *(text[facts[i].start : facts[i].end] for i in (at - 1, at + 1) if 0 <= i < len(facts))]
-
-
 def _found(stems: Sequence[str], texts: Sequence[str]) -> list[bool]:
     present = {stem(w) for t in texts for w in words(t)}
     return [s in present for s in stems]

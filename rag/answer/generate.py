@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import RagError
-from .text import content_terms, split_sentences, words
-from .types import Passage, day
+from ..config import LLMSettings
+from ..errors import RagError
+from ..text import content_terms, split_sentences, words
+from ..types import Passage, day
 
 CANNOT_ANSWER = "I cannot answer this from the articles."
 
@@ -43,18 +44,6 @@ Reply with the question only."""
 
 class LLMError(RagError):
     """The language model server failed: unreachable, too slow, or it returned no usable text."""
-
-
-@dataclass(frozen=True)
-class LLMSettings:
-    """Where and how to reach the chat-completions server (``Settings.llm``: the ``RAG_LLM_*`` settings)."""
-
-    url: str = "http://127.0.0.1:8080/v1"
-    model: str = "default"
-    api_key: str = ""
-    timeout: float = 60.0  # seconds for the whole answer, not only for the first byte
-    temperature: float = 0.0
-    max_tokens: int = 200
 
 
 class LLMClient:

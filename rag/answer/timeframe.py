@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .news import _DATE, _WEEKDAYS, _plausible, _resolve
+from ..news import _DATE, _WEEKDAYS, _plausible, _resolve
 
 Recency = Literal["strong", "mild", "none"]
 
@@ -196,7 +196,7 @@ def as_of_day(value: str | dt.date | None) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    from .parse import date_bound
+    from ..dates import date_bound
 
     return dt.date.fromisoformat(date_bound(str(value).strip(), "as-of date"))
 

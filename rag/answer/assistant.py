@@ -1,9 +1,9 @@
 """The Assistant: answers a question from one index by quoting the article sentences that answer it.
 
 The answer is never written, only quoted (or, in the generative mode, written by a language model
-and every citation checked). Asking goes: what the question asks (:mod:`rag.question`) -> passages
+and every citation checked). Asking goes: what the question asks (:mod:`rag.answer.question`) -> passages
 (:mod:`rag.retrieve`, plus the statements of the person asked about) -> their sentences scored
-(:mod:`rag.score`) -> the quotes chosen by the question's kind, or an abstention (:mod:`rag.compose`)
+(:mod:`rag.answer.scoring`) -> the quotes chosen by the question's kind, or an abstention (:mod:`rag.answer.compose`)
 -> an :class:`~rag.types.Answer` whose citations point at exact places in their articles.
 """
 
@@ -16,22 +16,24 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..config import MODES, LLMSettings, Settings
+from ..errors import RagError
+from ..index import Index, open_index
+from ..retrieve import fuse
+from ..text import content_terms
+from ..types import Answer, Citation, DateMention, Filters, Passage, day
+from .clues import content_words_of, figures
 from .compose import (
     NO_ANSWER,
     ComposeSettings,
     adjust_for_kind,
     answer_text,
     compose,
-    content_words_of,
-    figures,
     make_citation,
 )
-from .config import MODES, Settings
-from .errors import RagError
 from .generate import (
     LLMClient,
     LLMError,
-    LLMSettings,
     SupportSettings,
     answer_messages,
     check_claims,
@@ -40,13 +42,9 @@ from .generate import (
     is_cannot_answer,
     split_claims,
 )
-from .index import Index, open_index
 from .question import check_question, parse_question, previous_questions, search_query
-from .retrieve import fuse
-from .score import Evidence, ScoredSentence, ScoreWeights, SentenceScorer
-from .text import content_terms
+from .scoring import Evidence, ScoredSentence, ScoreWeights, SentenceScorer
 from .timeframe import RecencyPrior, TimeFrame, as_of_day, publication_window, read_time_frame
-from .types import Answer, Citation, DateMention, Filters, Passage, day
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +65,10 @@ class AnswerSettings:
     compose: ComposeSettings = ComposeSettings()
     speaker_statements: int = 8  # statements of the person asked about (or dated sentences) scored fully
     figure_sentences: int = 6  # for "how many": sentences with a figure for the thing counted, scored fully
-    mode: str = "extractive"  # "generative" asks a language model (rag.generate), citations checked
+    mode: str = "extractive"  # "generative" asks a language model (rag.answer.generate), citations checked
     llm_passages: int = 4  # passages given to the language model
     support: SupportSettings = SupportSettings()  # when a generated sentence counts as supported
-    recency: RecencyPrior = RecencyPrior()  # how much newer reports are preferred (rag.timeframe)
+    recency: RecencyPrior = RecencyPrior()  # how much newer reports are preferred (rag.answer.timeframe)
 
     def __post_init__(self) -> None:
         check_mode(self.mode)

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .embed import TokenVectors
-from .index import Index
+from ..embed import TokenVectors
+from ..index import Index
+from ..news import speaker_key
+from ..text import STOPWORDS, WORD, content_terms
+from ..types import Passage, SentenceFacts
 from .question import ParsedQuestion
-from .store import speaker_key
-from .text import STOPWORDS, WORD, content_terms
-from .types import Passage, SentenceFacts
 
 SENTENCE_CACHE = 2048  # sentences whose token vectors are kept (about 35 KB each)
 

@@ -16,10 +16,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import RagError
-from .news import find_dates
-from .text import STOPWORDS, WORD, words
-from .types import DateMention
+from ..errors import RagError
+from ..news import find_dates
+from ..text import STOPWORDS, WORD, words
+from ..types import DateMention
 
 MAX_QUESTION_CHARS = 2000
 
@@ -236,7 +236,7 @@ def parse_question(question: str) -> ParsedQuestion:
 
 
 # a date named as a bound ("prior to 2000", "since June 2024", "before the 2020 election") is not the
-# time asked about: what the question asks happened some other time (rag.timeframe reads the range)
+# time asked about: what the question asks happened some other time (rag.answer.timeframe reads the range)
 _BOUND_WORD = r"(?:since|after|before|until|till|through|by|up\s+to|prior\s+to)"
 _BOUND_BEFORE = re.compile(rf"\b{_BOUND_WORD}\s+(?:the\s+)?$", re.I)
 _BOUND_START = re.compile(rf"{_BOUND_WORD}\b", re.I)

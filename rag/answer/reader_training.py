@@ -5,7 +5,7 @@ the bundled all-MiniLM-L6-v2 (build_model): its lower layers frozen as the packa
 layers and two heads trained: the probability that the sentence holds the answer, and where the answer
 words start and end in it.
 
-    python -m rag.reader_training ../shared/train/squad-train-v1.1.json.gz [--work .reader-training]
+    python -m rag.answer.reader_training ../shared/train/squad-train-v1.1.json.gz [--work .reader-training]
         [--questions 24000] [--seed 13] [--minutes 0]
 
 Pairs are built the way answer-sentence selection is usually built: each question with the sentence
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import math
 import random
@@ -31,69 +30,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .text import split_sentences
-
-MODEL_DIR = Path(__file__).resolve().parent / "models" / "reader"
-WEIGHTS = "reader.safetensors"
-CHECKSUM = "reader.sha256"
-CONFIG = "reader.json"  # the base model, which layers were trained, the input length, the abstention cut
-MAX_TOKENS = 128  # question and passage together; the passage's context is cut first, never the sentence
-SPAN_TOKENS = 30  # the longest answer the span head marks
-
-
-def passage(title: str, sentence: str, before: str = "") -> str:
-    """The second input of a pair: the sentence first (kept whole), then its title and the sentence
-    before it, the context the truncation shortens."""
-    context = " ".join(x for x in (title.strip(), before.strip()) if x)
-    return f"{sentence.strip()} | {context}" if context else sentence.strip()
-
-
-def build_model(base_path: str, trained_layers: int):
-    """The reader's network on the bundled model's weights: its top ``trained_layers`` layers, the heads
-    (new) and everything below them (frozen: no gradient is computed for them)."""
-    import torch
-    from transformers import AutoModel
-
-    class Reader(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = AutoModel.from_pretrained(base_path)
-            hidden = self.encoder.config.hidden_size
-            self.answers = torch.nn.Linear(hidden, 1)
-            self.span = torch.nn.Linear(hidden, 2)
-            layers = self.encoder.encoder.layer
-            self.first_trained = len(layers) - trained_layers
-            for parameter in self.encoder.parameters():
-                parameter.requires_grad = False
-            for layer in layers[self.first_trained :]:
-                for parameter in layer.parameters():
-                    parameter.requires_grad = True
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.encoder(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            answers = self.answers(hidden[:, 0]).squeeze(-1)
-            start, end = self.span(hidden).unbind(-1)
-            outside = (token_type_ids == 0) | (attention_mask == 0)  # the answer is in the passage
-            return answers, start.masked_fill(outside, -1e4), end.masked_fill(outside, -1e4)
-
-        def trained_state(self) -> dict:
-            """The weights that differ from the bundled model's: the trained layers and the heads."""
-            prefix = "encoder.encoder.layer."
-            keep = tuple(f"{prefix}{n}." for n in range(self.first_trained, len(self.encoder.encoder.layer)))
-            return {k: v for k, v in self.state_dict().items() if k.startswith(keep) or not k.startswith("encoder.")}
-
-    return Reader()
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
+from ..text import split_sentences
+from .reader import CHECKSUM, CONFIG, MAX_TOKENS, MODEL_DIR, WEIGHTS, build_model, passage, sha256
 
 LEFT_OUT = {"American Idol", "Military history of the United States", "Modern history", "PlayStation 3",
             "Political party", "Space Race", "The Bronx", "Time"}  # shared with CLAPNQ dev (SOURCES.md)
@@ -260,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     from safetensors.torch import save_file
     from transformers import AutoTokenizer
 
-    from .embed import DEFAULT_MODEL, resolve_model
+    from ..embed import DEFAULT_MODEL, resolve_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -368,7 +306,7 @@ probability that the sentence holds the answer, and where the answer words are i
   the question's rarest words ({config["pairs"]:,} pairs); {config["epochs"]} epoch(s), batch {BATCH}, AdamW
   (5e-5 for the layers, 5e-4 for the heads), inputs cut to {config["max_tokens"]} tokens (the context first).
 - **Training command (seed {config["seed"]}):**
-  `python -m rag.reader_training ../shared/train/squad-train-v1.1.json.gz --questions {config["questions"]}
+  `python -m rag.answer.reader_training ../shared/train/squad-train-v1.1.json.gz --questions {config["questions"]}
   --seed {config["seed"]}` (resumable: run it again after an interruption).
 - **Validation** (held-out articles, {v["pairs"]:,} pairs): AUC of the answer sentence against the other
   sentences {v["auc"]}; the answer sentence first among its question's candidates {v["top1"]:.1%}.
