@@ -406,26 +406,28 @@ def test_a_lock_held_past_the_wait_names_the_operation_and_what_to_retry(index_d
     assert main(["check", "--index", str(index_dir)]) == 0
 
 
-def _as_another_user(*args: str) -> subprocess.CompletedProcess:
-    """``rag ARGS`` run as the unprivileged user nobody (root reads every file whatever its mode)."""
-    needs_root("acting as another user")
-    try:
-        pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.fail("the test needs the user nobody (useradd --system nobody)")
+def _without_root_s_powers(*args: str) -> subprocess.CompletedProcess:
+    """``rag ARGS`` run as root without its capabilities: file modes apply to it as to any user, while the
+    checkout and its virtual environment stay readable wherever they live (a 0700 folder included)."""
+    needs_root("dropping root's capabilities")
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": "/tmp", "RAG_LOCK_TIMEOUT": "1"}
-    command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m", "rag.cli"]
+    command = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", sys.executable, "-m", "rag.cli"]
     return subprocess.run([*command, *args], capture_output=True, text=True, env=env, cwd="/tmp", timeout=300)
 
 
 @pytest.fixture
 def shared_index(index_dir):
-    """A copy of the index in a folder other users can reach (the tests' own folders are root's alone)."""
-    top = tempfile.mkdtemp(prefix="rag-shared-")
-    os.chmod(top, 0o755)
-    folder = Path(shutil.copytree(index_dir, Path(top) / "index"))
+    """A copy of the index that belongs to the user nobody, as an index another user built does."""
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.fail("the test needs the user nobody (useradd --system nobody)")
+    top = Path(tempfile.mkdtemp(prefix="rag-shared-"))
+    folder = Path(shutil.copytree(index_dir, top / "index"))
     for wal in folder.glob("store.sqlite-*"):
         wal.unlink()  # closed: everything is in the database file
+    for path in [folder, *folder.iterdir()]:
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
     yield folder
     shutil.rmtree(top)
 
@@ -433,24 +435,24 @@ def shared_index(index_dir):
 @pytest.mark.parametrize("name", ["store.sqlite", "vectors.faiss", "manifest.json"])
 def test_a_file_another_user_may_not_read_is_named_not_called_damage(shared_index, name):
     os.chmod(shared_index / name, 0o600)
-    result = _as_another_user("list", "--index", str(shared_index))
+    result = _without_root_s_powers("list", "--index", str(shared_index))
     assert result.returncode == 1
     assert _one_clear_line(result.stderr) == (
-        f"error: cannot read {shared_index / name}: permission denied for the user nobody (it belongs to root, "
-        "mode 600). The index itself is sound: run as the owner of its files, or give nobody read access to them"
+        f"error: cannot read {shared_index / name}: permission denied for the user root (it belongs to nobody, "
+        "mode 600). The index itself is sound: run as the owner of its files, or give root read access to them"
     )
 
 
 def test_an_index_this_user_may_not_write_is_read_and_writing_says_why(shared_index):
-    listed = _as_another_user("list", "--index", str(shared_index))
+    listed = _without_root_s_powers("list", "--index", str(shared_index))
     assert listed.returncode == 0 and listed.stdout.endswith("10 articles\n"), listed.stderr
-    checked = _as_another_user("check", "--index", str(shared_index))
+    checked = _without_root_s_powers("check", "--index", str(shared_index))
     assert checked.returncode == 0 and checked.stdout.startswith("ok: 10 articles"), checked.stderr
-    refused = _as_another_user("ingest", str(DATA / "good"), "--index", str(shared_index), "--quiet")
+    refused = _without_root_s_powers("ingest", str(DATA / "good"), "--index", str(shared_index), "--quiet")
     assert refused.returncode == 1
     assert _one_clear_line(refused.stderr) == (
-        f"error: cannot add articles: the index in {shared_index} is read-only, as the user nobody may not write "
-        f"{shared_index} (permission denied); run as its owner root or give this user write access to the index "
+        f"error: cannot add articles: the index in {shared_index} is read-only, as the user root may not write "
+        f"{shared_index} (permission denied); run as its owner nobody or give this user write access to the index "
         "folder. Searching, answering, listing and checking it still work"
     )
     assert sorted(p.name for p in shared_index.iterdir()) == [
