@@ -134,6 +134,8 @@ def relative_cases(rng: random.Random, question: str, days: list[dt.date], right
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--misses", action="store_true", help="print each question missed")
+    parser.add_argument("--reader-sentences", type=int, default=Settings().reader_sentences,
+                        help="sentences the reader reads (0: without the reader)")
     args = parser.parse_args()
     rng = random.Random(3)
     articles, cases = build(rng)
@@ -141,7 +143,8 @@ def main() -> None:
     print(f"{len(articles)} articles, {len(cases)} questions")
     results = defaultdict(lambda: defaultdict(list))
     with tempfile.TemporaryDirectory() as tmp:
-        with Index(Settings(index_dir=Path(tmp) / "index"), create=True) as index:
+        settings = Settings(index_dir=Path(tmp) / "index", reader_sentences=args.reader_sentences)
+        with Index(settings, create=True) as index:
             index.ingest([write_jsonl(articles, Path(tmp) / "archive.jsonl")])
             assistant = Assistant(index)
             for kind, question, as_of, right, figure in cases:

@@ -272,15 +272,20 @@ STEPS = {  # the store's per-question reads, by what they are for
 
 class StepClock:
     """The time of each step of the questions asked through it: the search (dense and keyword, through
-    Index.search), each kind of store read (STEPS), and the rest (time words, scoring, composing)."""
+    Index.search), each kind of store read (STEPS), the model pass over the candidate sentences, the
+    reader, and the rest (time words, scoring, composing)."""
 
-    def __init__(self, index: Index):
+    def __init__(self, index: Index, assistant: Assistant):
         self.spent: dict[str, float] = defaultdict(float)
         self.took: dict[str, list[float]] = defaultdict(list)
+        self.steps = ["search", *STEPS, "sentences", "reader"]
         self._clock(index, "search", "search")
         for step, names in STEPS.items():
             for name in names:
                 self._clock(index.store, name, step)
+        self._clock(index.embedder, "embed_tokens", "sentences")
+        if assistant.reader is not None:
+            self._clock(assistant.reader, "read", "reader")
 
     def _clock(self, owner, name: str, step: str) -> None:
         original = getattr(owner, name)
@@ -299,7 +304,7 @@ class StepClock:
         started = time.perf_counter()
         answer = assistant.ask(question, as_of=as_of)
         total = (time.perf_counter() - started) * 1000
-        for step in ("search", *STEPS):
+        for step in self.steps:
             self.took[step].append(self.spent[step])
         self.took["rest"].append(total - sum(self.spent.values()))
         self.took["ask()"].append(total)
@@ -319,15 +324,16 @@ def scale_table(base: Path) -> None:
         assistant = Assistant(index)
         for _, question, as_of in asked[:6]:
             assistant.ask(question + " (warm-up)", as_of=as_of)
-        clock = StepClock(index)
+        clock = StepClock(index, assistant)
         for _, question, as_of in asked:
             clock.ask(assistant, question, as_of)
         rows.append((index.stats().chunks, clock.took))
         index.close()
-    print("\n| chunks | " + " | ".join(f"{s} p50" for s in ("search", *STEPS, "rest", "ask()")) + " | ask() p95 |")
-    print("|---|" + "---|" * (len(STEPS) + 4))
+    steps = [*clock.steps, "rest", "ask()"]
+    print("\n| chunks | " + " | ".join(f"{s} p50" for s in steps) + " | ask() p95 |")
+    print("|---|" + "---|" * (len(steps) + 2))
     for chunks, took in rows:
-        cells = " | ".join(f"{percentile(took[s], 50):.1f} ms" for s in ("search", *STEPS, "rest", "ask()"))
+        cells = " | ".join(f"{percentile(took[s], 50):.1f} ms" for s in steps)
         print(f"| {chunks:,} | {cells} | {percentile(took['ask()'], 95):.0f} ms |")
 
 
@@ -340,7 +346,7 @@ def ask_all(index: Index, asked, bare, where: str) -> dict[str, list[float]]:
         bare.search(index.embedder.embed([question]), 10)
     floor, took = [], defaultdict(list)
     abstained = 0
-    clock = StepClock(index)
+    clock = StepClock(index, assistant)
     for group, question, as_of in asked:
         started = time.perf_counter()
         bare.search(index.embedder.embed([question]), 10)
@@ -364,7 +370,7 @@ def ask_all(index: Index, asked, bare, where: str) -> dict[str, list[float]]:
     print(f"abstained on {abstained} of {len(asked)}")
     print("\n| step of ask() | p50 | p95 | max |")
     print("|---|---|---|---|")
-    for step in ("search", *STEPS, "rest"):
+    for step in (*clock.steps, "rest"):
         values = clock.took[step]
         print(f"| {step} | {percentile(values, 50):.1f} ms | {percentile(values, 95):.1f} ms | {max(values):.1f} ms |")
     return took

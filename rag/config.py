@@ -195,6 +195,12 @@ class Settings:
         "and checks every citation",
         group="answer", choices=MODES, flag="--mode",
     )
+    reader_sentences: int = setting(
+        5, "RAG_READER_SENTENCES",
+        "how many of the best sentences the trained reader reads: it puts the one that answers first, marks the "
+        "answer words and abstains when none answers; 0 turns it off (faster, but near misses are quoted)",
+        group="answer", kind=int, minimum=0,
+    )
     # --- the language model (generative mode) ---
     llm_url: str = setting(
         "http://127.0.0.1:8080/v1", "RAG_LLM_URL", "OpenAI-compatible chat-completions server", group="llm"

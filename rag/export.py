@@ -66,13 +66,20 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
 
         def citations(key: str) -> tuple[Citation, ...]:
             return tuple(
-                Citation(**{k: tuple(v) if k in ("dates", "also") else v for k, v in c.items() if k in citation_fields})
+                Citation(
+                    **{
+                        k: tuple(v) if k in ("dates", "also") or (k == "answer_span" and v) else v
+                        for k, v in c.items()
+                        if k in citation_fields
+                    }
+                )
                 for c in data.get(key, [])
             )
 
         known = {f.name for f in fields(Answer)} - {"citations", "closest"}
         values = {k: v for k, v in data.items() if k in known}
         values["unsupported"] = tuple(values.get("unsupported") or ())
+        values["mentioned"] = tuple(values.get("mentioned") or ())
         return Answer(**values, citations=citations("citations"), closest=citations("closest"))
     except TypeError as exc:
         raise RagError(f"the exported answer is incomplete: {exc}") from exc
@@ -117,6 +124,8 @@ def checks_summary(answer: Answer) -> str:
         f"Citations checked: {c.get('checked', 0)}; kept {c.get('kept', 0)}, replaced {c.get('replaced', 0)}, "
         f"dropped {c.get('dropped', 0)}, added {c.get('added', 0)}."
     )
+    if c.get("not_answering"):
+        line += f" {c['not_answering']} citation(s) the reader read as not answering the question were dropped."
     if answer.unsupported:
         line += f" {len(answer.unsupported)} sentence(s) without support are marked ⚠."
     return line
@@ -130,6 +139,24 @@ def _md(text: str) -> str:
 
 
 NO_DATE = "date not given"  # shown where an article has no date (a news dump gives none)
+
+
+def answer_words(c: Citation) -> tuple[str, str, str]:
+    """The quote cut around the answer words the reader marked in it: (before, answer, after); the answer
+    is "" where none was marked."""
+    if not c.answer_span:
+        return c.quote, "", ""
+    a, b = c.answer_span[0] - c.start, c.answer_span[1] - c.start
+    if not 0 <= a < b <= len(c.quote):
+        return c.quote, "", ""
+    return c.quote[:a], c.quote[a:b], c.quote[b:]
+
+
+def marked_html(c: Citation, escape: Callable[[str], str] = html.escape) -> str:
+    """The quote as HTML, escaped, its answer words in ``<strong class="answer-words">``."""
+    before, answer, after = answer_words(c)
+    marked = f'<strong class="answer-words">{escape(answer)}</strong>' if answer else ""
+    return escape(before) + marked + escape(after)
 
 
 def _where(c: Citation) -> str:
@@ -170,9 +197,15 @@ KIND_NAMES = {
 def kind_line(answer: Answer) -> str:
     """What the question was read as asking, and what the articles don't say."""
     line = f"Question read as asking {KIND_NAMES.get(answer.kind, answer.kind)}." if answer.kind else ""
-    if answer.unstated:
+    if answer.unstated and answer.mentioned:
+        line += f" The articles found mention {_listing(answer.mentioned)}, but don't say {answer.unstated}."
+    elif answer.unstated:
         line += f" The articles found don't say {answer.unstated}."
     return line.strip()
+
+
+def _listing(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def time_line(answer: Answer) -> str:
@@ -190,7 +223,9 @@ def _md_references(citations: Sequence[Citation]) -> list[str]:
         lines.append(f"{c.number}. **{_md(c.title)}**" + (f" ({_md(where)})" if where else ""))
         if attribution_line(c):
             lines.append(f"   *{_md(attribution_line(c))}*")
-        lines.append(f"   > {_md(c.quote)}")
+        before, answer, after = answer_words(c)
+        quote = f"{before}**{answer}**{after}" if answer.strip() else c.quote
+        lines.append(f"   > {_md(quote)}")
         lines.append(f"   (article {c.article_id}, characters {c.start}-{c.end})")
     return lines
 
@@ -238,7 +273,8 @@ h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2.2rem;border-top:1px solid #
 .answer{font-size:1.05rem}.answer a{text-decoration:none;font-weight:600}
 .abstained{color:#8a4b00}ol{padding-left:1.4rem}li{margin:.8rem 0}
 .meta{color:#555;font-size:.9rem}.context{color:#666}
-mark{background:#fff1a8;padding:0 .1em}.unsupported{background:#fde2e2;text-decoration:underline wavy #b00}
+mark{background:#fff1a8;padding:0 .1em}strong.answer-words{text-decoration:underline}
+.unsupported{background:#fde2e2;text-decoration:underline wavy #b00}
 blockquote{margin:.3rem 0 0;padding-left:.8rem;border-left:3px solid #ccc}
 """
 
@@ -266,7 +302,7 @@ def references_html(
         said = html.escape(attribution_line(c))
         meta = " · ".join(x for x in (date, source, said) if x)
         quote = (
-            f'<span class="context">{html.escape(before)} </span><mark>{html.escape(c.quote)}</mark>'
+            f'<span class="context">{html.escape(before)} </span><mark>{marked_html(c)}</mark>'
             f'<span class="context"> {html.escape(after)}</span>'
         )
         items.append(

@@ -183,6 +183,8 @@ class Citation:
     # in ``dates``) or the names ("who", "where", where reports differ)
     value: str = ""
     also: tuple[str, ...] = ()  # the other copies and versions of the story: "source or title (date)"
+    # the answer words inside the quote as the reader marks them (article offsets, within start-end)
+    answer_span: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,8 @@ class Answer:
     ``closest`` holds the nearest passages found. ``timings`` are in milliseconds. ``kind`` is what the
     question asks for (see :mod:`rag.answer.question`); ``differ`` is true when the cited reports give
     different values for what was asked; ``unstated`` completes "The articles found don't say ..." when
-    the answer abstains because the sentences found do not say what was asked.
+    the answer abstains because the sentences found do not say what was asked, and ``mentioned`` lists what
+    was asked that they do mention.
     """
 
     question: str
@@ -212,5 +215,6 @@ class Answer:
     kind: str = ""
     differ: bool = False
     unstated: str = ""
+    mentioned: tuple[str, ...] = ()  # when abstaining on a near miss: what was asked that the articles mention
     as_of: str = ""  # the day asked: nothing published after it was read
     time_frame: str = ""  # the range of days the question's time words asked about, when one was used

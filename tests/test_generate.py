@@ -1,5 +1,6 @@
 """Generative answers: the citation check, and a real OpenAI-compatible server (llama.cpp + Gemma 3 270M)."""
 
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,6 +10,7 @@ import pytest
 from rag.answer import NO_ANSWER, AnswerSettings, Assistant
 from rag.answer.generate import SupportSettings, check_claims, clean_condensed, is_cannot_answer, split_claims
 from rag.config import LLMSettings
+from rag.export import checks_summary
 from rag.types import Passage
 
 from .conftest import free_port
@@ -86,11 +88,19 @@ def test_condensed_question_falls_back_when_unusable():
 # --- failures of the server: a clear notice and the extractive answer, never a hang ------------
 
 
-class _Broken(BaseHTTPRequestHandler):
+class _Fake(BaseHTTPRequestHandler):
+    """A chat-completions server that is slow, answers garbage, or ("reply") streams a fixed reply: one
+    chunk of an OpenAI stream, then [DONE]."""
+
     def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.server.behaviour == "slow":
             time.sleep(30)
         body = b"<html>this is not JSON</html>"
+        if self.server.behaviour == "reply":
+            delta = {"index": 0, "delta": {"content": self.server.reply}, "finish_reason": None}
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": [delta]}
+            body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Content-Length", str(len(body)))
@@ -102,12 +112,12 @@ class _Broken(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def broken_server():
+def fake_server():
     servers = []
 
-    def start(behaviour: str) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
-        server.behaviour = behaviour
+    def start(behaviour: str, reply: str = "") -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Fake)
+        server.behaviour, server.reply = behaviour, reply
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
@@ -122,8 +132,8 @@ def broken_server():
     "behaviour, reason",
     [("closed", "cannot reach the language model"), ("slow", "did not answer within"), ("garbage", "no text")],
 )
-def test_server_failures_fall_back_to_the_extractive_answer(sample_index, broken_server, behaviour, reason):
-    url = f"http://127.0.0.1:{free_port()}/v1" if behaviour == "closed" else broken_server(behaviour)
+def test_server_failures_fall_back_to_the_extractive_answer(sample_index, fake_server, behaviour, reason):
+    url = f"http://127.0.0.1:{free_port()}/v1" if behaviour == "closed" else fake_server(behaviour)
     assistant = Assistant(sample_index, AnswerSettings(mode="generative"), llm=LLMSettings(url=url, timeout=3))
     started = time.monotonic()
     answer = assistant.ask("How old is Donald Trump?")
@@ -136,6 +146,26 @@ def test_weak_evidence_abstains_without_asking_the_model(sample_index):
     closed = LLMSettings(url=f"http://127.0.0.1:{free_port()}/v1", timeout=3)
     answer = Assistant(sample_index, llm=closed).ask("What is the boiling point of mercury?", mode="generative")
     assert answer.abstained and answer.text == NO_ANSWER and answer.notice == ""
+
+
+def test_a_citation_the_reader_reads_as_not_answering_is_dropped_and_counted(sample_index, fake_server):
+    """The model's second sentence is true and cited, but does not answer the question: the citation check
+    alone keeps it (the sentence is in the articles); the reader drops it and says so."""
+    reply = (
+        "The 78-year-old has emerged from a summer of missteps with better odds of a second term [1]. "
+        "The race remains a toss-up, with a trend line moving incrementally in Trump's favor [2]."
+    )
+    llm = LLMSettings(url=fake_server("reply", reply), timeout=10)
+    read = Assistant(sample_index, AnswerSettings(mode="generative"), llm=llm).ask("How old is Donald Trump?")
+    unread = Assistant(sample_index, AnswerSettings(mode="generative", reader_sentences=0), llm=llm).ask(
+        "How old is Donald Trump?"
+    )
+    assert unread.checks.get("not_answering", 0) == 0 and not unread.unsupported
+    assert read.checks["not_answering"] >= 1
+    assert read.unsupported == ("The race remains a toss-up, with a trend line moving incrementally in Trump's favor.",)
+    assert any("The 78-year-old" in c.quote for c in read.citations)
+    assert any("toss-up" in c.quote for c in unread.citations) and not any("toss-up" in c.quote for c in read.citations)
+    assert "read as not answering the question were dropped" in checks_summary(read)
 
 
 # --- a real server ------------------------------------------------------------------------------

@@ -11,7 +11,15 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from rag.export import NO_DATE, attribution_line, checks_summary, flag_unsupported, kind_line, time_line
+from rag.export import (
+    NO_DATE,
+    attribution_line,
+    checks_summary,
+    flag_unsupported,
+    kind_line,
+    marked_html,
+    time_line,
+)
 from rag.ingest import IngestReport
 from rag.store import StoredArticle
 from rag.text import MARKER
@@ -40,6 +48,8 @@ CSS = """
   color:#555;font-style:normal;overflow-wrap:anywhere}
 .dark #sources blockquote,.dark #sources .meta,.dark #sources .speaker{color:#bbb}
 #sources mark{background:#fff1a8;color:#1c1c1c;padding:0 .1em}
+#chat strong.answer-words,#sources strong.answer-words{font-weight:700;text-decoration:underline;
+  text-underline-offset:.15em}
 #sources .num{color:var(--body-text-color);margin-right:.2em;scroll-margin-top:4rem}
 #sources .speaker{margin:0 0 .3rem .8rem;color:#555;font-size:.85em;font-style:italic}
 #library .html-container,#library-count .html-container,#upload-report .html-container{padding:0}
@@ -118,6 +128,13 @@ def quoted(text: str) -> str:
     return line if line[:1] in OPENING or line[-1:] in CLOSING else f"“{line}”"
 
 
+def _quoted_html(c: Citation) -> str:
+    """The quote between quotation marks (as :func:`quoted`), escaped, its answer words marked."""
+    line = " ".join(c.quote.split())
+    marked = marked_html(c, escape)
+    return marked if line[:1] in OPENING or line[-1:] in CLOSING else f"“{marked}”"
+
+
 def _hover(c: Citation) -> str:
     date = day(c.published)
     head = " · ".join(x for x in (c.title, date, c.source, c.speaker and f"said by {c.speaker}") if x)
@@ -138,7 +155,7 @@ def _listed(citations: Sequence[Citation]) -> str:
         if first.source:
             head += f' <span class="source">{escape(first.source)}</span>'
         lines = "".join(
-            f'<li><span class="num">[{c.number}]</span> {escape(quoted(c.quote))}'
+            f'<li><span class="num">[{c.number}]</span> {_quoted_html(c)}'
             + (f' <span class="speaker">{escape(attribution_line(c))}</span>' if attribution_line(c) else "")
             + "</li>"
             for c in quotes
@@ -264,7 +281,7 @@ def _link(url: str, text: str) -> str:
 
 
 def _quote_html(c: Citation, turn: int) -> str:
-    return f'<b class="num" id="src-{turn}-{c.number}">[{c.number}]</b><mark>{escape(c.quote)}</mark>'
+    return f'<b class="num" id="src-{turn}-{c.number}">[{c.number}]</b><mark>{marked_html(c, escape)}</mark>'
 
 
 def _paragraphs(quotes: Sequence[Citation], text: str | None) -> list[tuple[tuple[int, int] | None, list[Citation]]]:

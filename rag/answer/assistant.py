@@ -9,6 +9,7 @@ and every citation checked). Asking goes: what the question asks (:mod:`rag.answ
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
 import time
@@ -43,6 +44,7 @@ from .generate import (
     split_claims,
 )
 from .question import check_question, parse_question, previous_questions, search_query
+from .reader import shared_reader
 from .scoring import Evidence, ScoredSentence, ScoreWeights, SentenceScorer
 from .timeframe import RecencyPrior, TimeFrame, as_of_day, publication_window, read_time_frame
 
@@ -69,6 +71,10 @@ class AnswerSettings:
     llm_passages: int = 4  # passages given to the language model
     support: SupportSettings = SupportSettings()  # when a generated sentence counts as supported
     recency: RecencyPrior = RecencyPrior()  # how much newer reports are preferred (rag.answer.timeframe)
+    # the trained reader (rag.answer.reader) reads this many of the best sentences: those it reads as
+    # answering come first, the answer words marked, and when it reads none as answering the answer
+    # abstains; 0: no reader
+    reader_sentences: int = 5
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -139,12 +145,18 @@ class Assistant:
         llm: LLMSettings | LLMClient | None = None,
     ):
         self.index = index if isinstance(index, Index) else open_index(index)
-        self.settings = settings or AnswerSettings(mode=self.index.settings.answer_mode)
+        self.settings = settings or AnswerSettings(
+            mode=self.index.settings.answer_mode, reader_sentences=self.index.settings.reader_sentences
+        )
         self._llm = llm
         self.scorer = SentenceScorer(
             self.index, self.settings.weights, self.settings.scored_sentences, self.settings.lexical_sentences
         )
         self.scorer.titled_sentences = self.settings.titled_sentences
+        self.reader = shared_reader() if self.settings.reader_sentences > 0 else None
+        if self.reader is not None and not self.settings.compose.reader_cut:
+            compose_settings = replace(self.settings.compose, reader_cut=self.reader.cut)
+            self.settings = replace(self.settings, compose=compose_settings)
 
     def rank_sentences(
         self,
@@ -183,12 +195,19 @@ class Assistant:
             found += self.index.dated(asked.date_from, asked.date_to, filters, 4 * self.settings.speaker_statements)
         candidates = self.scorer.candidates(passages[: self.settings.candidate_passages])
         known = {(c.article_id, c.start, c.end): c for c in candidates}
-        # they are scored fully wherever they were found; the ones sharing most words with the question
-        asked_terms = set(content_terms(question))
+        # they are scored fully wherever they were found: the ones sharing most words with the question,
+        # and when it asks about more than the person and the days (a topic), only ones that share a word
+        # of it: a statement or a dated sentence on something else is not worth its model pass
         found_sentences = self.scorer.candidates([], found, extra_rank=len(passages) + 1)
-        found_sentences.sort(key=lambda c: -len(asked_terms & set(content_terms(c.text))))
+        topic = set(content_terms(" ".join(parsed.focus))) - set(
+            content_terms(" ".join([parsed.who, *(parsed.text[d.start : d.end] for d in parsed.dates)]))
+        )
+        shared = {id(c): len(topic & set(content_terms(c.text))) for c in found_sentences}
+        found_sentences.sort(key=lambda c: -shared[id(c)])
         forced = [
-            known.get((c.article_id, c.start, c.end), c) for c in found_sentences[: self.settings.speaker_statements]
+            known.get((c.article_id, c.start, c.end), c)
+            for c in found_sentences[: self.settings.speaker_statements]
+            if shared[id(c)] or not topic
         ]
         candidates += [c for c in forced if (c.article_id, c.start, c.end) not in known]
         if parsed.kind == "quantity" and parsed.thing:  # and so are sentences with a figure for the thing
@@ -207,7 +226,28 @@ class Assistant:
         ranked = sorted(scored, key=lambda c: -c.score)
         adjust_for_kind(parsed, ranked, self.settings.compose)
         ranked.sort(key=lambda c: -c.score)
-        return Evidence(query, passages, ranked, parsed)
+        return Evidence(query, passages, self.read(question, ranked), parsed)
+
+    def read(self, question: str, ranked: list[ScoredSentence], limit: int | None = None) -> list[ScoredSentence]:
+        """The reader reads the best sentences (``limit``, default ``reader_sentences``; each with its title
+        and the sentence before it): each is given the probability that it answers and its answer words.
+        The order stays the scorer's: putting the reader's choice first measured worse on the
+        reader-question set (BENCHMARKS, "The reader")."""
+        best = ranked[: limit or self.settings.reader_sentences] if self.reader is not None else []
+        if not best:
+            return ranked
+        passages = []
+        for c in best:
+            text, facts = self.scorer.article(c.article_id)
+            at = bisect.bisect_right([f.start for f in facts], c.start) - 1
+            before = text[facts[at - 1].start : facts[at - 1].end] if 0 < at < len(facts) else ""
+            passages.append((c.passage.title, c.text, before))
+        for c, reading in zip(best, self.reader.read(question, passages)):
+            c.answers = reading.probability
+            if reading.span is not None:
+                lead = len(c.text) - len(c.text.lstrip())
+                c.answer_span = (c.start + lead + reading.span[0], c.start + lead + reading.span[1])
+        return ranked
 
     def warm_up(self) -> None:
         """Load the model and run one question through every step, so that the first user's question is
@@ -305,6 +345,7 @@ class Assistant:
             kind=parsed.kind,
             differ=composition.differ,
             unstated=composition.unstated,
+            mentioned=composition.mentioned,
             notice=notice,
             as_of=when.as_of.isoformat(),
             time_frame=when.used,
@@ -401,6 +442,7 @@ class Assistant:
             return
         claims = split_claims(reply)
         report = check_claims(claims, passages, self.index.embedder.embed, self.settings.support)
+        not_answering = self._read_support(standalone, claims, passages)
         numbers: dict[tuple[int, int], Citation] = {}
         parts: list[str] = []
         for claim in claims:
@@ -431,8 +473,26 @@ class Assistant:
                 "replaced": report.replaced,
                 "dropped": report.dropped,
                 "added": report.added,
+                "not_answering": not_answering,
             },
         )
+
+    def _read_support(self, question: str, claims: Sequence[object], passages: Sequence[Passage]) -> int:
+        """The reader reads every sentence a claim cites: a citation it reads as not answering the question
+        is dropped (a claim left with none is unsupported). Returns how many were dropped."""
+        cited = list(dict.fromkeys((key, index) for claim in claims for key, index, _ in claim.support))
+        if self.reader is None or not cited:
+            return 0
+        sentences = {(key, index): self._passage_sentence(passages[key - 1], index, 0.0) for key, index in cited}
+        self.read(question, list(sentences.values()), limit=len(sentences))
+        cut = self.settings.compose.reader_cut
+        dropped = 0
+        for claim in claims:
+            kept = [(k, i, sim) for k, i, sim in claim.support if sentences[(k, i)].answers >= cut]
+            dropped += len(claim.support) - len(kept)
+            claim.support = kept
+            claim.supported = claim.supported and bool(kept)
+        return dropped
 
     def _passage_sentence(self, passage: Passage, index: int, similarity: float) -> ScoredSentence:
         """Sentence ``index`` of a passage, scored by its similarity to the sentence it supports."""

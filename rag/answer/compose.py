@@ -63,6 +63,9 @@ class ComposeSettings:
         -0.710, 2.796, -0.502, -0.097, -2.349, -1.229, 3.031, 0.565, -1.715, 3.396, 0.612, -13.196,
     )  # fmt: skip
     near_miss_cut: float = 0.04
+    # the reader's probability under which a sentence is read as not answering (the Assistant sets it from
+    # the shipped reader's own cut); when no sentence read reaches it, the answer abstains. 0: not used
+    reader_cut: float = 0.0
     figure_window: int = 4  # content words after a number read for what it counts
     figure_similarity: float = 0.5  # how close that word must be to the thing asked about
     figure_focus: float = 0.5  # a further figure's sentence must match every other question word this well
@@ -82,6 +85,7 @@ class Composition:
     chosen: list[ScoredSentence]
     differ: bool = False  # the quoted sentences give different figures for what was asked
     unstated: str = ""  # what was asked that no candidate sentence says
+    mentioned: tuple[str, ...] = ()  # what was asked that the closest sentences do mention (when abstaining)
     values: dict[int, str] | None = None  # figure given by each chosen sentence, by position
 
 
@@ -314,8 +318,8 @@ def compose(
     best = ranked[0]
     if best.score < s.threshold:
         return Composition([])
-    if is_near_miss(question, ranked, scorer, s):
-        return Composition([], unstated=_unstated(question, ranked, scorer))
+    if reads_no_answer(question, ranked, s) or is_near_miss(question, ranked, scorer, s):
+        return _near_miss(question, ranked, scorer)
     if question.kind == "quantity" and question.thing:
         return _figures(question, ranked, scorer, s)
     if (question.answer_type == "time" and not question.dates and question.kind != "attribution") or (
@@ -349,6 +353,30 @@ def _general(question: ParsedQuestion, ranked: list[ScoredSentence], s: ComposeS
         if _distinct(candidate, chosen, s) and _on_focus(candidate, best, question):
             chosen.append(candidate)
     return Composition(chosen)
+
+
+# the kinds of question whose answer is a few words of a sentence, as the reader was trained on (SQuAD asks
+# who, what, when, where and how many; not yes or no, why, or what someone said)
+READ_KINDS = frozenset({"factoid", "quantity", "event", "definition"})
+
+
+def reads_no_answer(question: ParsedQuestion, ranked: Sequence[ScoredSentence], s: ComposeSettings) -> bool:
+    """The reader read the best sentences for a question of a kind it reads, and none as answering it."""
+    read = [c.answers for c in ranked if c.answers is not None]
+    return bool(s.reader_cut and read) and question.kind in READ_KINDS and max(read) < s.reader_cut
+
+
+def _near_miss(question: ParsedQuestion, ranked: Sequence[ScoredSentence], scorer: SentenceScorer) -> Composition:
+    """An abstention that says what the closest sentences mention of what was asked, and what they don't say."""
+    written = {stem(w) for c in ranked[:3] for text in around(c, scorer) for w in words(text)}
+    asked = [*question.entities, *(w for w in question.focus if w not in question.name_words)]
+    unstated = _unstated(question, ranked, scorer)
+    mentioned = tuple(
+        dict.fromkeys(
+            a for a in asked if all(stem(w) in written for w in words(a)) and a.lower() not in unstated.lower()
+        )
+    )
+    return Composition([], unstated=unstated, mentioned=mentioned)
 
 
 def _unstated(question: ParsedQuestion, ranked: Sequence[ScoredSentence], scorer: SentenceScorer) -> str:
@@ -622,4 +650,5 @@ def make_citation(
         speaker=candidate.speaker,
         dates=dates,
         value=value,
+        answer_span=candidate.answer_span,
     )

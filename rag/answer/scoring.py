@@ -53,6 +53,10 @@ class ScoredSentence:
     facts: SentenceFacts | None = field(default=None, repr=False, compare=False)
     speaker: str = ""  # who said it, when the article attributes it
     heading: str = ""  # the explainer heading it stands under
+    # the reader's reading (rag.answer.reader), for the best few sentences: the probability that it answers
+    # the question, and the answer words inside it (article offsets); None where it was not read
+    answers: float | None = None
+    answer_span: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
