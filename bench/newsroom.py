@@ -384,11 +384,13 @@ def main() -> None:
                         help="then the same questions of a copy in PostgreSQL (a server started from the wheel)")
     parser.add_argument("--build-only", action="store_true", help="build (or find) the archive and stop")
     parser.add_argument("--scale", action="store_true", help="the per-step table at 10k, 60k and 250k chunks")
+    parser.add_argument("--reader-sentences", type=int, default=Settings().reader_sentences,
+                        help="sentences the reader reads (0: without the reader)")
     args = parser.parse_args()
     home = CACHE / f"newsroom-{args.chunks}"
     folder = home / "index"
     if (folder / "manifest.json").exists():
-        index = Index(Settings(index_dir=folder))
+        index = Index(Settings(index_dir=folder, reader_sentences=args.reader_sentences))
     else:
         print(f"building the archive in {folder} (about half an hour on two cores) ...", flush=True)
         index = build(folder, args.chunks)
@@ -417,7 +419,7 @@ def main() -> None:
             started = time.perf_counter()
             copy_index(folder, dsn)
             print(f"\ncopied to PostgreSQL in {time.perf_counter() - started:.0f} s", flush=True)
-            with Index(Settings(index_dir=dsn)) as postgres:
+            with Index(Settings(index_dir=dsn, reader_sentences=args.reader_sentences)) as postgres:
                 on_postgres = ask_all(postgres, asked, bare, "PostgreSQL + pgvector")
         finally:
             server.close()

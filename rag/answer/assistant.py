@@ -26,6 +26,7 @@ from ..types import Answer, Citation, DateMention, Filters, Passage, day
 from .clues import content_words_of, figures
 from .compose import (
     NO_ANSWER,
+    READ_KINDS,
     ComposeSettings,
     adjust_for_kind,
     answer_text,
@@ -226,16 +227,21 @@ class Assistant:
         ranked = sorted(scored, key=lambda c: -c.score)
         adjust_for_kind(parsed, ranked, self.settings.compose)
         ranked.sort(key=lambda c: -c.score)
-        return Evidence(query, passages, self.read(question, ranked), parsed)
+        # the reader reads a question whose answer is a few words (the kinds it was trained on), when the
+        # best sentence scores high enough to be quoted at all: a why, a yes or no, or what someone said
+        # is answered by whole sentences, and a question under the threshold abstains anyway
+        if parsed.kind in READ_KINDS and ranked and ranked[0].score >= self.settings.compose.threshold:
+            self.read(question, ranked)
+        return Evidence(query, passages, ranked, parsed)
 
-    def read(self, question: str, ranked: list[ScoredSentence], limit: int | None = None) -> list[ScoredSentence]:
+    def read(self, question: str, ranked: list[ScoredSentence], limit: int | None = None) -> None:
         """The reader reads the best sentences (``limit``, default ``reader_sentences``; each with its title
         and the sentence before it): each is given the probability that it answers and its answer words.
         The order stays the scorer's: putting the reader's choice first measured worse on the
         reader-question set (BENCHMARKS, "The reader")."""
         best = ranked[: limit or self.settings.reader_sentences] if self.reader is not None else []
         if not best:
-            return ranked
+            return
         passages = []
         for c in best:
             text, facts = self.scorer.article(c.article_id)
@@ -247,13 +253,14 @@ class Assistant:
             if reading.span is not None:
                 lead = len(c.text) - len(c.text.lstrip())
                 c.answer_span = (c.start + lead + reading.span[0], c.start + lead + reading.span[1])
-        return ranked
 
     def warm_up(self) -> None:
         """Load the model and run one question through every step, so that the first user's question is
         answered as fast as the rest (an app calls this before it says it is serving)."""
         try:
             self.ask("What is the latest news?")
+            if self.reader is not None:  # the question above may not need it
+                self.reader.read("What is the latest news?", [("News", "This is the latest news.", "")])
         except RagError as exc:  # an index that cannot be read now says so on the first question instead
             log.warning("warming up: %s", exc)
 
