@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from rag.dates import normalize_date
 from rag.errors import RejectedFile
 from rag.parse import decode, parse_bytes, parse_file, parse_json, parse_jsonl, parse_text
 
@@ -165,22 +164,6 @@ def test_decoding_legacy_and_bom_encodings():
 def test_markdown_without_front_matter_or_heading():
     (article,) = parse_bytes(b"Plain Title\n\nJust text here.", ".md").articles
     assert (article.title, article.text) == ("Plain Title", "Just text here.")
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("2024-10-27", "2024-10-27"),
-        ("2024-10-27T08:30:00Z", "2024-10-27T08:30:00+00:00"),
-        ("Sun, 27 Oct 2024 08:30:00 GMT", "2024-10-27T08:30:00+00:00"),
-        ("October 27, 2024", "2024-10-27"),
-        (1729987200, "2024-10-27"),
-        ("not a date", None),
-        ("", None),
-    ],
-)
-def test_normalize_date(value, expected):
-    assert normalize_date(value) == expected
 
 
 def _story(n: int, words: int = 30) -> dict:
