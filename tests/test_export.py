@@ -1,4 +1,5 @@
 import json
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -45,7 +46,9 @@ def test_markdown_lists_numbered_references(answers):
     text = to_markdown(answers[0])
     assert text.startswith("## How many North Korean troops")
     assert "1. **Officials Say North Korea Has Sent Troops to Russia." in text
-    assert "   > South Korea’s spy chief told lawmakers that 3,000 North Korean troops" in text
+    quote = next(line for line in text.splitlines() if line.startswith("   > South Korea’s spy chief"))
+    assert quote.replace("**", "").startswith("   > South Korea’s spy chief told lawmakers that 3,000 North Korean")
+    assert quote.count("**") == 2 and "3,000" in quote.split("**")[1]  # the answer words the reader marks
     conversation = to_markdown(answers)
     assert conversation.startswith("# Conversation") and conversation.count("\n## ") == 3
     assert "Closest matches" in conversation
@@ -88,7 +91,8 @@ def test_html_escapes_hostile_article_text(make_index, tmp_path):
 def test_html_links_markers_to_references(answers):
     page = to_html(answers)
     assert '<a href="#a1-ref-1">[1]</a>' in page and 'id="a1-ref-1"' in page
-    assert "<mark>South Korea’s spy chief told lawmakers that 3,000" in page
+    assert "<mark>South Korea’s spy chief told lawmakers that " in page  # the quote, its answer words marked:
+    assert re.search(r'<mark>South Korea’s spy chief [^<]*<strong class="answer-words">[^<]*3,000', page)
 
 
 def test_unknown_format(answers):
