@@ -449,7 +449,8 @@ class Assistant:
             return
         claims = split_claims(reply)
         report = check_claims(claims, passages, self.index.embedder.embed, self.settings.support)
-        not_answering = self._read_support(standalone, claims, passages)
+        asked = evidence.question or parse_question(standalone)
+        not_answering = self._read_support(standalone, claims, passages) if asked.kind in READ_KINDS else 0
         numbers: dict[tuple[int, int], Citation] = {}
         parts: list[str] = []
         for claim in claims:
@@ -485,8 +486,9 @@ class Assistant:
         )
 
     def _read_support(self, question: str, claims: Sequence[object], passages: Sequence[Passage]) -> int:
-        """The reader reads every sentence a claim cites: a citation it reads as not answering the question
-        is dropped (a claim left with none is unsupported). Returns how many were dropped."""
+        """The reader reads every sentence a claim cites (for a question of the kinds it reads): a citation
+        it reads as not answering the question is dropped (a claim left with none is unsupported).
+        Returns how many were dropped."""
         cited = list(dict.fromkeys((key, index) for claim in claims for key, index, _ in claim.support))
         if self.reader is None or not cited:
             return 0
