@@ -198,12 +198,16 @@ class Assistant:
         known = {(c.article_id, c.start, c.end): c for c in candidates}
         # they are scored fully wherever they were found: the ones sharing most words with the question,
         # and when it asks about more than the person and the days (a topic), only ones that share a word
-        # of it: a statement or a dated sentence on something else is not worth its model pass
+        # of it, in the sentence or its article's title (a statement in a report on the topic may not
+        # name it): a statement or a dated sentence on something else is not worth its model pass
         found_sentences = self.scorer.candidates([], found, extra_rank=len(passages) + 1)
         topic = set(content_terms(" ".join(parsed.focus))) - set(
             content_terms(" ".join([parsed.who, *(parsed.text[d.start : d.end] for d in parsed.dates)]))
         )
-        shared = {id(c): len(topic & set(content_terms(c.text))) for c in found_sentences}
+        shared = {
+            id(c): len(topic & set(content_terms(c.text))) + 0.5 * len(topic & set(content_terms(c.passage.title)))
+            for c in found_sentences
+        }
         found_sentences.sort(key=lambda c: -shared[id(c)])
         forced = [
             known.get((c.article_id, c.start, c.end), c)

@@ -6,12 +6,15 @@ layers and two heads trained: the probability that the sentence holds the answer
 words start and end in it.
 
     python -m rag.answer.reader_training ../shared/train/squad-train-v1.1.json.gz [--work .reader-training]
-        [--questions 24000] [--seed 13] [--minutes 0]
+        [--questions 24000] [--seed 13] [--minutes 0] [--near-misses] [--init WEIGHTS --skip N]
 
 Pairs are built the way answer-sentence selection is usually built: each question with the sentence
 holding its answer span (positive), with other sentences of its paragraph (on-topic negatives), and
 with a sentence of another paragraph of the same article sharing the question's rarest words (a harder
-negative). The 8 articles CLAPNQ shares with SQuAD train are left out, and 4% of the articles (by
+negative). With --near-misses, two made near misses too: the answer sentence with its answer words taken
+out, and with them replaced by the answer of another question of another kind (a "how many" answer in
+place of a "who"): the topic stays, the answer is gone. --init starts from shipped weights (a second
+run) and --skip passes over the questions an earlier run drew with the same seed. The 8 articles CLAPNQ shares with SQuAD train are left out, and 4% of the articles (by
 title, seeded) are held out for validation: the abstention cut is chosen on them, never on an
 evaluation set. Every few hundred steps the trained weights, the optimiser and the step are saved in
 --work; run the same command again and training goes on from there. When it ends, the shipped files
@@ -59,9 +62,30 @@ def split(articles: list[dict], seed: int) -> tuple[list[dict], list[dict]]:
     return [a for a in articles if a["title"] not in held], [a for a in articles if a["title"] in held]
 
 
-def pairs_of(articles: list[dict], seed: int, questions: int | None = None) -> list[dict]:
-    """Training pairs: for each question (at most ``questions``, drawn at random), its answer sentence
-    and up to three negatives (two of its paragraph, one of another paragraph sharing rare words)."""
+ASKS = (("how many", "number"), ("how much", "number"), ("what year", "time"), ("when", "time"),
+        ("who", "person"), ("where", "place"), ("how long", "number"), ("what percentage", "number"))
+
+
+def asks_for(question: str) -> str:
+    """The kind of answer a question asks for, roughly (other: anything the wh-words don't say)."""
+    q = question.lower()
+    return next((kind for words_, kind in ASKS if words_ in q), "other")
+
+
+def without_answer(sentence: str, start: int, end: int, replacement: str = "") -> str | None:
+    """The sentence with its answer words (``start``:``end``) taken out or replaced: a near miss, on the
+    topic without the answer. None when too little of the sentence would be left."""
+    rest = f"{sentence[:start].rstrip()} {replacement} {sentence[end:].lstrip()}".strip()
+    rest = re.sub(r"\s+", " ", rest).replace(" ,", ",").replace(" .", ".")
+    return rest if len(WORD.findall(rest)) >= 5 and rest != sentence else None
+
+
+def pairs_of(articles: list[dict], seed: int, questions: int | None = None, *, skip: int = 0,
+             near_misses: bool = False) -> list[dict]:
+    """Training pairs: for each question (at most ``questions``, drawn at random after the first ``skip``),
+    its answer sentence and up to three negatives (two of its paragraph, one of another paragraph sharing
+    rare words); with ``near_misses``, also its answer sentence without the answer and with another
+    kind of answer in its place. Each pair's "kind" says which it is."""
     rng = random.Random(seed)
     document = Counter()
     paragraphs = []
@@ -79,8 +103,10 @@ def pairs_of(articles: list[dict], seed: int, questions: int | None = None) -> l
         by_title.setdefault(title, []).append(n)
     asked = [(n, qa) for n, p in enumerate(paragraphs) for qa in p[4]]
     rng.shuffle(asked)
-    if questions:
-        asked = asked[:questions]
+    asked = asked[skip : skip + questions] if questions else asked[skip:]
+    answers_by_kind: dict[str, list[str]] = {}
+    for _, qa in asked:
+        answers_by_kind.setdefault(asks_for(qa["question"]), []).append(qa["answers"][0]["text"].strip())
     pairs = []
     for n, qa in asked:
         title, text, spans, sentences, _ = paragraphs[n]
@@ -94,12 +120,22 @@ def pairs_of(articles: list[dict], seed: int, questions: int | None = None) -> l
         before = sentences[hit - 1] if hit else ""
         question = qa["question"].strip()
         offset = len(text[a:b]) - len(text[a:b].lstrip())
-        pairs.append({"q": question, "p": passage(title, sentences[hit], before), "label": 1,
-                      "span": (start - a - offset, end - a - offset)})
+        span = (start - a - offset, end - a - offset)
+        pairs.append({"q": question, "p": passage(title, sentences[hit], before), "label": 1, "span": span,
+                      "kind": "answer"})
         others = [i for i in range(len(sentences)) if i != hit]
         for i in rng.sample(others, min(2, len(others))):
             pairs.append({"q": question, "p": passage(title, sentences[i], sentences[i - 1] if i else ""),
-                          "label": 0})
+                          "label": 0, "kind": "paragraph"})
+        if near_misses:
+            sentence = sentences[hit].strip()
+            kind = asks_for(question)
+            elsewhere = [k for k in answers_by_kind if k != kind and k != "other"]
+            foreign = rng.choice(answers_by_kind[rng.choice(elsewhere)]) if elsewhere else ""
+            for replacement, made in (("", "removed"), (foreign, "swapped")):
+                near = without_answer(sentence, *span, replacement) if replacement or made == "removed" else None
+                if near:
+                    pairs.append({"q": question, "p": passage(title, near, before), "label": 0, "kind": made})
         rare = sorted(words(question), key=lambda w: document[w])[:3]
         best, best_shared = None, 0
         for m in by_title[title]:
@@ -112,7 +148,8 @@ def pairs_of(articles: list[dict], seed: int, questions: int | None = None) -> l
         if best:
             m, i = best
             other = paragraphs[m][3]
-            pairs.append({"q": question, "p": passage(title, other[i], other[i - 1] if i else ""), "label": 0})
+            pairs.append({"q": question, "p": passage(title, other[i], other[i - 1] if i else ""), "label": 0,
+                          "kind": "article"})
     return pairs
 
 
@@ -157,7 +194,12 @@ def auc(scores: list[float], labels: list[int]) -> float:
     return (rank_sum - positives * (positives + 1) / 2) / max(1, positives * negatives)
 
 
+MADE = ("removed", "swapped")  # the made near misses
+
+
 def evaluate(model, tokenizer, pairs: list[dict]) -> dict:
+    """AUC and top-1 of the answer sentences against the real sentences; with made near misses among
+    ``pairs``, also the AUC of the answer sentences against them (near_miss_auc)."""
     import torch
 
     scores, labels = [], []
@@ -168,12 +210,18 @@ def evaluate(model, tokenizer, pairs: list[dict]) -> dict:
             answers, _, _ = model(**encoded)
             scores += torch.sigmoid(answers).tolist()
             labels += [p["label"] for p in batch]
+    real = [n for n, p in enumerate(pairs) if p.get("kind") not in MADE]
+    near = [n for n, p in enumerate(pairs) if p["label"] or p.get("kind") in MADE]
     by_question: dict[str, list[tuple[float, int]]] = {}
-    for pair, score in zip(pairs, scores):
-        by_question.setdefault(pair["q"], []).append((score, pair["label"]))
+    for n in real:
+        by_question.setdefault(pairs[n]["q"], []).append((scores[n], labels[n]))
     first = [max(v)[1] for v in by_question.values()]
-    return {"auc": round(auc(scores, labels), 4), "top1": round(sum(first) / len(first), 4),
-            "scores": scores, "labels": labels}
+    figures = {"auc": round(auc([scores[n] for n in real], [labels[n] for n in real]), 4),
+               "top1": round(sum(first) / len(first), 4),
+               "scores": [scores[n] for n in real], "labels": [labels[n] for n in real]}
+    if len(near) > len(by_question):  # the answer sentences against the same sentences without their answer
+        figures["near_miss_auc"] = round(auc([scores[n] for n in near], [labels[n] for n in near]), 4)
+    return figures
 
 
 def choose_cut(scores: list[float], labels: list[int], keep: float = 0.95) -> float:
@@ -191,6 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--minutes", type=float, default=0, help="stop (checkpointed) after this long; 0: no limit")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--near-misses", action="store_true", help="also train on made near misses")
+    parser.add_argument("--init", type=Path, help="start from these shipped weights (a second run)")
+    parser.add_argument("--skip", type=int, default=0, help="pass over the first N questions drawn (an earlier run's)")
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
     parser.add_argument("--ship", action="store_true", help="write the shipped files from the latest checkpoint now")
     args = parser.parse_args(argv)
@@ -206,9 +257,16 @@ def main(argv: list[str] | None = None) -> None:
     base = resolve_model(DEFAULT_MODEL)
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = build_model(base, TRAINED_LAYERS)
+    earlier = None
+    if args.init:
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() for k, v in load_file(str(args.init)).items()}, strict=False)
+        config = args.init.parent / CONFIG
+        earlier = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else None
     train_articles, held_articles = split(load_articles(args.squad), args.seed)
-    pairs = pairs_of(train_articles, args.seed, args.questions)
-    held = pairs_of(held_articles, args.seed + 1, 1500)
+    pairs = pairs_of(train_articles, args.seed, args.questions, skip=args.skip, near_misses=args.near_misses)
+    held = pairs_of(held_articles, args.seed + 1, 1500, near_misses=True)
     order = [i for _ in range(args.epochs) for i in random.Random(args.seed).sample(range(len(pairs)), len(pairs))]
     steps = math.ceil(len(order) / BATCH)
     trained = [p for p in model.parameters() if p.requires_grad]
@@ -232,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         step = saved["step"]
         print(f"resumed at step {step} of {steps}", flush=True)
     if args.ship:
-        ship(model, tokenizer, held, args, len(pairs))
+        ship(model, tokenizer, held, args, len(pairs), earlier)
         return
     print(f"{len(pairs)} training pairs ({sum(p['label'] for p in pairs)} answer sentences), {len(held)} held out; "
           f"{steps} steps of {BATCH}; {sum(p.numel() for p in trained):,} weights trained", flush=True)
@@ -268,10 +326,10 @@ def main(argv: list[str] | None = None) -> None:
             save()
             print(f"stopped at step {step} of {steps} after {args.minutes} minutes; run again to go on", flush=True)
             return
-    ship(model, tokenizer, held, args, len(pairs))
+    ship(model, tokenizer, held, args, len(pairs), earlier)
 
 
-def ship(model, tokenizer, held: list[dict], args, pairs: int) -> None:
+def ship(model, tokenizer, held: list[dict], args, pairs: int, earlier: dict | None = None) -> None:
     """Write the shipped files (weights in half precision, checksum, config, model card) from ``model``,
     with its figures on the held-out pairs and the abstention cut chosen on them."""
     import torch
@@ -288,9 +346,14 @@ def ship(model, tokenizer, held: list[dict], args, pairs: int) -> None:
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.trained_state().items()}
     save_file(state, str(args.out / WEIGHTS))
     (args.out / CHECKSUM).write_text(f"{sha256(args.out / WEIGHTS)}  {WEIGHTS}\n", encoding="ascii")
+    run = {"seed": args.seed, "questions": args.questions, "skip": args.skip, "near_misses": args.near_misses,
+           "epochs": args.epochs, "pairs": pairs}
+    runs = (earlier or {}).get("runs") or ([{k: earlier[k] for k in ("seed", "questions", "epochs", "pairs")}]
+                                           if earlier else [])
     config = {"base": DEFAULT_MODEL, "trained_layers": TRAINED_LAYERS, "max_tokens": MAX_TOKENS, "cut": cut,
-              "seed": args.seed, "questions": args.questions, "epochs": args.epochs, "pairs": pairs,
-              "validation": {"auc": figures["auc"], "top1": figures["top1"], "pairs": len(held),
+              **run, "runs": [*runs, run],
+              "validation": {"auc": figures["auc"], "top1": figures["top1"], "pairs": len(figures["labels"]),
+                             "near_miss_auc": figures.get("near_miss_auc"),
                              "negatives_below_cut": round(share_below, 4)}}
     (args.out / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     write_card(args.out, config)
