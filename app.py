@@ -278,7 +278,7 @@ class App:
             yield "", pending, answers, gr.update(), gr.update()
             for item in self.assistant.stream(
                 question,
-                history=answers,
+                history=answers[-10:],  # a follow-up reads the turn it follows; a long chat goes on
                 k=int(k),
                 filters=self.filters(sources, date_from, date_to, as_of),
                 max_sentences=int(sentences),

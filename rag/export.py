@@ -51,7 +51,8 @@ def report_to_dict(report: IngestReport) -> dict[str, Any]:
         "rejected": len(report.rejected),
         "chunks_embedded": report.chunks_embedded,
         "files": [
-            {"file": f.path, "status": f.status, "added": f.added, "reason": f.reason, "notes": list(f.notes)}
+            {"file": f.path, "status": f.status, "added": f.added, "reason": f.reason, "notes": list(f.notes),
+             "notes_left_out": f.notes_left_out}
             for f in report.files
         ],
     }

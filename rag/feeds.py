@@ -367,7 +367,7 @@ def gather(source: str, fetcher: Fetcher, known_links: Callable[[list[str]], set
         result.reason = exc.reason
         return result
     if not feed.entries:
-        result.notes.append("the feed has no entries")
+        result.note("the feed has no entries")
         return result
     known = known_links([e.link for e in feed.entries if e.link])
     seen: set[str] = set()
@@ -378,7 +378,7 @@ def gather(source: str, fetcher: Fetcher, known_links: Callable[[list[str]], set
         seen.add(entry.link)
         record, note = _entry_record(entry, feed, fetcher)
         if note:
-            result.notes.append(note)
+            result.note(note)
         if record is not None:
             result.records.append((entry.link, record))
     return result
@@ -474,7 +474,7 @@ def ingest_sources(
             result = FileResult(feed_round.name, "unchanged")
             report.files.append(result)
         result.unchanged += feed_round.known
-        result.notes.extend(feed_round.notes)
+        result.note(*feed_round.notes)
         if not result.added and not result.duplicate and result.status != "rejected":
             result.status = "unchanged"
         _remember(index, feed_round)

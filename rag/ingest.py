@@ -37,9 +37,13 @@ EMBED_STEP = 256  # chunks embedded between two progress reports (a batch of 1,0
 SPLIT_LAST_CHUNKS = 256  # a last batch of at least this many chunks is committed in two (Ingester._flush)
 
 
+MAX_NOTES = 20  # notes kept for one file; past them only their number (a report stays readable)
+
+
 @dataclass
 class FileResult:
-    """What happened to one file. ``reason`` is set for rejected and skipped files."""
+    """What happened to one file. ``reason`` is set for rejected and skipped files; ``notes`` holds the
+    first MAX_NOTES notes on its records, ``notes_left_out`` counts the rest."""
 
     path: str
     status: Status
@@ -48,6 +52,14 @@ class FileResult:
     duplicate: int = 0
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    notes_left_out: int = 0
+
+    def note(self, *texts: str) -> None:
+        for text in texts:
+            if len(self.notes) < MAX_NOTES:
+                self.notes.append(text)
+            else:
+                self.notes_left_out += 1
 
 
 @dataclass
@@ -89,6 +101,8 @@ class IngestReport:
             if f.status in ("rejected", "skipped"):
                 lines.append(f"  {f.status}: {f.path}: {f.reason}")
             lines.extend(f"  note: {f.path}: {note}" for note in f.notes)
+            if f.notes_left_out:
+                lines.append(f"  note: {f.path}: and {f.notes_left_out:,} more notes like these")
         return "\n".join(lines)
 
 
@@ -308,7 +322,8 @@ class Ingester:
             parsed = parse_bytes(data, path.suffix)
         except RejectedFile as exc:
             return FileResult(shown, "rejected", reason=exc.reason)
-        result = FileResult(shown, "added", notes=list(parsed.notes))
+        result = FileResult(shown, "added")
+        result.note(*parsed.notes)
         self._take(parsed.articles, result, shown)
         return self._finish(result, shown, digest, [a.id for a in parsed.articles])
 
@@ -328,7 +343,7 @@ class Ingester:
         try:
             for record in iter_archive(path, self.max_file_bytes):
                 if record.note:
-                    result.notes.append(record.note)
+                    result.note(record.note)
                     continue
                 batch.append(record.article)
                 offsets.append(record.offset)
@@ -341,7 +356,7 @@ class Ingester:
             if not ids:
                 return FileResult(shown, "rejected", reason=exc.reason)
             self._take(batch, result, shown, offsets)
-            result.notes.append(f"{exc.reason}; the rest of the file was not read")
+            result.note(f"{exc.reason}; the rest of the file was not read")
             return self._finish(result, shown, None, ids)
         except OSError as exc:
             return FileResult(shown, "rejected", reason=f"cannot read the file: {exc.strerror or exc}")
@@ -376,7 +391,7 @@ class Ingester:
                     article, self.embedder.count_tokens, self.chunk_tokens, self.overlap_tokens, sentences
                 )
                 if not chunks:
-                    result.notes.append(f"article {article.title[:60]!r} has no text to index; skipped")
+                    result.note(f"article {article.title[:60]!r} has no text to index; skipped")
                     continue
                 self._queue.append((article, chunks, shown))
                 self._queued_for[article.id] = result

@@ -80,6 +80,24 @@ def test_bad_questions_get_a_clear_error(assistant, question, message):
         assistant.ask(question)
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"k": 100_000}, r"k \(passages retrieved\) is 100000; give a whole number from 1 to 50"),
+        ({"k": -1}, "k .* is -1"),
+        ({"k": 2.5}, "k .* is 2.5"),
+        ({"max_sentences": -5}, r"sentences \(most sentences quoted\) is -5; .* from 1 to 5"),
+        ({"max_sentences": 6}, "sentences .* is 6"),
+        ({"history": [{"role": "user", "content": "Where?"}] * 200}, "history has 200 messages; at most 100"),
+        ({"history": "Where were they?"}, "history must be a list"),
+    ],
+)
+def test_out_of_range_options_are_refused_naming_the_option(assistant, options, message):
+    with pytest.raises(RagError, match=message):
+        assistant.ask(TROOPS, **options)
+    assert assistant.ask(TROOPS, k=50, max_sentences=5, history=[]).citations  # the ends of the ranges are fine
+
+
 def test_max_sentences_and_timing(assistant):
     answer = assistant.ask(TROOPS, max_sentences=1)
     assert len(answer.citations) == 1

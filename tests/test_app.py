@@ -94,6 +94,23 @@ def test_bad_questions_are_clear_errors_not_traces(client, question):
     assert "the question" in message and "Traceback" not in message
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [((100_000, 3), "k (passages retrieved) is 100000"), ((-1, 3), "k (passages retrieved) is -1"),
+     ((8, -5), "sentences (most sentences quoted) is -5")],
+)
+def test_out_of_range_api_parameters_are_clear_errors(client, arguments, message):
+    with pytest.raises(Exception) as caught:
+        client.predict("How old is Donald Trump?", None, *arguments, api_name="/ask")
+    assert message in str(caught.value) and "Traceback" not in str(caught.value)
+
+
+def test_a_history_too_long_is_a_clear_error(client):
+    history = [{"role": "user", "content": "Where were they arriving?"}] * 200
+    with pytest.raises(Exception, match="history has 200 messages"):
+        client.predict("And when?", history, api_name="/ask")
+
+
 @pytest.mark.parametrize("question", ["؟ما هو", "북한군은 어디에 있나요?", "🚀🔥❓", "?!?!"])
 def test_other_scripts_get_an_answer_or_a_clear_error(client, question):
     try:

@@ -241,3 +241,23 @@ def test_a_non_archive_over_the_limit_is_still_rejected(make_index, tmp_path):
     assert report.rejected[0].reason == (
         "file is 11 KB, over the 4 KB limit; split it into smaller files or raise RAG_MAX_FILE_MB"
     )
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["read whole", "streamed"])
+def test_a_file_of_many_bad_records_reports_the_first_notes_and_counts_the_rest(make_index, tmp_path, streamed):
+    from rag.export import report_to_dict
+    from rag.ingest import MAX_NOTES
+
+    archive = _archive(tmp_path / "mostly-bad.jsonl", 2)
+    with archive.open("a", encoding="utf-8") as f:
+        f.writelines("{not json\n" for _ in range(5000))
+    index = make_index()
+    options = {"max_file_bytes": 4096} if streamed else {}
+    report = _ingester(index, **options).run([archive])
+    (result,) = report.files
+    assert result.added == 2
+    assert len(result.notes) == MAX_NOTES and result.notes_left_out == 5000 - MAX_NOTES
+    assert result.notes[0].startswith("line 3: malformed JSON")
+    assert f"and {5000 - MAX_NOTES:,} more notes like these" in report.summary()
+    exported = report_to_dict(report)["files"][0]
+    assert len(exported["notes"]) == MAX_NOTES and exported["notes_left_out"] == 5000 - MAX_NOTES

@@ -378,6 +378,8 @@ def report_html(report: IngestReport) -> str:
             counts = [(f.added, "added"), (f.unchanged, "unchanged"), (f.duplicate, "duplicate")]
             detail = ", ".join(f"{n} {word}" for n, word in counts if n) or "no articles"
         notes = "".join(f"<br><small>{escape(n)}</small>" for n in f.notes)
+        if f.notes_left_out:
+            notes += f"<br><small>and {f.notes_left_out:,} more notes like these</small>"
         rows.append(
             f'<tr class="{f.status}"><td>{escape(f.path)}</td><td>{escape(f.status)}</td>'
             f"<td>{escape(detail)}{notes}</td></tr>"

@@ -44,7 +44,16 @@ from .generate import (
     is_cannot_answer,
     split_claims,
 )
-from .question import check_question, parse_question, previous_questions, search_query
+from .question import (
+    MAX_ANSWER_SENTENCES,
+    MAX_PASSAGES,
+    check_count,
+    check_history,
+    check_question,
+    parse_question,
+    previous_questions,
+    search_query,
+)
 from .reader import shared_reader
 from .scoring import Evidence, ScoredSentence, ScoreWeights, SentenceScorer
 from .timeframe import RecencyPrior, TimeFrame, as_of_day, publication_window, read_time_frame
@@ -302,9 +311,13 @@ class Assistant:
         (strings), then the checked :class:`Answer`; an extractive one yields only the Answer."""
         started = time.perf_counter()
         question = check_question(question)
+        history = check_history(history)
+        if k is not None:
+            k = check_count(k, "k", MAX_PASSAGES, "passages retrieved")
         s = self.settings
         if max_sentences is not None:
-            s = replace(s, compose=replace(s.compose, max_sentences=max(1, min(int(max_sentences), 5))))
+            max_sentences = check_count(max_sentences, "sentences", MAX_ANSWER_SENTENCES, "most sentences quoted")
+            s = replace(s, compose=replace(s.compose, max_sentences=max_sentences))
         mode = check_mode(mode or s.mode)
         when = QuestionTime.read(question, filters, as_of)
         with self.index.store.guard():

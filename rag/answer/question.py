@@ -22,6 +22,9 @@ from ..text import STOPWORDS, WORD, words
 from ..types import DateMention
 
 MAX_QUESTION_CHARS = 2000
+MAX_PASSAGES = 50  # k: passages retrieved for one question
+MAX_ANSWER_SENTENCES = 5  # sentences quoted in one answer
+MAX_HISTORY = 100  # messages (or earlier answers) sent with a follow-up question
 
 KINDS = (
     "attribution",  # what did X say, who said ..., what does X think
@@ -280,6 +283,29 @@ def check_question(question: object) -> str:
     if not WORD.search(question):
         raise RagError("the question has no words in it; type a question about the articles")
     return question
+
+
+def check_count(value: object, name: str, most: int, what: str) -> int:
+    """``value`` as a whole number from 1 to ``most``; a RagError naming ``name`` and the range otherwise."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise RagError(f"{name} ({what}) is {value!r}; give a whole number from 1 to {most}")
+    return value
+
+
+def check_history(history: Sequence[object] | None) -> Sequence[object] | None:
+    """The earlier turns of a conversation, at most MAX_HISTORY of them; a RagError otherwise."""
+    if history is None:
+        return None
+    if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
+        raise RagError(f"history must be a list of earlier messages, not {type(history).__name__}")
+    if len(history) > MAX_HISTORY:
+        raise RagError(
+            f"history has {len(history):,} messages; at most {MAX_HISTORY} are taken. Send the last ones "
+            "(a follow-up only needs the question it follows), or start a new conversation"
+        )
+    return history
 
 
 def previous_questions(history: Sequence[object] | None) -> list[str]:

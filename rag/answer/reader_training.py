@@ -14,9 +14,9 @@ with a sentence of another paragraph of the same article sharing the question's 
 negative). With --near-misses, two made near misses too: the answer sentence with its answer words taken
 out, and with them replaced by the answer of another question of another kind (a "how many" answer in
 place of a "who"): the topic stays, the answer is gone. --init starts from shipped weights (a second
-run) and --skip passes over the questions an earlier run drew with the same seed. The 8 articles CLAPNQ shares with SQuAD train are left out, and 4% of the articles (by
-title, seeded) are held out for validation: the abstention cut is chosen on them, never on an
-evaluation set. Every few hundred steps the trained weights, the optimiser and the step are saved in
+run) and --skip passes over the questions an earlier run drew with the same seed. The 8 articles
+CLAPNQ shares with SQuAD train are left out, and 4% of the articles (by title, seeded) are held out
+for validation: the abstention cut is chosen on them, never on an evaluation set. Every few hundred steps the trained weights, the optimiser and the step are saved in
 --work; run the same command again and training goes on from there. When it ends, the shipped files
 (rag/models/reader/) are written from the final weights with their validation figures.
 """
