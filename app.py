@@ -6,6 +6,7 @@ who may do what (the auth file's users and roles) in rag/auth.py, and how much i
 """
 
 import argparse
+import contextvars
 import logging
 import os
 import shlex
@@ -106,6 +107,7 @@ if __name__ == "__main__":  # checked before Gradio and the model are imported: 
 
 import anyio
 import gradio as gr
+from fastapi import HTTPException
 from gradio import FileData
 from starlette.middleware import Middleware
 
@@ -118,7 +120,7 @@ from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
 from rag.feeds import Watcher, split_sources
 from rag.index import SAMPLE_ARTICLES, open_or_build
 from rag.index import exists as index_exists
-from rag.limits import Limits, client_of
+from rag.limits import Limits, SignInThrottle, client_address, client_of, trusted_networks
 from rag.parse import SUPPORTED_SUFFIXES
 from rag.progress import terminal_progress
 from ui.render import (
@@ -169,6 +171,8 @@ class App:
             logins = Logins(self.settings.auth_file)
         self.logins = logins
         self.limits = Limits(self.settings)
+        self.trusted_proxies = trusted_networks(self.settings)
+        self.sign_ins = SignInThrottle()
 
     # --- access ---------------------------------------------------------------------------
 
@@ -184,7 +188,31 @@ class App:
         if self.logins is not None:
             self.logins.require(getattr(request, "username", None), action)
         if action == "ask":
-            self.limits.ask(_client(request))
+            self.limits.ask(self.client(request))
+
+    def client(self, request: gr.Request | None) -> str:
+        """The key of a client's allowances: its user, its address (behind a trusted proxy, the one the
+        proxy names), or (from this machine) its session."""
+        if request is None:
+            return client_of(None, None, None)
+        peer = request.client.host if request.client else None
+        address = client_address(peer, request.headers.get("x-forwarded-for"), self.trusted_proxies)
+        return client_of(request.username, address, request.session_hash)
+
+    async def sign_in(self, name: str, password: str) -> bool:
+        """Gradio's ``auth``: the password checked (off the event loop: Argon2 takes a while), unless the
+        name or the address is waiting after failed sign-ins (refused at once, with the wait)."""
+        peer, forwarded = CONNECTION.get()
+        address = client_address(peer, forwarded, self.trusted_proxies) or ""
+        keys = (f"user {name}", f"address {address}" if address else "")
+        wait = self.sign_ins.wait(*keys)
+        if wait:
+            raise HTTPException(status_code=429, detail=self.sign_ins.refusal(wait))
+        if await anyio.to_thread.run_sync(self.logins.check, name, password):
+            self.sign_ins.succeeded(keys[0])
+            return True
+        self.sign_ins.failed(*keys)
+        return False
 
     def permit(self, request: gr.Request | None, action: str) -> None:
         """:meth:`allow`, with a refusal as the error Gradio shows."""
@@ -195,7 +223,7 @@ class App:
 
     def admit_upload(self, request: gr.Request | None, uploads: list[tuple[Path, str]]) -> None:
         self.allow(request, "upload")
-        self.limits.upload(_client(request), sum(path.stat().st_size for path, _ in uploads))
+        self.limits.upload(self.client(request), sum(path.stat().st_size for path, _ in uploads))
 
     def session_view(self, request: gr.Request):
         """What this session's user may see: the header's access line, and the controls that add and
@@ -434,12 +462,6 @@ class App:
         return {"removed": removed}
 
 
-def _client(request: gr.Request | None) -> str:
-    """The key of a client's allowances: its user, its address, or (from this machine) its session."""
-    if request is None:
-        return client_of(None, None, None)
-    address = request.client.host if request.client else None
-    return client_of(request.username, address, request.session_hash)
 
 
 def _example_text(evt: gr.SelectData) -> str:
@@ -640,6 +662,27 @@ SECURITY_HEADERS = {
 }
 
 
+CONNECTION: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
+    "connection", default=(None, None)
+)
+
+
+class Connection:
+    """ASGI middleware noting each HTTP request's peer address and X-Forwarded-For (CONNECTION), for
+    what sees no request of its own: the sign-in check."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            peer = (scope.get("client") or (None,))[0]
+            headers = dict(scope.get("headers") or ())
+            forwarded = headers.get(b"x-forwarded-for")
+            CONNECTION.set((peer, forwarded.decode("latin-1") if forwarded else None))
+        return await self.app(scope, receive, send)
+
+
 class SecurityHeaders:
     """ASGI middleware adding SECURITY_HEADERS to every HTTP response that does not set them itself."""
 
@@ -681,11 +724,6 @@ def launch(demo: gr.Blocks, app: App, **options) -> None:
             file=sys.stderr,
             flush=True,
         )
-    logins = app.logins
-
-    async def check(name: str, password: str) -> bool:  # Argon2 takes a while: off the event loop
-        return await anyio.to_thread.run_sync(logins.check, name, password)
-
     demo.launch(
         server_name=settings.host,
         server_port=settings.port,
@@ -693,9 +731,9 @@ def launch(demo: gr.Blocks, app: App, **options) -> None:
         css=CSS,
         head=PLAIN_LABELS,
         footer_links=["api"],
-        auth=check if logins is not None else None,
+        auth=app.sign_in if app.logins is not None else None,
         auth_message="Sign in with the name and password your administrator gave you.",
-        app_kwargs={"middleware": [Middleware(SecurityHeaders)]},
+        app_kwargs={"middleware": [Middleware(Connection), Middleware(SecurityHeaders)]},
         **options,
     )
 

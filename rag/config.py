@@ -75,6 +75,28 @@ class Interval:
     """The kind of a setting that is a length of time written as 30s, 15m or 1h (kept as written)."""
 
 
+class Networks:
+    """The kind of a setting that lists addresses or networks, comma-separated (kept as written)."""
+
+
+def parse_networks(text: str, where: str = "RAG_TRUSTED_PROXIES") -> tuple:
+    """"127.0.0.1, 10.0.0.0/8" -> the networks; a RagError names ``where`` and the entry that is neither."""
+    import ipaddress
+
+    networks = []
+    for entry in (e.strip() for e in str(text).split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise RagError(
+                f"{where}: {entry!r} is not an address or a network; give addresses or networks such as "
+                "127.0.0.1 or 10.0.0.0/8, comma-separated"
+            ) from None
+    return tuple(networks)
+
+
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*", re.I)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
@@ -248,6 +270,12 @@ class Settings:
         "questions one client (a user, an address, or a session from this machine) may ask a minute; 0: no limit",
         group="app", kind=int, minimum=0,
     )
+    trusted_proxies: str = setting(
+        "127.0.0.1,::1", "RAG_TRUSTED_PROXIES",
+        "reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client's "
+        "address for the limits and sign-in waits; empty: none",
+        group="app", kind=Networks,
+    )
     upload_mb_per_hour: int = setting(
         200, "RAG_UPLOAD_MB_PER_HOUR", "MB of files one client may upload an hour; 0: no limit",
         group="app", kind=int, minimum=0,
@@ -349,6 +377,9 @@ def _check(f, raw: Any, where: str) -> Any:
         value = index_location(raw)
     elif kind is Interval:
         parse_interval(raw, where)
+        value = str(raw).strip()
+    elif kind is Networks:
+        parse_networks(raw, where)
         value = str(raw).strip()
     else:
         value = str(raw).strip()

@@ -1,6 +1,7 @@
 """End to end: the launched app driven with gradio_client over HTTP."""
 
 import sys
+import time
 
 import httpx
 import pytest
@@ -364,6 +365,45 @@ def test_questions_per_minute_are_limited_per_client(server, monkeypatch):
     with pytest.raises(Exception, match=r"Too many questions: at most 2 a minute .*RAG_QUESTIONS_PER_MINUTE"):
         first.predict("How old is Donald Trump?", api_name="/ask")
     assert Client(url, verbose=False).predict("How old is Donald Trump?", api_name="/ask")["citations"]
+
+
+def test_behind_a_proxy_questions_are_limited_per_forwarded_address(server, monkeypatch):
+    from rag import Settings
+    from rag.limits import Limits
+
+    url, app = server
+    monkeypatch.setattr(app, "limits", Limits(Settings(questions_per_minute=2)))
+
+    def through_the_proxy(address: str) -> Client:  # a new session each time, as /call/ask makes
+        return Client(url, verbose=False, headers={"X-Forwarded-For": address})
+
+    for _ in range(2):
+        through_the_proxy("203.0.113.9").predict("How old is Donald Trump?", api_name="/ask")
+    with pytest.raises(Exception, match="Too many questions: at most 2 a minute"):
+        through_the_proxy("203.0.113.9").predict("How old is Donald Trump?", api_name="/ask")
+    assert through_the_proxy("198.51.100.4").predict("How old is Donald Trump?", api_name="/ask")["citations"]
+
+
+def test_failed_sign_ins_wait_longer_each_time_without_checking_the_password(auth_server, monkeypatch):
+    from rag.limits import SignInThrottle
+
+    url, app = auth_server
+    monkeypatch.setattr(app, "sign_ins", SignInThrottle())
+    checked = []
+    monkeypatch.setattr(app.logins, "check", lambda name, password: checked.append(name) or password == PASSWORDS[name])
+
+    def sign_in(password: str, address: str = "203.0.113.9") -> httpx.Response:
+        return httpx.post(f"{url}login", data={"username": "bob", "password": password},
+                          headers={"X-Forwarded-For": address}, timeout=30)
+
+    for _ in range(SignInThrottle.FREE_FAILURES + 1):
+        assert sign_in("wrong password").status_code == 400
+    refused = sign_in(PASSWORDS["bob"])  # the right password, but within the wait
+    assert refused.status_code == 429 and "try again in 2 s" in refused.json()["detail"]
+    assert len(checked) == SignInThrottle.FREE_FAILURES + 1  # no password was checked (no Argon2 hash)
+    assert sign_in(PASSWORDS["bob"], address="198.51.100.4").status_code == 429  # the name waits too
+    time.sleep(2.1)
+    assert sign_in(PASSWORDS["bob"]).status_code == 200
 
 
 def test_upload_volume_is_limited_per_client(server, monkeypatch, tmp_path):

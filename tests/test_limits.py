@@ -3,7 +3,8 @@
 import pytest
 
 from rag import Settings
-from rag.limits import MB, LimitReached, Limits, Window, client_of
+from rag.errors import RagError
+from rag.limits import MB, LimitReached, Limits, SignInThrottle, Window, client_address, client_of, trusted_networks
 
 
 class Clock:
@@ -83,3 +84,50 @@ def test_who_a_client_is():
     # from this machine (a local tool, or a reverse proxy that hides the addresses): each session
     assert client_of(None, "127.0.0.1", "s1") == "session s1" != client_of(None, "127.0.0.1", "s2")
     assert client_of(None, "::1", "s1") == "session s1"
+
+
+def test_behind_a_trusted_proxy_the_client_is_the_address_it_names():
+    trusted = trusted_networks(Settings())  # loopback, the default
+    assert client_address("127.0.0.1", "203.0.113.9", trusted) == "203.0.113.9"
+    # the nearest address that is not a proxy: what the client wrote further left is not believed
+    assert client_address("127.0.0.1", "6.6.6.6, 203.0.113.9", trusted) == "203.0.113.9"
+    assert client_address("127.0.0.1", "203.0.113.9, 127.0.0.1", trusted) == "203.0.113.9"
+    assert client_address("198.51.100.7", "203.0.113.9", trusted) == "198.51.100.7"  # not a proxy: ignored
+    assert client_address("127.0.0.1", None, trusted) == "127.0.0.1"  # a local tool
+    assert client_address("127.0.0.1", "not an address", trusted) == "127.0.0.1"
+    assert client_address("127.0.0.1", "203.0.113.9", trusted_networks(Settings(trusted_proxies=""))) == "127.0.0.1"
+    in_a_network = trusted_networks(Settings(trusted_proxies="10.0.0.0/8, ::1"))
+    assert client_address("10.1.2.3", "2001:db8::5", in_a_network) == "2001:db8::5"
+
+
+def test_a_bad_proxy_setting_is_refused_naming_the_entry():
+    from rag.config import resolve
+
+    with pytest.raises(RagError, match="RAG_TRUSTED_PROXIES: 'proxy.local' is not an address or a network"):
+        resolve({"RAG_TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"})
+
+
+def test_failed_sign_ins_make_the_name_and_the_address_wait_longer_each_time():
+    clock = Clock()
+    throttle = SignInThrottle(clock)
+    keys = ("user bob", "address 203.0.113.9")
+    for _ in range(SignInThrottle.FREE_FAILURES):
+        assert throttle.wait(*keys) == 0
+        throttle.failed(*keys)
+    assert throttle.wait(*keys) == 0  # the free ones cost nothing
+    throttle.failed(*keys)
+    assert throttle.wait(*keys) == pytest.approx(2)
+    assert throttle.wait("user bob") == throttle.wait("address 203.0.113.9") == pytest.approx(2)
+    assert throttle.wait("user alice", "address 198.51.100.1") == 0  # others are not held up
+    clock.now += 2
+    throttle.failed(*keys)
+    assert throttle.wait(*keys) == pytest.approx(4)  # doubled
+    for _ in range(20):
+        clock.now += 1000
+        throttle.failed(*keys)
+    assert throttle.wait(*keys) == SignInThrottle.LONGEST_WAIT
+    assert "try again in 15 min" in throttle.refusal(throttle.wait(*keys))
+    throttle.succeeded("user bob")
+    assert throttle.wait("user bob") == 0 and throttle.wait("address 203.0.113.9") > 0
+    clock.now += SignInThrottle.FORGET_AFTER + 1
+    assert throttle.wait(*keys) == 0  # an hour without failures

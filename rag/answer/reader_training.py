@@ -16,9 +16,10 @@ out, and with them replaced by the answer of another question of another kind (a
 place of a "who"): the topic stays, the answer is gone. --init starts from shipped weights (a second
 run) and --skip passes over the questions an earlier run drew with the same seed. The 8 articles
 CLAPNQ shares with SQuAD train are left out, and 4% of the articles (by title, seeded) are held out
-for validation: the abstention cut is chosen on them, never on an evaluation set. Every few hundred steps the trained weights, the optimiser and the step are saved in
---work; run the same command again and training goes on from there. When it ends, the shipped files
-(rag/models/reader/) are written from the final weights with their validation figures.
+for validation: the abstention cut is chosen on them, never on an evaluation set. Every few hundred
+steps the trained weights, the optimiser and the step are saved in --work; run the same command again
+and training goes on from there. When it ends, the shipped files (rag/models/reader/) are written from
+the final weights with their validation figures.
 """
 
 from __future__ import annotations
