@@ -7,6 +7,7 @@ who may do what (the auth file's users and roles) in rag/auth.py, and how much i
 
 import argparse
 import contextvars
+import json
 import logging
 import os
 import shlex
@@ -113,7 +114,7 @@ from starlette.middleware import Middleware
 
 from rag import Filters
 from rag.answer import Assistant
-from rag.auth import Logins, is_loopback
+from rag.auth import Logins, is_loopback, may
 from rag.config import MODES, shown_url
 from rag.errors import StorageError
 from rag.export import answer_to_dict, article_to_dict, export, report_to_dict
@@ -683,6 +684,76 @@ class Connection:
         return await self.app(scope, receive, send)
 
 
+class Sessions:
+    """ASGI middleware for an app with logins: a request carrying the sign-in of a user removed since,
+    or whose password changed since that sign-in, is refused on every route (Gradio's own included) and
+    that sign-in is forgotten; and only a user who may add articles may upload files."""
+
+    def __init__(self, app, rag_app: App):
+        self.app = app
+        self.rag_app = rag_app
+        self.issued: dict[str, str] = {}  # sign-in token -> the user's password hash when it was issued
+
+    async def __call__(self, scope, receive, send):
+        logins = self.rag_app.logins
+        if scope["type"] != "http" or logins is None:
+            return await self.app(scope, receive, send)
+        served = scope.get("app")  # Gradio's application: its sign-in tokens and their cookie's name
+        tokens, cookie = getattr(served, "tokens", {}), f"access-token-{getattr(served, 'cookie_id', '')}"
+        token = _cookie(scope, cookie) or _cookie(scope, cookie.replace("access-token-", "access-token-unsecure-"))
+        user = tokens.get(token) if token else None
+        if user is not None:
+            now = logins.users().get(user)
+            issued = self.issued.setdefault(token, now.password_hash if now else "")
+            if now is None or now.password_hash != issued:
+                tokens.pop(token, None)
+                self.issued.pop(token, None)
+                why = "is no longer a user of this app" if now is None else "had a new password set"
+                return await _refuse(send, 401, f"{user} {why}; this session has ended. Log in again.")
+        path = scope.get("path", "").rstrip("/")
+        if path.endswith("/gradio_api/upload") and scope.get("method") == "POST":
+            if not may(logins.role(user), "upload"):
+                who = f"{user} is a reader and" if user else "this session"
+                return await _refuse(send, 403, f"{who} may not upload files; only an editor may")
+        if path.endswith("/login") and scope.get("method") == "POST":
+            return await self.app(scope, receive, self._noting_sign_in(send, tokens, cookie))
+        return await self.app(scope, receive, send)
+
+    def _noting_sign_in(self, send, tokens: dict, cookie: str):
+        """``send``, noting the password hash under which each new sign-in token is issued."""
+
+        async def noting(message):
+            if message["type"] == "http.response.start" and message.get("status") == 200:
+                for name, value in message.get("headers", ()):
+                    if name.lower() == b"set-cookie" and value.startswith(f"{cookie}=".encode()):
+                        token = value.split(b";", 1)[0].split(b"=", 1)[1].decode("latin-1")
+                        user = self.rag_app.logins.users().get(tokens.get(token, ""))
+                        if user is not None:
+                            self.issued[token] = user.password_hash
+                for stale in [t for t in self.issued if t not in tokens]:  # signed out since
+                    del self.issued[stale]
+            await send(message)
+
+        return noting
+
+
+def _cookie(scope, name: str) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                k, _, v = part.strip().partition("=")
+                if k == name:
+                    return v
+    return None
+
+
+async def _refuse(send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 class SecurityHeaders:
     """ASGI middleware adding SECURITY_HEADERS to every HTTP response that does not set them itself."""
 
@@ -733,7 +804,8 @@ def launch(demo: gr.Blocks, app: App, **options) -> None:
         footer_links=["api"],
         auth=app.sign_in if app.logins is not None else None,
         auth_message="Sign in with the name and password your administrator gave you.",
-        app_kwargs={"middleware": [Middleware(Connection), Middleware(SecurityHeaders)]},
+        app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(Connection),
+                                   Middleware(Sessions, rag_app=app)]},
         **options,
     )
 

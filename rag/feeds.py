@@ -367,7 +367,7 @@ def gather(source: str, fetcher: Fetcher, known_links: Callable[[list[str]], set
         result.reason = exc.reason
         return result
     if not feed.entries:
-        result.note("the feed has no entries")
+        result.notes.append("the feed has no entries")
         return result
     known = known_links([e.link for e in feed.entries if e.link])
     seen: set[str] = set()
@@ -378,7 +378,7 @@ def gather(source: str, fetcher: Fetcher, known_links: Callable[[list[str]], set
         seen.add(entry.link)
         record, note = _entry_record(entry, feed, fetcher)
         if note:
-            result.note(note)
+            result.notes.append(note)
         if record is not None:
             result.records.append((entry.link, record))
     return result

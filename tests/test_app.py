@@ -10,7 +10,7 @@ from gradio_client import Client, handle_file
 from rag import Index, Settings
 from rag.export import answer_from_dict, to_html, to_markdown
 
-from .conftest import BENCH, DATA, PASSWORDS, ROOT, SAMPLE, app_over, fill_all, read_only_sample
+from .conftest import BENCH, DATA, PASSWORDS, ROOT, SAMPLE, app_over, fill_all, launched, read_only_sample
 
 sys.path.insert(0, str(BENCH))
 
@@ -47,6 +47,7 @@ def test_ingest_ask_and_export(client, server):
         "added": 1,
         "reason": "",
         "notes": [],
+        "notes_left_out": 0,
     }
     data = client.predict("When was the Cape Verran lighthouse built?", api_name="/ask")
     answer = answer_from_dict(data)
@@ -313,8 +314,10 @@ def test_a_reader_asks_and_lists_but_may_not_add_or_remove(auth_server):
     assert "78-year-old" in answer["citations"][0]["quote"]
     articles = reader.predict(api_name="/articles")
     assert len(articles) == app.index.stats().articles
-    with pytest.raises(Exception, match="bob is a reader and may not add articles; only an editor may"):
+    with pytest.raises(Exception, match="403 Forbidden"):  # the file is refused on its way in (detail: below)
         reader.predict([handle_file(str(DATA / "good" / "orchard.txt"))], api_name="/ingest")
+    with pytest.raises(Exception, match="bob is a reader and may not add articles; only an editor may"):
+        reader.predict([], api_name="/ingest")
     with pytest.raises(Exception, match="bob is a reader and may not remove articles; only an editor may"):
         reader.predict(articles[0]["id"], api_name="/remove")
     assert len(reader.predict(api_name="/articles")) == len(articles)  # nothing was added or removed
@@ -404,6 +407,64 @@ def test_failed_sign_ins_wait_longer_each_time_without_checking_the_password(aut
     assert sign_in(PASSWORDS["bob"], address="198.51.100.4").status_code == 429  # the name waits too
     time.sleep(2.1)
     assert sign_in(PASSWORDS["bob"]).status_code == 200
+
+
+@pytest.fixture
+def own_logins(tmp_path, embedder):
+    """An app of its own with carol (editor) and dave (reader), whose users a test may change."""
+    from rag.auth import add_user
+
+    users = tmp_path / "users.toml"
+    add_user(users, "carol", "editor", "carol's password")
+    add_user(users, "dave", "reader", "dave's password")
+    run = launched(tmp_path / "index", embedder, [SAMPLE], auth_file=users)
+    url, _ = next(run)
+    yield url, users
+    next(run, None)
+
+
+def _session(url: str, name: str, password: str) -> httpx.Client:
+    browser = httpx.Client(base_url=url, timeout=30)
+    assert browser.post("login", data={"username": name, "password": password}).status_code == 200
+    assert browser.get("config").status_code == 200
+    return browser
+
+
+def _upload(browser: httpx.Client) -> httpx.Response:
+    orchard = (DATA / "good" / "orchard.txt").read_bytes()
+    return browser.post("gradio_api/upload", files={"files": ("orchard.txt", orchard)})
+
+
+def test_a_removed_user_is_out_at_once_on_every_route(own_logins):
+    from rag.auth import remove_user
+
+    url, users = own_logins
+    carol = _session(url, "carol", "carol's password")
+    assert _upload(carol).status_code == 200  # an editor uploads
+    remove_user(users, "carol")
+    first = _upload(carol)
+    assert first.status_code == 401 and "carol is no longer a user" in first.json()["detail"]
+    for route in ("config", "gradio_api/info", "gradio_api/upload"):  # the sign-in is forgotten
+        refused = _upload(carol) if route.endswith("upload") else carol.get(route)
+        assert refused.status_code in (401, 403), route
+
+
+def test_a_new_password_ends_the_user_s_sessions(own_logins):
+    from rag.auth import add_user
+
+    url, users = own_logins
+    dave = _session(url, "dave", "dave's password")
+    add_user(users, "dave", "reader", "dave's new password")
+    refused = dave.get("config")
+    assert refused.status_code == 401 and "new password" in refused.json()["detail"]
+    assert _session(url, "dave", "dave's new password").get("config").status_code == 200
+
+
+def test_only_an_editor_may_upload_files(own_logins):
+    url, _ = own_logins
+    refused = _upload(_session(url, "dave", "dave's password"))
+    assert refused.status_code == 403 and "dave is a reader and may not upload files" in refused.json()["detail"]
+    assert _upload(httpx.Client(base_url=url, timeout=30)).status_code in (401, 403)  # no one signed in
 
 
 def test_upload_volume_is_limited_per_client(server, monkeypatch, tmp_path):
