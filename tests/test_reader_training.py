@@ -6,7 +6,18 @@ import random
 
 import pytest
 
-from rag.answer.reader_training import LEFT_OUT, auc, choose_cut, encode, load_articles, pairs_of, split
+from rag.answer.reader_training import (
+    LEFT_OUT,
+    asks_for,
+    auc,
+    choose_cut,
+    command,
+    encode,
+    load_articles,
+    pairs_of,
+    split,
+    without_answer,
+)
 
 HARBOUR = (
     "The harbour of Porto Verde was dredged in 1998. Its new container terminal opened in 2004 after six "
@@ -106,3 +117,42 @@ def test_the_cut_keeps_the_asked_share_of_answer_sentences_above_it():
     labels = [1] * 100
     cut = choose_cut(scores, labels, keep=0.9)
     assert sum(s >= cut for s in scores) == 90
+
+
+def test_made_near_misses_keep_the_topic_and_lose_the_answer(articles):
+    pairs = pairs_of(articles[:1], seed=1, near_misses=True)
+    terminal = [p for p in pairs if p["q"] == "When did the container terminal open?"]
+    kinds = {p["kind"]: p for p in terminal}
+    assert kinds["removed"]["label"] == kinds["swapped"]["label"] == 0
+    removed = kinds["removed"]["p"].split(" | ")[0]
+    assert removed == "Its new container terminal opened in after six years of building."
+    swapped = kinds["swapped"]["p"].split(" | ")[0]
+    assert "2004" not in swapped and "container terminal opened in" in swapped  # another kind of answer in place
+    assert "removed" not in {p["kind"] for p in pairs_of(articles[:1], seed=1)}  # only when asked for
+
+
+def test_the_kind_of_answer_a_question_asks_for():
+    assert [asks_for(q) for q in ("How many ferries leave?", "When was it built?", "Who built it?",
+                                  "Where is the cape?", "Why was it automated?")] == [
+        "number", "time", "person", "place", "other"]
+
+
+def test_a_near_miss_needs_enough_of_the_sentence_left():
+    assert without_answer("It opened in 2004.", 13, 17) is None
+    assert without_answer("The terminal opened in 2004, after years.", 23, 27, "Cape Verran") == (
+        "The terminal opened in Cape Verran, after years.")
+
+
+def test_later_runs_skip_draw_and_start_from_the_shipped_weights():
+    first = command({"questions": 12000, "seed": 13}, 1)
+    second = command({"questions": 8000, "seed": 13, "skip": 12000, "near_misses": True}, 2)
+    assert first.endswith("--questions 12000 --seed 13") and "--init" not in first
+    assert "--skip 12000 --near-misses --init rag/models/reader/reader.safetensors --work .reader-training-2" in second
+
+
+def test_skipped_questions_are_not_drawn_again(articles):
+    everything = {p["q"] for p in pairs_of(articles[:1], seed=5)}
+    first = {p["q"] for p in pairs_of(articles[:1], seed=5, questions=2)}
+    rest = {p["q"] for p in pairs_of(articles[:1], seed=5, skip=2)}
+    assert len(everything) == 3 and len(first) == 2
+    assert first | rest == everything and not first & rest

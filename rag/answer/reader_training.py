@@ -361,10 +361,34 @@ def ship(model, tokenizer, held: list[dict], args, pairs: int, earlier: dict | N
     print(json.dumps(config["validation"]), f"cut {cut}", flush=True)
 
 
+def command(run: dict, number: int) -> str:
+    """The command line that reproduces training run ``number`` (from 1)."""
+    first = number == 1
+    line = (f"python -m rag.answer.reader_training ../shared/train/squad-train-v1.1.json.gz "
+            f"--questions {run['questions']} --seed {run['seed']}")
+    if run.get("skip"):
+        line += f" --skip {run['skip']}"
+    if run.get("near_misses"):
+        line += " --near-misses"
+    if not first:  # its own checkpoints, from the weights the run before shipped
+        line += f" --init rag/models/reader/reader.safetensors --work .reader-training-{number}"
+    return line
+
+
 def write_card(folder: Path, config: dict) -> None:
     """The model card beside the weights: what it is, the data and its licence, how it was trained, how
     it did on the held-out articles."""
     v = config["validation"]
+    runs = config.get("runs") or [config]
+    steps = "\n".join(
+        f"  {n}. `{command(run, n)}`: {run['questions']:,} questions"
+        + (f" after the first {run['skip']:,} drawn" if run.get("skip") else "")
+        + (", with made near misses" if run.get("near_misses") else "")
+        + f" ({run['pairs']:,} pairs)"
+        for n, run in enumerate(runs, 1)
+    )
+    near = (f"; the answer sentences against the same sentences with their answer words taken out or replaced "
+            f"(made near misses) {v['near_miss_auc']}") if v.get("near_miss_auc") is not None else ""
     (folder / "MODEL_CARD.md").write_text(f"""# The reader: answer-sentence selection
 
 A cross-encoder that reads (question, sentence with its title and the sentence before it) and gives the
@@ -379,15 +403,15 @@ probability that the sentence holds the answer, and where the answer words are i
   work derived from it and carry the same licence and this attribution. The 8 articles CLAPNQ shares with
   SQuAD train were left out; {HELD_OUT_SHARE:.0%} of the remaining articles (by title, seeded) were held
   out for validation. No evaluation set (XQuAD-R, CLAPNQ, the reader-question set) was trained on.
-- **Pairs:** {config["questions"]:,} questions drawn at random; each with the sentence holding its answer span,
-  two other sentences of its paragraph and one sentence of another paragraph of the same article sharing
-  the question's rarest words ({config["pairs"]:,} pairs); {config["epochs"]} epoch(s), batch {BATCH}, AdamW
-  (5e-5 for the layers, 5e-4 for the heads), inputs cut to {config["max_tokens"]} tokens (the context first).
-- **Training command (seed {config["seed"]}):**
-  `python -m rag.answer.reader_training ../shared/train/squad-train-v1.1.json.gz --questions {config["questions"]}
-  --seed {config["seed"]}` (resumable: run it again after an interruption).
+- **Pairs:** each question with the sentence holding its answer span, two other sentences of its
+  paragraph and one sentence of another paragraph of the same article sharing the question's rarest
+  words; with made near misses, also its answer sentence with the answer words taken out, and with them
+  replaced by the answer of a question of another kind. One epoch a run, batch {BATCH}, AdamW (5e-5 for
+  the layers, 5e-4 for the heads), inputs cut to {config["max_tokens"]} tokens (the context first).
+- **Training (seed {config["seed"]}), {len(runs)} run(s), each resumable (run it again after an interruption):**
+{steps}
 - **Validation** (held-out articles, {v["pairs"]:,} pairs): AUC of the answer sentence against the other
-  sentences {v["auc"]}; the answer sentence first among its question's candidates {v["top1"]:.1%}.
+  sentences {v["auc"]}{near}; the answer sentence first among its question's candidates {v["top1"]:.1%}.
 - **Abstention cut:** {config["cut"]} (the probability that keeps 95% of the held-out answer sentences above
   it; {v["negatives_below_cut"]:.1%} of the held-out other sentences fall below it).
 """, encoding="utf-8")
