@@ -7,10 +7,14 @@ streaming way, so a slow or huge page costs at most those. A page that cannot be
 status, too big, not HTML, no article text in it) is replaced by the entry's own content or summary
 when it holds enough text, with a note saying why; otherwise the entry is reported and skipped.
 
-A feed fetched from a public internet address is followed to public addresses only: an entry link
-(or a redirect) that leads to this machine, a private network or a link-local address (where clouds
-serve their metadata) is not fetched, so a feed from the internet cannot make the reader probe the
-network it runs in. A feed on your own network, or in a file you give, is followed anywhere.
+A feed given at a public internet address, or whose redirects end at one, is followed to public
+addresses only: the feed's own redirects, each entry link and each of its redirects that leads to
+this machine, a private network or a link-local address (where clouds serve their metadata) is not
+fetched, so a feed from the internet cannot make the reader probe the network it runs in. Each such
+hop's name is resolved once, checked, and the connection made to that checked address (the name
+still in the Host header and the TLS handshake), so a name that answers differently the next time
+(DNS rebinding) cannot turn a checked address into another. A feed on your own network, or in a file
+you give, is followed anywhere.
 
 Links already stored are remembered in the index (:meth:`rag.store.Store.feed_links`), so a second
 run downloads only the feed and the pages of entries it has not stored yet.
@@ -37,7 +41,7 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from .config import parse_interval
 from .dates import normalize_date
@@ -240,14 +244,20 @@ class Fetcher:
         for _ in range(MAX_REDIRECTS + 1):
             if not is_web_url(url):
                 raise FetchError(f"leads to {_short(url)} (only http and https links are fetched)")
-            if public_only and not is_public_host(urlsplit(url).hostname or ""):
-                where = "is not" if url == first else f"leads to {_short(url)}, not"
-                raise FetchError(
-                    f"{where} at a public internet address (a feed from the internet is not followed into "
-                    "this machine or its network)"
-                )
+            target, pinned = url, {}
+            if public_only:  # resolved once, checked, and connected to: no second answer to a second lookup
+                address = public_address(urlsplit(url).hostname or "")
+                if address is None:
+                    where = "is not" if url == first else f"leads to {_short(url)}, not"
+                    raise FetchError(
+                        f"{where} at a public internet address (a feed from the internet is not followed into "
+                        "this machine or its network)"
+                    )
+                target, pinned = _pinned(url, address)
             try:
-                with self.client.stream("GET", url, timeout=max(0.01, deadline - time.monotonic())) as response:
+                with self.client.stream(
+                    "GET", target, timeout=max(0.01, deadline - time.monotonic()), **pinned
+                ) as response:
                     if response.is_redirect:
                         url = urljoin(url, response.headers.get("location", ""))
                         continue
@@ -266,7 +276,7 @@ class Fetcher:
                             raise FetchError(f"is over the {self._limit} limit")
                         if time.monotonic() > deadline:
                             raise httpx.ReadTimeout("deadline")
-                    return Fetched(str(response.url), bytes(body), media_type, charset)
+                    return Fetched(url, bytes(body), media_type, charset)
             except httpx.TimeoutException:
                 raise FetchError(f"timed out after {self.timeout:g} s") from None
             except httpx.HTTPError as exc:
@@ -283,14 +293,48 @@ class Fetcher:
             self.client.close()
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def resolve_host(host: str) -> list[IPAddress]:
+    """The addresses of ``host`` (a name or an IP address); none when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+
+
+def is_public_address(address: IPAddress) -> bool:
+    return address.is_global
+
+
+def public_address(host: str) -> IPAddress | None:
+    """One address of ``host`` to connect to when all of its addresses lie on the public internet;
+    None when any does not (or it does not resolve)."""
+    addresses = resolve_host(host)
+    if not addresses or not all(is_public_address(a) for a in addresses):
+        return None
+    return addresses[0]
+
+
 def is_public_host(host: str) -> bool:
     """Do all the addresses of ``host`` (a name or an IP address) lie on the public internet?"""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return False  # unknown: not followed
-    addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
-    return bool(addresses) and all(a.is_global for a in addresses)
+    return public_address(host) is not None
+
+
+def _pinned(url: str, address: IPAddress) -> tuple[str, dict[str, Any]]:
+    """``url`` sent to ``address`` itself, with the host's name in the Host header and (https) in the
+    TLS handshake, where the certificate is checked against it."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{shown}:{parts.port}" if parts.port else shown
+    name = f"[{host}]" if ":" in host else host
+    options: dict[str, Any] = {"headers": {"Host": f"{name}:{parts.port}" if parts.port else name}}
+    if parts.scheme == "https":
+        options["extensions"] = {"sni_hostname": host}
+    return urlunsplit(parts._replace(netloc=netloc)), options
 
 
 def _content_type(header: str) -> tuple[str, str | None]:
@@ -336,12 +380,16 @@ def read_source(source: str, fetcher: Fetcher) -> Feed:
     if is_url(source):
         if not is_web_url(source):
             raise RejectedFile("only http and https feeds are fetched")
+        # a feed given at a public address is fetched as one from the internet: each redirect too (it may
+        # not lead inward), and its links are followed to public addresses only; so are those of a feed
+        # whose redirects end at a public address
+        public = is_public_host(urlsplit(source).hostname or "")
         try:
-            fetched = fetcher.get(source)
+            fetched = fetcher.get(source, public_only=public)
         except FetchError as exc:
             raise RejectedFile(f"feed {exc.reason}") from None
         feed = read_feed(fetched.data, fetched.url)
-        return replace(feed, public=is_public_host(urlsplit(fetched.url).hostname or ""))
+        return replace(feed, public=public or is_public_host(urlsplit(fetched.url).hostname or ""))
     path = Path(source)
     if not path.is_file():
         raise RejectedFile("no such file or folder")

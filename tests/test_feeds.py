@@ -3,10 +3,12 @@ to (good, broken, slow, huge, not HTML); the real model, SQLite and FAISS store 
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 
@@ -481,3 +483,92 @@ def test_intervals_and_summaries():
         with pytest.raises(RagError, match="is not an interval"):
             parse_interval(bad)
     assert strip_html("<p>One &amp; two.</p><p>Three<script>alert(1)</script></p>") == "One & two.\nThree"
+
+
+# --- a feed from the internet that leads inward -------------------------------------------------------
+# Two real servers on one port: "the internet" on 127.0.0.2 (treated as public here) and this machine's
+# own network on 127.0.0.1 (the site fixture). news.example always resolves to 127.0.0.2; rebind.example
+# to 127.0.0.2 the first time and to 127.0.0.1 after, as a rebinding attacker's name server answers.
+
+def _story_feed(base: str, link: str) -> str:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Outside News</title><link>{base}/</link>
+<item><title>Harbour story</title><link>{link}</link><description>Short.</description></item>
+</channel></rss>"""
+
+
+@pytest.fixture
+def internet(site, monkeypatch):
+    from rag import feeds
+
+    port = int(site.base.rsplit(":", 1)[1])
+    served: list[str] = []
+    routes: dict[str, tuple[int, dict[str, str], str]] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            served.append(self.path)
+            status, headers, body = routes.get(self.path, (404, {}, "not here"))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body.encode())))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.2", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    lookups = {"rebind.example": 0}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "news.example":
+            host = "127.0.0.2"
+        elif host == "rebind.example":
+            lookups[host] += 1
+            host = "127.0.0.2" if lookups[host] == 1 else "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(feeds, "is_public_address", lambda a: str(a) == "127.0.0.2" or a.is_global)
+    yield SimpleNamespace(port=port, routes=routes, served=served, lookups=lookups)
+    server.shutdown()
+    server.server_close()
+
+
+def _nothing_inward_was_fetched_or_stored(site, index, report) -> None:
+    assert site.requests == []  # this machine's server was never asked
+    assert index.articles() == []  # nothing of this machine's pages (nor the short entry alone) is stored
+    assert report.files and all(f.status in ("rejected", "unchanged", "skipped") for f in report.files)
+
+
+def test_a_public_feed_redirecting_inward_is_refused(site, internet, index):
+    internet.routes["/feed.xml"] = (302, {"Location": f"{site.base}/atom.xml"}, "")
+    report = ingest_sources(index, [f"http://news.example:{internet.port}/feed.xml"])
+    (rejected,) = report.rejected
+    assert f"feed leads to {site.base}/atom.xml, not at a public internet address" in rejected.reason
+    _nothing_inward_was_fetched_or_stored(site, index, report)
+
+
+def test_an_entry_link_redirecting_inward_is_refused(site, internet, index):
+    public = f"http://news.example:{internet.port}"
+    internet.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"},
+                                    _story_feed(public, f"{public}/story"))
+    internet.routes["/story"] = (302, {"Location": f"{site.base}/news/bridge.html"}, "")
+    report = ingest_sources(index, [f"{public}/feed.xml"])
+    assert internet.served == ["/feed.xml", "/story"]
+    assert any("not at a public internet address" in note for f in report.files for note in f.notes)
+    _nothing_inward_was_fetched_or_stored(site, index, report)
+
+
+def test_a_name_that_answers_inward_the_second_time_is_not_followed(site, internet, index):
+    rebinding = f"http://rebind.example:{internet.port}"
+    internet.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"},
+                                    _story_feed(rebinding, f"{rebinding}/news/bridge.html"))
+    report = ingest_sources(index, [f"{rebinding}/feed.xml"])
+    said = [f.reason for f in report.files] + [note for f in report.files for note in f.notes]
+    assert any("not at a public internet address" in line for line in said)  # refused when it turned
+    _nothing_inward_was_fetched_or_stored(site, index, report)
