@@ -646,8 +646,11 @@ def test_a_full_disk_during_ingestion_loses_nothing_and_the_rerun_completes(
     old_vectors = (folder / VECTORS).read_bytes()
     if point == "before the batch":
         fill(disk, 48 * 1024)  # room to open the index, not for the batch's text and vectors
-    elif point == "inside the SQLite commit":
+    elif point == "inside the SQLite commit":  # the device fills after the batch's space was checked
         fill(disk, 300 * 1024)  # more than the batch's text and vectors, less than the database needs
+        from rag import faults
+
+        monkeypatch.setattr(faults, "free_bytes", lambda folder: 1 << 40)
     else:
         real_write = faiss.write_index
 
@@ -659,6 +662,9 @@ def test_a_full_disk_during_ingestion_loses_nothing_and_the_rerun_completes(
     with Index(Settings(index_dir=folder), embedder=embedder) as index:
         with pytest.raises(NoSpace) as caught:
             index.ingest([corpus])
+        wal = folder / "store.sqlite-wal"  # while the index is still open, as in the app
+        if point != "inside the vector-file write":  # (there the batch was committed: its pages are data)
+            assert not wal.exists() or wal.stat().st_size == 0  # the failed batch's pages hold no space
         stored = {a.id for a in index.articles()}
         chunks = index.stats().chunks
     monkeypatch.undo()

@@ -104,6 +104,15 @@ def _rollback(db: sqlite3.Connection) -> None:
             log.warning("could not roll back: %s", exc)
 
 
+def _fold_journal(db: sqlite3.Connection) -> None:
+    """Fold the write-ahead log into the database and empty it (after a failed write, whose pages it
+    still holds: on a full device they are the space needed to go on)."""
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:  # busy readers, or no room to fold: the next write will try again
+        log.warning("could not empty the write-ahead log: %s", exc)
+
+
 class SQLiteStore(SQLStore):
     """One index folder. Thread-safe; writes are serialised, reads see committed data only.
 
@@ -542,6 +551,7 @@ class SQLiteStore(SQLStore):
                     db.execute("COMMIT")
                 except BaseException:
                     _rollback(db)
+                    _fold_journal(db)  # the rolled-back pages would hold the device's space
                     raise
             except sqlite3.DatabaseError as exc:
                 fault = self.fault(exc, operation)
@@ -554,11 +564,13 @@ class SQLiteStore(SQLStore):
 
     @staticmethod
     def _batch_bytes(items: Sequence[tuple[Article, Sequence[Chunk], str]], vectors: np.ndarray) -> int:
-        """At least the bytes a batch adds to the database: its text, chunk text and vectors (the
-        keyword index, the sentence facts and the pages around them come on top)."""
+        """The space a batch needs while it is written: the write-ahead log takes a whole page for each
+        page the transaction touches (the text, the chunks and their vectors, the keyword index, the
+        sentence facts and the indexes over them), measured at 3.5 to 3.9 times the batch's own bytes
+        (text, chunk text and vectors), and more for small batches; hence 4 times, and 256 KiB."""
         text = sum(len(a.text.encode()) + len(a.title.encode()) for a, _, _ in items)
         chunks = sum(len(c.text.encode()) for _, cs, _ in items for c in cs)
-        return text + chunks + vectors.nbytes
+        return 4 * (text + chunks + vectors.nbytes) + 256 * 1024
 
     def _journal_bytes(self) -> int:
         """The size of the write-ahead log, whose space SQLite may reuse for the next transaction."""
