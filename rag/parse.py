@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -525,6 +526,41 @@ def _list_prefix(data) -> str | None:
 # --- PDF -------------------------------------------------------------------------------------
 
 
+PDF_PAGE_INSTRUCTIONS = 2**20  # bytes of a page's drawing instructions read for its text (a text page: ~30 KB)
+PDF_SECONDS = 30.0  # reading a PDF's text stops (and the file is rejected) past this
+
+
+def _pdf_pages(reader, notes: list[str]) -> list[str]:
+    """The text of each page; a page with more drawing instructions than PDF_PAGE_INSTRUCTIONS is
+    skipped with a note (reading text costs time by the instruction: 600,000 of them take 20 s), and
+    the whole file is rejected when reading it takes longer than PDF_SECONDS."""
+    started = time.monotonic()
+    pages, skipped = [], 0
+    for number, page in enumerate(reader.pages, 1):
+        contents = page.get_contents()
+        size = len(contents.get_data()) if contents is not None else 0
+        if size > PDF_PAGE_INSTRUCTIONS:
+            skipped += 1
+            notes.append(
+                f"page {number} has {size / 2**20:.1f} MB of drawing instructions, more than the "
+                f"{PDF_PAGE_INSTRUCTIONS / 2**20:.0f} MB read for a page's text; its text was not read"
+            )
+            pages.append("")
+            continue
+        pages.append((page.extract_text() or "").strip())
+        if time.monotonic() - started > PDF_SECONDS:
+            raise RejectedFile(
+                f"reading the PDF's text took more than {PDF_SECONDS:.0f} s (at page {number} of "
+                f"{len(reader.pages)}); save it as text, or split it, and add that"
+            )
+    if skipped and skipped == len(pages):
+        raise RejectedFile(
+            f"every page of the PDF has more drawing instructions than are read for its text "
+            f"({PDF_PAGE_INSTRUCTIONS / 2**20:.0f} MB a page); save it as text and add that"
+        )
+    return pages
+
+
 def parse_pdf(data: bytes) -> Parsed:
     """PDF: the text layer of every page (pypdf). A scan without a text layer is rejected."""
     import pypdf
@@ -532,11 +568,12 @@ def parse_pdf(data: bytes) -> Parsed:
 
     if not data.strip():
         raise RejectedFile("empty file")
+    notes: list[str] = []
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise RejectedFile("encrypted PDF; remove the password and try again")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        pages = _pdf_pages(reader, notes)
         info = reader.metadata
     except RejectedFile:
         raise
@@ -561,7 +598,7 @@ def parse_pdf(data: bytes) -> Parsed:
     metadata = {"pages": len(pages)}
     if info and info.author:
         metadata["author"] = str(info.author)
-    return Parsed([Article.create(title, body, published=published, metadata=metadata)])
+    return Parsed([Article.create(title, body, published=published, metadata=metadata)], notes)
 
 
 # --- dispatch --------------------------------------------------------------------------------

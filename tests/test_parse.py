@@ -210,3 +210,54 @@ def test_one_huge_json_object_is_not_an_archive(tmp_path):
     path.write_text(json.dumps(_story(1, words=4000)), encoding="utf-8")
     with pytest.raises(RejectedFile, match="must hold a list of articles .* save it as JSON Lines"):
         list(iter_archive(path, max_record_bytes=2048))
+
+
+def _pdf(*pages: bytes) -> bytes:
+    """A real PDF whose pages draw these content streams (compressed) in Helvetica."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    font = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica"),
+    }))
+    for content in pages:
+        page = writer.add_blank_page(612, 792)
+        page[NameObject("/Resources")] = DictionaryObject({
+            NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})
+        })
+        stream = DecodedStreamObject()
+        stream.set_data(content)
+        page[NameObject("/Contents")] = writer._add_object(stream.flate_encode())
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+TEXT_PAGE = b"BT /F1 12 Tf 72 700 Td (Harbour Report) Tj 0 -20 Td (The harbour board met on Monday.) Tj ET"
+BOMB_PAGE = b"BT /F1 12 Tf 72 700 Td " + b"(a) Tj " * 160_000 + b"ET"  # 1.1 MB: about 5 s of reading
+
+
+def test_a_pdf_page_of_too_many_drawing_instructions_is_skipped_with_a_note():
+    from rag.parse import parse_bytes
+
+    data = _pdf(TEXT_PAGE, BOMB_PAGE)
+    assert len(data) < 10_000  # small on disk: the work is in what it unpacks to
+    parsed = parse_bytes(data, ".pdf")
+    assert "The harbour board met on Monday." in parsed.articles[0].text
+    assert parsed.notes == [
+        "page 2 has 1.1 MB of drawing instructions, more than the 1 MB read for a page's text; its text was not read"
+    ]
+    with pytest.raises(RejectedFile, match="every page of the PDF has more drawing instructions than are read"):
+        parse_bytes(_pdf(BOMB_PAGE, BOMB_PAGE), ".pdf")
+
+
+def test_reading_a_pdf_stops_past_its_time(monkeypatch):
+    from rag import parse
+
+    monkeypatch.setattr(parse, "PDF_SECONDS", 0.0)
+    with pytest.raises(RejectedFile, match=r"reading the PDF's text took more than 0 s \(at page 1 of 2\)"):
+        parse.parse_bytes(_pdf(TEXT_PAGE, TEXT_PAGE), ".pdf")
