@@ -463,8 +463,6 @@ class App:
         return {"removed": removed}
 
 
-
-
 def _example_text(evt: gr.SelectData) -> str:
     return evt.value["text"]
 
@@ -668,26 +666,11 @@ CONNECTION: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.
 )
 
 
-class Connection:
-    """ASGI middleware noting each HTTP request's peer address and X-Forwarded-For (CONNECTION), for
-    what sees no request of its own: the sign-in check."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            peer = (scope.get("client") or (None,))[0]
-            headers = dict(scope.get("headers") or ())
-            forwarded = headers.get(b"x-forwarded-for")
-            CONNECTION.set((peer, forwarded.decode("latin-1") if forwarded else None))
-        return await self.app(scope, receive, send)
-
-
 class Sessions:
     """ASGI middleware for an app with logins: a request carrying the sign-in of a user removed since,
     or whose password changed since that sign-in, is refused on every route (Gradio's own included) and
-    that sign-in is forgotten; and only a user who may add articles may upload files."""
+    that sign-in is forgotten; and only a user who may add articles may upload files. It also notes each
+    request's peer address and X-Forwarded-For (CONNECTION) for the sign-in check, which sees no request."""
 
     def __init__(self, app, rag_app: App):
         self.app = app
@@ -698,6 +681,8 @@ class Sessions:
         logins = self.rag_app.logins
         if scope["type"] != "http" or logins is None:
             return await self.app(scope, receive, send)
+        forwarded = _header(scope, b"x-forwarded-for")
+        CONNECTION.set(((scope.get("client") or (None,))[0], forwarded))
         served = scope.get("app")  # Gradio's application: its sign-in tokens and their cookie's name
         tokens, cookie = getattr(served, "tokens", {}), f"access-token-{getattr(served, 'cookie_id', '')}"
         token = _cookie(scope, cookie) or _cookie(scope, cookie.replace("access-token-", "access-token-unsecure-"))
@@ -737,13 +722,16 @@ class Sessions:
         return noting
 
 
+def _header(scope, name: bytes) -> str | None:
+    return next((value.decode("latin-1") for key, value in scope.get("headers", ()) if key == name), None)
+
+
 def _cookie(scope, name: str) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == b"cookie":
-            for part in value.decode("latin-1").split(";"):
-                k, _, v = part.strip().partition("=")
-                if k == name:
-                    return v
+    cookies = ";".join(value.decode("latin-1") for key, value in scope.get("headers", ()) if key == b"cookie")
+    for part in cookies.split(";"):
+        k, _, v = part.strip().partition("=")
+        if k == name:
+            return v
     return None
 
 
@@ -804,8 +792,7 @@ def launch(demo: gr.Blocks, app: App, **options) -> None:
         footer_links=["api"],
         auth=app.sign_in if app.logins is not None else None,
         auth_message="Sign in with the name and password your administrator gave you.",
-        app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(Connection),
-                                   Middleware(Sessions, rag_app=app)]},
+        app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(Sessions, rag_app=app)]},
         **options,
     )
 
